@@ -1,0 +1,48 @@
+# Porcelain over CMake/CTest. `make test` works on a fresh Debian bookworm machine:
+# it installs what it needs (make deps), builds, and runs every suite.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages the build and the tests need.
+DEB_PACKAGES := build-essential cmake ninja-build pkg-config ccache git \
+  libyaml-cpp-dev libcli11-dev libgit2-dev libcpp-httplib-dev libssl-dev libsqlite3-dev \
+  nlohmann-json3-dev doctest-dev
+
+.PHONY: all build deps configure test bench run clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja
+
+configure: $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: deps
+	$(MAKE) build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+bench: deps
+	$(MAKE) build
+	$(BUILD_DIR)/tests/bench/schema_bench
+
+run: deps
+	$(MAKE) build
+	$(BUILD_DIR)/cli/wwctl validate -f examples/homelab
+	$(BUILD_DIR)/cli/wwctl render -f examples/homelab --agent vps --keys examples/homelab/keys.yaml
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,39 @@
+#pragma once
+// Render: fleet + agents' WireGuard public keys + address allocations (+ the control
+// server's address) -> one AgentConfig per agent. Pure and deterministic.
+//
+// Server side (the agent named by Tunnel.spec.agent): the interface with the network's
+// first host, the listen port and a peer per Peer (tunnel /32 plus its LANs), routes to the
+// LANs, DNAT + FORWARD rules for every forward, masquerade for tunnel egress, MSS clamp,
+// ip_forward. Client side (Peer.spec.agent): the interface, the server peer (endpoint,
+// 0.0.0.0/0 so forwarded packets with real client addresses pass, keepalive), connmark
+// reply routing so replies to forwarded traffic go back through the tunnel, and in gateway
+// mode the LAN policy routing (endpoint, LAN and control server stay on the main table).
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "schema/agent_config.h"
+#include "schema/ipam.h"
+#include "schema/model.h"
+
+namespace ww {
+
+struct RenderInput {
+  std::map<std::string, WireguardKey> agent_public_keys;  // from enrollment (or --keys)
+  Allocations allocations;                                // from AllocateAddresses
+  std::optional<Ipv4Address> control_address;             // kept off the tunnel in gateway mode
+};
+
+// Agents the fleet names (tunnel servers and managed peers), sorted.
+std::vector<std::string> FleetAgents(const Fleet& fleet);
+
+// REQUIRES: ValidateFleet(fleet) has no errors.
+// Fails with kNotFound naming the agent when its key (or a peer's key it needs) is missing,
+// or when `agent` is not part of the fleet.
+Result<AgentConfig> RenderAgent(const Fleet& fleet, const RenderInput& input, const std::string& agent);
+Result<std::map<std::string, AgentConfig>> RenderAll(const Fleet& fleet, const RenderInput& input);
+
+}  // namespace ww
