@@ -1,13 +1,84 @@
 #include "cli/commands.h"
 
 #include <iostream>
+#include <utility>
+
+#include "cli/cli11.h"
 
 namespace ww::cli {
 
-// FIXME: placeholder until the CLI lands; replaced by the command table.
-int RunWwctl(int, char**) {
-  std::cerr << "wwctl: not built yet\n";
-  return 2;
+const std::vector<CommandInfo>& Commands() {
+  static const std::vector<CommandInfo> commands = {
+      {"validate", "Check fleet files offline: syntax, fields and cross-resource rules", RegisterValidate},
+      {"render", "Print the AgentConfig one agent would be given, as JSON", RegisterRender},
+      {"plan", "Print the steps that take an agent's observed state to its config", RegisterPlan},
+      {"schema", "Print the JSON Schema of fleet documents, for editors", RegisterSchema},
+      {"version", "Print the version of wwctl and of its wire format", RegisterVersion},
+  };
+  return commands;
+}
+
+int ReportError(CommandContext& context, int exit_code, std::string_view message) {
+  size_t start = 0;
+  while (start <= message.size()) {
+    size_t end = message.find('\n', start);
+    if (end == std::string_view::npos) end = message.size();
+    context.err << "wwctl: error: " << message.substr(start, end - start) << '\n';
+    start = end + 1;
+  }
+  return exit_code;
+}
+
+int RunWwctl(int argc, char** argv, CommandContext& context) {
+  CLI::App app("wwctl: WireWarp's command line. These commands work offline on fleet files.", "wwctl");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", VersionText());
+  app.footer(
+      "Exit status: 0 success, 1 invalid input (findings printed), 2 usage or I/O error.\n"
+      "\n"
+      "Example:\n"
+      "  wwctl validate -f examples/homelab\n"
+      "  wwctl render -f examples/homelab --agent vps --keys examples/homelab/keys.yaml\n"
+      "  wwctl COMMAND --help");
+
+  std::vector<std::pair<CLI::App*, CommandRun>> runs;
+  for (const CommandInfo& info : Commands()) {
+    CLI::App* command = app.add_subcommand(std::string(info.name), std::string(info.help));
+    runs.emplace_back(command, info.register_command(*command));
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // --help and --version arrive as "errors" with a success code.
+    if (error.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(error, context.out, context.err);
+    std::string command = app.get_subcommands().empty() ? "wwctl" : "wwctl " + app.get_subcommands().front()->get_name();
+    std::string message = error.what();
+    if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
+      // CLI11 reads an unknown command as a stray argument; say what was meant instead.
+      message = "unknown command \"" + std::string(argv[1]) + "\" (commands:";
+      for (const CommandInfo& info : Commands()) message += " " + std::string(info.name);
+      message += ")";
+    }
+    context.err << "wwctl: error: " << message << "\nRun '" << command << " --help' for usage.\n";
+    // `plan --detailed-exitcode` gives 2 the meaning "changes": a usage error there is 1.
+    for (int i = 1; i < argc; ++i) {
+      if (std::string_view(argv[i]) == "--detailed-exitcode") return kExitFailure;
+    }
+    return kExitUsage;
+  }
+
+  for (auto& [command, run] : runs) {
+    if (command->parsed()) return run(context);
+  }
+  return ReportError(context, kExitUsage, "no command given; run 'wwctl --help'");
+}
+
+int RunWwctl(int argc, char** argv) {
+  CommandContext context{std::cin, std::cout, std::cerr};
+  int status = RunWwctl(argc, argv, context);
+  std::cout.flush();
+  return status;
 }
 
 }  // namespace ww::cli

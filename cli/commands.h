@@ -1,9 +1,62 @@
 #pragma once
-// The wwctl command surface at a glance: RunWwctl parses argv with CLI11 and runs one
-// command. Exit codes are part of the contract scripts and CI rely on (see each command).
+// The wwctl command surface at a glance: kCommands (commands.cc) is one table of
+// {name, one-line help, register function}, one file per command in cli/commands/.
+// RunWwctl parses argv with CLI11 and runs one command; adding a command is a new file plus
+// one row. Exit codes are part of the contract scripts and CI rely on: 0 success, 1 a
+// failure about the input (invalid fleet, missing key), 2 usage or I/O error; `plan
+// --detailed-exitcode` adds 2 (changes) and 3 (destructive changes).
+
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace ww::cli {
 
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // invalid input: findings or an error were printed
+inline constexpr int kExitUsage = 2;    // bad flags or arguments, unreadable files
+
+// What a parsed command runs with: the process streams, replaceable in tests.
+struct CommandContext {
+  std::istream& in;
+  std::ostream& out;  // results only
+  std::ostream& err;  // "wwctl: error: ...", diagnostics of render/plan, summaries
+};
+
+// A parsed command, ready to run; returns the exit status.
+using CommandRun = std::function<int(CommandContext&)>;
+// Declares the command's flags, help text and examples on `command` (a CLI11 subcommand
+// already named and described from the table) and returns how to run it once parsed.
+using RegisterCommand = CommandRun (*)(CLI::App& command);
+
+struct CommandInfo {
+  std::string_view name;
+  std::string_view help;  // one line, shown by `wwctl --help`
+  RegisterCommand register_command;
+};
+
+const std::vector<CommandInfo>& Commands();
+
+// One register function per file in cli/commands/.
+CommandRun RegisterValidate(CLI::App& command);
+CommandRun RegisterRender(CLI::App& command);
+CommandRun RegisterPlan(CLI::App& command);
+CommandRun RegisterSchema(CLI::App& command);
+CommandRun RegisterVersion(CLI::App& command);
+
+// "wwctl 0.1.0 (wire format 1)": `wwctl version` and `wwctl --version`.
+std::string VersionText();
+
+// Prints "wwctl: error: LINE" for every line of `message` to context.err; returns `exit_code`.
+int ReportError(CommandContext& context, int exit_code, std::string_view message);
+
 int RunWwctl(int argc, char** argv);
+int RunWwctl(int argc, char** argv, CommandContext& context);
 
 }  // namespace ww::cli

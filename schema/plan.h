@@ -87,4 +87,9 @@ std::string DescribeStep(const Step& step);
 // `wwctl plan` previews; the agent never trusts it instead of observing again.
 ObservedState SimulateApply(const ObservedState& observed, const Plan& plan);
 
+// What an agent would observe on a host that matches `desired` exactly: every interface up
+// with its address, key, port, mtu and peers; every route, rule, chain, jump and sysctl in
+// place. ComputePlan(desired, ObservedFromDesired(desired)) is empty.
+ObservedState ObservedFromDesired(const AgentConfig& desired);
+
 }  // namespace ww

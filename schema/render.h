@@ -10,6 +10,7 @@
 // reply routing so replies to forwarded traffic go back through the tunnel, and in gateway
 // mode the LAN policy routing (endpoint, LAN and control server stay on the main table).
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -20,6 +21,22 @@
 #include "schema/model.h"
 
 namespace ww {
+
+// Client-side routing resources, one slot per client interface of an agent: slot =
+// fnv1a32(interface name) % kClientSlots, probing linearly past the slots of the agent's
+// earlier client interfaces (in name order). Marks print as lowercase hex in rules.
+inline constexpr uint32_t kClientSlots = 1000;
+inline constexpr uint32_t kClientTableBase = 52000;          // routing table: base + slot
+inline constexpr uint32_t kReplyMarkBase = 0x57570000;       // connmark of tunnel-borne connections
+inline constexpr uint32_t kWireguardMarkBase = 0x57580000;   // fwmark of WireGuard's own packets
+
+// ip rule priorities (inside kRulePriorityFirst..kRulePriorityLast), lowest first.
+inline constexpr uint32_t kPriorityWireguardMark = 10000;  // fwmark W lookup main
+inline constexpr uint32_t kPriorityControl = 10010;        // to CONTROL/32 lookup main (gateway)
+inline constexpr uint32_t kPriorityEndpoint = 10020;       // to ENDPOINT/32 lookup main (gateway)
+inline constexpr uint32_t kPriorityLanMain = 10030;        // to LAN lookup main (gateway)
+inline constexpr uint32_t kPriorityLanEgress = 10100;      // from LAN lookup tunnel table (gateway)
+inline constexpr uint32_t kPriorityReplyMark = 10200;      // fwmark M lookup tunnel table
 
 struct RenderInput {
   std::map<std::string, WireguardKey> agent_public_keys;  // from enrollment (or --keys)

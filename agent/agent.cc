@@ -1,0 +1,218 @@
+#include "agent/agent.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/apply/commands.h"
+#include "agent/observe/observer.h"
+#include "schema/wire_json.h"
+
+namespace ww::agent {
+
+namespace {
+
+// The interfaces and sysctls to observe: the desired config's, the last applied config's
+// and every interface recorded as owned.
+Result<ObserveRequest> BuildObserveRequest(const StateDir& state, const AgentConfig& desired) {
+  ObserveRequest request = ObserveRequestFor(desired);
+  WW_ASSIGN_OR_RETURN(std::optional<AgentConfig> last, state.LoadLastApplied());
+  if (last) {
+    ObserveRequest previous = ObserveRequestFor(*last);
+    request.interfaces.insert(request.interfaces.end(), previous.interfaces.begin(), previous.interfaces.end());
+  }
+  WW_ASSIGN_OR_RETURN(std::vector<std::string> owned, state.LoadOwnedInterfaces());
+  request.interfaces.insert(request.interfaces.end(), owned.begin(), owned.end());
+  std::sort(request.interfaces.begin(), request.interfaces.end());
+  request.interfaces.erase(std::unique(request.interfaces.begin(), request.interfaces.end()), request.interfaces.end());
+  return request;
+}
+
+// kKernel when this host can create kernel WireGuard devices. Probes with a throwaway
+// device that is removed at once.
+WireguardImplementation ProbeImplementation(CommandRunner& runner, WireguardMode mode) {
+  if (mode == WireguardMode::kKernel) return WireguardImplementation::kKernel;
+  if (mode == WireguardMode::kUserspace) return WireguardImplementation::kUserspace;
+  Command probe = CreateInterfaceCommand("wwprobe0", WireguardImplementation::kKernel);
+  auto result = runner.Run(probe);
+  if (result.ok() && result->exit_code == 0) {
+    (void)runner.Run(Command{{"ip", "link", "del", "wwprobe0"}});
+    return WireguardImplementation::kKernel;
+  }
+  return WireguardImplementation::kUserspace;
+}
+
+bool PlanCreatesInterfaces(const Plan& plan) {
+  return std::any_of(plan.steps.begin(), plan.steps.end(),
+                     [](const Step& step) { return std::holds_alternative<CreateInterface>(step.action); });
+}
+
+std::vector<std::string> InterfaceNames(const AgentConfig& config) {
+  std::vector<std::string> names;
+  for (const WireguardInterface& interface : config.interfaces) names.push_back(interface.name);
+  return names;
+}
+
+Status CheckKey(StateDir& state, const AgentConfig& desired) {
+  if (desired.interfaces.empty()) return Status::Ok();
+  WW_ASSIGN_OR_RETURN(WireguardKey key, state.EnsureWireguardKey());
+  for (const WireguardInterface& interface : desired.interfaces) {
+    if (interface.public_key != key) {
+      return Status::FailedPrecondition("the config for interface " + interface.name + " expects public key " +
+                                        interface.public_key.ToBase64() + " but this agent's key is " +
+                                        key.ToBase64() + " (render the config with this agent's key)");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, const AgentConfig& desired,
+                            const AgentOptions& options, std::vector<std::string> owned_after) {
+  ApplyReport report;
+  report.agent = desired.agent;
+  WW_ASSIGN_OR_RETURN(ObserveRequest request, BuildObserveRequest(state, desired));
+  WW_ASSIGN_OR_RETURN(ObservedState before, Observe(runner, request));
+  report.plan = ComputePlan(desired, before);
+  for (size_t i = 0; i < report.plan.steps.size(); ++i) {
+    report.steps.push_back({i, DescribeStep(report.plan.steps[i]), StepReport::Outcome::kPlanned, ""});
+  }
+
+  CommandContext context;
+  context.private_key_path = state.WireguardKeyPath();
+  context.implementation = WireguardImplementation::kKernel;
+  if (PlanCreatesInterfaces(report.plan)) {
+    context.implementation = options.dry_run == DryRun::kYes && options.wireguard == WireguardMode::kAuto
+                                 ? WireguardImplementation::kKernel
+                                 : ProbeImplementation(runner, options.wireguard);
+  }
+  WW_ASSIGN_OR_RETURN(std::vector<CommandBatch> batches, ToCommandBatches(report.plan, context));
+
+  if (options.dry_run == DryRun::kYes) {
+    for (const CommandBatch& batch : batches) {
+      for (const Command& command : batch.commands) report.commands.push_back(FormatArgv(command.argv));
+    }
+    report.converged = report.plan.empty();
+    return report;
+  }
+
+  // Record ownership before creating anything, so a crash mid-way leaves nothing orphaned.
+  if (PlanCreatesInterfaces(report.plan)) {
+    WW_ASSIGN_OR_RETURN(std::vector<std::string> owned, state.LoadOwnedInterfaces());
+    for (const std::string& name : InterfaceNames(desired)) owned.push_back(name);
+    WW_RETURN_IF_ERROR(state.SaveOwnedInterfaces(owned));
+  }
+
+  std::set<size_t> failed_steps;
+  for (const CommandBatch& batch : batches) {
+    for (const Command& command : batch.commands) {
+      report.commands.push_back(FormatArgv(command.argv));
+      auto result = RunChecked(runner, command);
+      if (!result.ok()) {
+        report.error = result.status().message();
+        for (size_t step : batch.steps) failed_steps.insert(step);
+        break;
+      }
+    }
+    if (!report.error.empty()) break;
+    for (size_t step : batch.steps) report.steps[step].outcome = StepReport::Outcome::kApplied;
+  }
+  for (StepReport& step : report.steps) {
+    if (failed_steps.count(step.index)) {
+      step.outcome = StepReport::Outcome::kFailed;
+      step.error = report.error;
+    } else if (step.outcome == StepReport::Outcome::kPlanned) {
+      step.outcome = StepReport::Outcome::kSkipped;
+    }
+  }
+
+  auto after = Observe(runner, request);
+  if (!after.ok()) {
+    if (report.error.empty()) report.error = "observing after apply: " + after.status().message();
+    return report;
+  }
+  report.after = *after;
+  report.converged = report.error.empty() && ComputePlan(desired, *after).empty();
+  if (report.converged) {
+    WW_RETURN_IF_ERROR(state.SaveOwnedInterfaces(std::move(owned_after)));
+  } else if (report.error.empty()) {
+    report.error = "the host still differs from the config after applying";
+  }
+  return report;
+}
+
+const char* OutcomeName(StepReport::Outcome outcome) {
+  switch (outcome) {
+    case StepReport::Outcome::kApplied: return "applied";
+    case StepReport::Outcome::kFailed: return "failed";
+    case StepReport::Outcome::kSkipped: return "skipped";
+    case StepReport::Outcome::kPlanned: return "planned";
+  }
+  return "planned";
+}
+
+}  // namespace
+
+Result<ApplyReport> ApplyConfig(CommandRunner& runner, StateDir& state, const AgentConfig& desired,
+                                const AgentOptions& options) {
+  WW_RETURN_IF_ERROR(state.Lock());
+  WW_RETURN_IF_ERROR(CheckKey(state, desired));
+  WW_ASSIGN_OR_RETURN(ApplyReport report, RunPass(runner, state, desired, options, InterfaceNames(desired)));
+  if (options.dry_run == DryRun::kNo && report.converged) {
+    WW_RETURN_IF_ERROR(state.SaveLastApplied(desired));
+  }
+  return report;
+}
+
+Result<ApplyReport> RestoreLastApplied(CommandRunner& runner, StateDir& state, const AgentOptions& options) {
+  WW_ASSIGN_OR_RETURN(std::optional<AgentConfig> last, state.LoadLastApplied());
+  if (!last) return Status::NotFound("nothing to restore: no config was applied from " + state.path());
+  return ApplyConfig(runner, state, *last, options);
+}
+
+Result<ApplyReport> TearDown(CommandRunner& runner, StateDir& state, const AgentOptions& options) {
+  WW_RETURN_IF_ERROR(state.Lock());
+  AgentConfig nothing;
+  WW_ASSIGN_OR_RETURN(std::optional<AgentConfig> last, state.LoadLastApplied());
+  if (last) nothing.agent = last->agent;
+  WW_ASSIGN_OR_RETURN(ApplyReport report, RunPass(runner, state, nothing, options, {}));
+  if (options.dry_run == DryRun::kNo && report.converged) {
+    // Forget the config so a boot-time `restore` does not bring the tunnel back.
+    std::error_code error;
+    std::filesystem::remove(state.FilePath(kLastAppliedFile), error);
+    if (error) return Status::Internal("removing " + state.FilePath(kLastAppliedFile) + ": " + error.message());
+  }
+  return report;
+}
+
+Result<ObservedState> ObserveOwned(CommandRunner& runner, const StateDir& state) {
+  WW_ASSIGN_OR_RETURN(std::optional<AgentConfig> last, state.LoadLastApplied());
+  AgentConfig reference = last ? *last : AgentConfig{};
+  WW_ASSIGN_OR_RETURN(ObserveRequest request, BuildObserveRequest(state, reference));
+  return Observe(runner, request);
+}
+
+std::string ApplyReportToJson(const ApplyReport& report) {
+  nlohmann::ordered_json out;
+  out["agent"] = report.agent;
+  out["converged"] = report.converged;
+  out["destructive"] = report.plan.HasDestructive();
+  nlohmann::ordered_json steps = nlohmann::ordered_json::array();
+  for (const StepReport& step : report.steps) {
+    nlohmann::ordered_json item;
+    item["index"] = step.index;
+    item["step"] = step.description;
+    item["result"] = OutcomeName(step.outcome);
+    if (!step.error.empty()) item["error"] = step.error;
+    steps.push_back(std::move(item));
+  }
+  out["steps"] = std::move(steps);
+  out["commands"] = report.commands;
+  if (!report.error.empty()) out["error"] = report.error;
+  if (report.after) out["observed"] = nlohmann::ordered_json::parse(ObservedStateToJson(*report.after, JsonStyle::kCompact));
+  // error_handler replace: command text comes from the host and may not be UTF-8.
+  return out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace ww::agent

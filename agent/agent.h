@@ -1,0 +1,66 @@
+#pragma once
+// One agent pass over the host, shared by every one-shot command and (later) the daemon:
+// observe what the agent owns -> ComputePlan (the same engine as the reconciler) -> run the
+// plan's commands -> observe again. The host is never changed without the state directory's
+// lock, and the last successfully converged config is stored for `restore`.
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/state/state_dir.h"
+#include "agent/system/command_runner.h"
+#include "schema/agent_config.h"
+#include "schema/observed_state.h"
+#include "schema/plan.h"
+
+namespace ww::agent {
+
+enum class DryRun { kNo, kYes };
+// How to make WireGuard devices. kAuto tries the kernel module and falls back to
+// wireguard-go when `ip link add ... type wireguard` is refused.
+enum class WireguardMode { kAuto, kKernel, kUserspace };
+
+struct AgentOptions {
+  DryRun dry_run = DryRun::kNo;
+  WireguardMode wireguard = WireguardMode::kAuto;
+};
+
+struct StepReport {
+  size_t index = 0;
+  std::string description;  // DescribeStep
+  enum class Outcome { kApplied, kFailed, kSkipped, kPlanned } outcome = Outcome::kPlanned;
+  std::string error;        // for kFailed: the command and its stderr
+};
+
+struct ApplyReport {
+  std::string agent;
+  Plan plan;
+  std::vector<StepReport> steps;
+  std::vector<std::string> commands;  // every mutating command run (or, dry-run, planned)
+  bool converged = false;             // the host matches the config after the pass
+  std::optional<ObservedState> after; // the observation after applying (not in dry-run)
+  std::string error;                  // why the pass stopped, when it did
+};
+
+std::string ApplyReportToJson(const ApplyReport& report);
+
+// Applies `desired` on the host. Observation covers the interfaces of `desired`, of the
+// last applied config and those recorded as owned, so removed interfaces are cleaned up.
+// Returns an error only when nothing could be attempted (lock held, key mismatch, the
+// first observation failed); a failed step is reported in the ApplyReport.
+Result<ApplyReport> ApplyConfig(CommandRunner& runner, StateDir& state, const AgentConfig& desired,
+                                const AgentOptions& options);
+
+// Re-applies the stored last-applied config; kNotFound when there is none.
+Result<ApplyReport> RestoreLastApplied(CommandRunner& runner, StateDir& state, const AgentOptions& options);
+
+// Removes everything the agent owns (interfaces, routes, rules, chains, jumps) and forgets
+// the last applied config. Idempotent. Sysctls are left as they are.
+Result<ApplyReport> TearDown(CommandRunner& runner, StateDir& state, const AgentOptions& options);
+
+// What the agent owns on the host now, as ObservedState.
+Result<ObservedState> ObserveOwned(CommandRunner& runner, const StateDir& state);
+
+}  // namespace ww::agent

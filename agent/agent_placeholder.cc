@@ -1,2 +1,0 @@
-// Keeps ww_agent a valid library while its modules land.
-namespace ww::agent {}

@@ -1,0 +1,55 @@
+#pragma once
+// CommandRunner: the one door between the agent and the host's tools (wg, ip, iptables,
+// sysctl, wireguard-go). A command is an argv vector plus optional stdin, never a shell
+// string; secrets go through stdin or files, never argv. Implementations: ProcessRunner
+// (real, posix_spawn), RecordingRunner (tests, --dry-run), LoggingRunner and FailingRunner
+// (decorators). Not thread-safe unless an implementation says so.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "schema/result.h"
+
+namespace ww::agent {
+
+// Whether a command changes the host. Observation commands are kReadOnly so that
+// --dry-run and "a no-op re-apply runs no mutating command" can be checked.
+enum class Effect { kReadOnly, kMutating };
+
+struct Command {
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH
+  std::string stdin_data;         // fed to the process, then stdin is closed
+  Effect effect = Effect::kMutating;
+  std::chrono::milliseconds timeout{15000};
+  // Printed instead of stdin_data in logs when the input carries a secret.
+  bool stdin_is_secret = false;
+  friend bool operator==(const Command&, const Command&) = default;
+};
+
+struct CommandOutput {
+  int exit_code = 0;  // 128+N when killed by signal N
+  std::string stdout_data;
+  std::string stderr_data;
+};
+
+class CommandRunner {
+ public:
+  CommandRunner() = default;
+  CommandRunner(const CommandRunner&) = delete;
+  CommandRunner& operator=(const CommandRunner&) = delete;
+  virtual ~CommandRunner() = default;
+
+  // Fails (kUnavailable) only when the process cannot be started or times out; a non-zero
+  // exit is a normal CommandOutput.
+  virtual Result<CommandOutput> Run(const Command& command) = 0;
+};
+
+// Runs `command` and turns a non-zero exit into kFailedPrecondition whose message quotes
+// the argv and the captured stderr: `"ip link add wg0 type wireguard" failed (exit 2): ...`.
+Result<CommandOutput> RunChecked(CommandRunner& runner, const Command& command);
+
+// "ip link add wg0 type wireguard" with arguments quoted when they contain spaces.
+std::string FormatArgv(const std::vector<std::string>& argv);
+
+}  // namespace ww::agent

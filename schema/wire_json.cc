@@ -1,0 +1,1106 @@
+// The one adapter around nlohmann/json: every exception it throws is caught here and turned
+// into a Status naming the JSON path. Output uses ordered_json, so field order is the order
+// fields are written below (golden files depend on it).
+
+#include "schema/wire_json.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "schema/model.h"
+#include "schema/resource_fields.h"
+
+namespace ww {
+
+namespace {
+
+using Json = nlohmann::json;
+using OrderedJson = nlohmann::ordered_json;
+
+constexpr int kMaxDepth = 64;
+constexpr size_t kMaxQuotedBytes = 80;
+constexpr size_t kMaxInterfaceName = 15;  // IFNAMSIZ - 1
+constexpr size_t kMaxChainName = 28;      // iptables' limit
+
+// ---------------------------------------------------------------------------------------
+// Writing
+
+std::string Dump(const OrderedJson& document, JsonStyle style) {
+  // Strings come from our own types; a stray invalid UTF-8 byte (say, from a host's rule
+  // text) becomes U+FFFD instead of an exception.
+  if (style == JsonStyle::kPretty) return document.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+  return document.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+OrderedJson CidrList(const std::vector<Ipv4Cidr>& cidrs) {
+  OrderedJson list = OrderedJson::array();
+  for (const Ipv4Cidr& cidr : cidrs) list.push_back(cidr.ToString());
+  return list;
+}
+
+OrderedJson StringList(const std::vector<std::string>& strings) {
+  OrderedJson list = OrderedJson::array();
+  for (const std::string& text : strings) list.push_back(text);
+  return list;
+}
+
+OrderedJson ToJson(const WireguardPeer& peer) {
+  OrderedJson out;
+  out["name"] = peer.name;
+  out["publicKey"] = peer.public_key.ToBase64();
+  out["endpoint"] = peer.endpoint;
+  out["allowedIps"] = CidrList(peer.allowed_ips);
+  out["persistentKeepalive"] = peer.persistent_keepalive;
+  return out;
+}
+
+OrderedJson ToJson(const WireguardInterface& interface) {
+  OrderedJson out;
+  out["name"] = interface.name;
+  out["tunnel"] = interface.tunnel;
+  out["role"] = InterfaceRoleName(interface.role);
+  out["address"] = interface.address.ToString();
+  out["listenPort"] = interface.listen_port;
+  out["mtu"] = interface.mtu;
+  out["fwmark"] = interface.fwmark;
+  out["publicKey"] = interface.public_key.ToBase64();
+  OrderedJson peers = OrderedJson::array();
+  for (const WireguardPeer& peer : interface.peers) peers.push_back(ToJson(peer));
+  out["peers"] = std::move(peers);
+  return out;
+}
+
+OrderedJson ToJson(const Route& route) {
+  OrderedJson out;
+  out["destination"] = route.destination.ToString();
+  out["device"] = route.device;
+  if (route.via) out["via"] = route.via->ToString();
+  out["table"] = route.table;
+  return out;
+}
+
+OrderedJson ToJson(const RoutingRule& rule) {
+  OrderedJson out;
+  out["priority"] = rule.priority;
+  if (rule.from) out["from"] = rule.from->ToString();
+  if (rule.to) out["to"] = rule.to->ToString();
+  out["fwmark"] = rule.fwmark;
+  out["table"] = rule.table;
+  return out;
+}
+
+OrderedJson ToJson(const FirewallChain& chain) {
+  OrderedJson out;
+  out["table"] = FirewallTableName(chain.table);
+  out["name"] = chain.name;
+  out["rules"] = StringList(chain.rules);
+  return out;
+}
+
+OrderedJson ToJson(const FirewallJump& jump) {
+  OrderedJson out;
+  out["table"] = FirewallTableName(jump.table);
+  out["chain"] = jump.chain;
+  out["rule"] = jump.rule;
+  return out;
+}
+
+OrderedJson ToJson(const Sysctl& sysctl) {
+  OrderedJson out;
+  out["key"] = sysctl.key;
+  out["value"] = sysctl.value;
+  return out;
+}
+
+OrderedJson ToJson(const ObservedPeer& peer) {
+  OrderedJson out;
+  out["publicKey"] = peer.public_key.ToBase64();
+  out["endpoint"] = peer.endpoint;
+  out["allowedIps"] = CidrList(peer.allowed_ips);
+  out["persistentKeepalive"] = peer.persistent_keepalive;
+  out["latestHandshake"] = peer.latest_handshake;
+  out["rxBytes"] = peer.rx_bytes;
+  out["txBytes"] = peer.tx_bytes;
+  return out;
+}
+
+OrderedJson ToJson(const ObservedInterface& interface) {
+  OrderedJson out;
+  out["name"] = interface.name;
+  out["up"] = interface.up;
+  out["mtu"] = interface.mtu;
+  out["addresses"] = CidrList(interface.addresses);
+  out["listenPort"] = interface.listen_port;
+  out["fwmark"] = interface.fwmark;
+  if (interface.public_key) out["publicKey"] = interface.public_key->ToBase64();
+  out["implementation"] = WireguardImplementationName(interface.implementation);
+  OrderedJson peers = OrderedJson::array();
+  for (const ObservedPeer& peer : interface.peers) peers.push_back(ToJson(peer));
+  out["peers"] = std::move(peers);
+  return out;
+}
+
+// Each step: {"type", "destructive", then the fields of its struct}.
+struct StepWriter {
+  OrderedJson& out;
+  void operator()(const CreateInterface& step) {
+    out["type"] = "createInterface";
+    Common();
+    out["name"] = step.name;
+    out["mtu"] = step.mtu;
+  }
+  void operator()(const ConfigureInterface& step) {
+    out["type"] = "configureInterface";
+    Common();
+    out["name"] = step.name;
+    out["listenPort"] = step.listen_port;
+    out["fwmark"] = step.fwmark;
+    out["publicKey"] = step.public_key.ToBase64();
+  }
+  void operator()(const SetInterfaceMtu& step) {
+    out["type"] = "setInterfaceMtu";
+    Common();
+    out["name"] = step.name;
+    out["mtu"] = step.mtu;
+  }
+  void operator()(const AddInterfaceAddress& step) {
+    out["type"] = "addInterfaceAddress";
+    Common();
+    out["name"] = step.name;
+    out["address"] = step.address.ToString();
+  }
+  void operator()(const RemoveInterfaceAddress& step) {
+    out["type"] = "removeInterfaceAddress";
+    Common();
+    out["name"] = step.name;
+    out["address"] = step.address.ToString();
+  }
+  void operator()(const SetInterfaceUp& step) {
+    out["type"] = "setInterfaceUp";
+    Common();
+    out["name"] = step.name;
+  }
+  void operator()(const UpsertPeer& step) {
+    out["type"] = "upsertPeer";
+    Common();
+    out["interface"] = step.interface;
+    out["peer"] = ToJson(step.peer);
+  }
+  void operator()(const RemovePeer& step) {
+    out["type"] = "removePeer";
+    Common();
+    out["interface"] = step.interface;
+    out["publicKey"] = step.public_key.ToBase64();
+  }
+  void operator()(const AddRoute& step) {
+    out["type"] = "addRoute";
+    Common();
+    out["route"] = ToJson(step.route);
+  }
+  void operator()(const DeleteRoute& step) {
+    out["type"] = "deleteRoute";
+    Common();
+    out["route"] = ToJson(step.route);
+  }
+  void operator()(const AddRule& step) {
+    out["type"] = "addRule";
+    Common();
+    out["rule"] = ToJson(step.rule);
+  }
+  void operator()(const DeleteRule& step) {
+    out["type"] = "deleteRule";
+    Common();
+    out["rule"] = ToJson(step.rule);
+  }
+  void operator()(const WriteChain& step) {
+    out["type"] = "writeChain";
+    Common();
+    out["chain"] = ToJson(step.chain);
+  }
+  void operator()(const EditChain& step) {
+    out["type"] = "editChain";
+    Common();
+    out["table"] = FirewallTableName(step.table);
+    out["name"] = step.name;
+    out["deleteRules"] = StringList(step.delete_rules);
+    out["appendRules"] = StringList(step.append_rules);
+  }
+  void operator()(const DeleteChain& step) {
+    out["type"] = "deleteChain";
+    Common();
+    out["table"] = FirewallTableName(step.table);
+    out["name"] = step.name;
+  }
+  void operator()(const AddJump& step) {
+    out["type"] = "addJump";
+    Common();
+    out["jump"] = ToJson(step.jump);
+  }
+  void operator()(const DeleteJump& step) {
+    out["type"] = "deleteJump";
+    Common();
+    out["jump"] = ToJson(step.jump);
+  }
+  void operator()(const SetSysctl& step) {
+    out["type"] = "setSysctl";
+    Common();
+    out["sysctl"] = ToJson(step.sysctl);
+  }
+  void operator()(const DeleteInterface& step) {
+    out["type"] = "deleteInterface";
+    Common();
+    out["name"] = step.name;
+  }
+
+  // Set by the caller before visiting.
+  bool destructive = false;
+  void Common() { out["destructive"] = destructive; }
+};
+
+OrderedJson ToJson(const Step& step) {
+  OrderedJson out;
+  StepWriter writer{out, step.destructive == Destructive::kYes};
+  std::visit(writer, step.action);
+  return out;
+}
+
+template <typename T>
+OrderedJson ListOf(const std::vector<T>& items) {
+  OrderedJson list = OrderedJson::array();
+  for (const T& item : items) list.push_back(ToJson(item));
+  return list;
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing
+
+// `text` as a JSON string literal, cut to a readable length; control characters and
+// invalid UTF-8 cannot reach a terminal through an error message.
+std::string Quoted(std::string_view text) {
+  std::string cut(text.substr(0, kMaxQuotedBytes));
+  std::string dumped = Json(cut).dump(-1, ' ', false, Json::error_handler_t::replace);
+  // JSON escapes only C0 controls; escape DEL and C1 (U+0080..U+009F) the same way.
+  std::string quoted;
+  quoted.reserve(dumped.size());
+  for (size_t i = 0; i < dumped.size(); ++i) {
+    auto byte = static_cast<unsigned char>(dumped[i]);
+    auto next = i + 1 < dumped.size() ? static_cast<unsigned char>(dumped[i + 1]) : 0;
+    if (byte == 0x7f || (byte == 0xc2 && next >= 0x80 && next <= 0x9f)) {
+      unsigned code = byte == 0x7f ? 0x7fu : next;
+      const char* hex = "0123456789abcdef";
+      quoted += "\\u00";
+      quoted += hex[code >> 4];
+      quoted += hex[code & 0xf];
+      if (byte == 0xc2) ++i;
+    } else {
+      quoted += dumped[i];
+    }
+  }
+  if (text.size() > kMaxQuotedBytes) quoted += "…";
+  return quoted;
+}
+
+// "string \"51820\"", "number 1.5", "object": what was found instead of what was expected.
+std::string DescribeValue(const Json& value) {
+  if (value.is_string()) return "string " + Quoted(value.get_ref<const std::string&>());
+  if (value.is_object() || value.is_array() || value.is_null()) return value.type_name();
+  std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return std::string(value.type_name()) + " " + text;
+}
+
+std::string Child(const std::string& path, std::string_view field) {
+  return path.empty() ? std::string(field) : path + "." + std::string(field);
+}
+
+std::string Element(const std::string& path, size_t index) { return path + "[" + std::to_string(index) + "]"; }
+
+// The path of a field found in the input: quoted unless it is a plain word.
+std::string FieldPath(const std::string& path, const std::string& field) {
+  bool plain = !field.empty() && field.size() <= kMaxQuotedBytes &&
+               std::all_of(field.begin(), field.end(), [](char c) {
+                 return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+               });
+  return Child(path, plain ? field : Quoted(field));
+}
+
+Status Fail(const std::string& path, const std::string& message) {
+  return Status::InvalidArgument(path.empty() ? message : path + ": " + message);
+}
+
+// Builds the document from nlohmann's SAX events, refusing duplicate keys (nlohmann keeps
+// the last one silently) and nesting deeper than kMaxDepth (a very deep document parses but
+// crashes later when copied or dumped) with their path. nlohmann's own callback parser is
+// not used: it rescans the parent on every closed object, quadratic in array length.
+class DocumentBuilder : public nlohmann::json_sax<Json> {
+ public:
+  bool null() override { return Add(nullptr); }
+  bool boolean(bool value) override { return Add(value); }
+  bool number_integer(number_integer_t value) override { return Add(value); }
+  bool number_unsigned(number_unsigned_t value) override { return Add(value); }
+  bool number_float(number_float_t value, const string_t& /*text*/) override { return Add(value); }
+  bool string(string_t& value) override { return Add(std::move(value)); }
+  bool binary(binary_t& /*value*/) override { return Fail("binary values are not JSON"); }
+
+  bool start_object(std::size_t /*size*/) override { return Open(Json::value_t::object); }
+  bool start_array(std::size_t /*size*/) override { return Open(Json::value_t::array); }
+  bool end_object() override { return Close(); }
+  bool end_array() override { return Close(); }
+
+  bool key(string_t& name) override {
+    Frame& frame = frames_.back();
+    frame.key = name;
+    if (frame.value->contains(name)) return Fail("duplicate key");
+    frame.slot = &(*frame.value)[name];
+    return true;
+  }
+
+  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
+                   const nlohmann::detail::exception& error) override {
+    // "[json.exception.parse_error.101] parse error at line 1, column 4: ..." -> the part
+    // after the bracketed tag.
+    std::string_view message = error.what();
+    if (size_t end = message.find("] "); !message.empty() && message[0] == '[' && end != std::string_view::npos) {
+      message.remove_prefix(end + 2);
+    }
+    error_ = "invalid JSON: " + std::string(message);
+    return false;
+  }
+
+  const std::string& error() const { return error_; }
+  Json& document() { return document_; }
+
+ private:
+  struct Frame {
+    Json* value = nullptr;  // the open object or array
+    std::string key;        // objects: the member being read
+    Json* slot = nullptr;   // objects: where that member's value goes
+  };
+
+  // Stores a value where the parser is; returns where it went.
+  template <typename Value>
+  Json* Place(Value&& value) {
+    if (frames_.empty()) {
+      document_ = Json(std::forward<Value>(value));
+      return &document_;
+    }
+    Frame& frame = frames_.back();
+    if (frame.value->is_array()) {
+      frame.value->emplace_back(std::forward<Value>(value));
+      return &frame.value->back();
+    }
+    *frame.slot = Json(std::forward<Value>(value));
+    return frame.slot;
+  }
+  template <typename Value>
+  bool Add(Value&& value) {
+    Place(std::forward<Value>(value));
+    return true;
+  }
+  bool Open(Json::value_t type) {
+    if (frames_.size() >= static_cast<size_t>(kMaxDepth)) {
+      return Fail("nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+    }
+    Json* value = Place(type);
+    frames_.push_back({value, {}, nullptr});
+    return true;
+  }
+  bool Close() {
+    frames_.pop_back();
+    return true;
+  }
+  bool Fail(const std::string& message) {
+    error_ = Location() + message;
+    return false;
+  }
+
+  // "interfaces[0].name: ", or "" at the top: the place being parsed.
+  std::string Location() const {
+    std::string path;
+    for (size_t i = 0; i < frames_.size(); ++i) {
+      const Frame& frame = frames_[i];
+      if (frame.value->is_object()) {
+        path = FieldPath(path, frame.key);
+      } else {
+        // Below the top an array's last element is open; at the top the next one is coming.
+        size_t size = frame.value->size();
+        path = Element(path, i + 1 < frames_.size() ? size - 1 : size);
+      }
+    }
+    return path.empty() ? "" : path + ": ";
+  }
+
+  Json document_;
+  std::vector<Frame> frames_;
+  std::string error_;
+};
+
+Result<Json> ParseDocument(std::string_view text) {
+  DocumentBuilder builder;
+  try {
+    bool ok = Json::sax_parse(text.begin(), text.end(), &builder, nlohmann::detail::input_format_t::json,
+                              /*strict=*/true, /*ignore_comments=*/false);
+    if (!ok) return Status::InvalidArgument(builder.error().empty() ? "invalid JSON" : builder.error());
+  } catch (const std::exception& error) {
+    return Status::InvalidArgument(std::string("invalid JSON: ") + error.what());
+  }
+  return std::move(builder.document());
+}
+
+// What a string field may hold. Every rule refuses control characters (C0, DEL, C1): the
+// values end up in argv, iptables-restore input, logs and terminals.
+enum class TextRule {
+  kText,           // free text
+  kName,           // a resource name: ^[a-z0-9][a-z0-9-]{0,62}$
+  kOptionalName,   // "" or a resource name
+  kInterfaceName,  // ^[A-Za-z0-9_][A-Za-z0-9_.=+-]{0,14}$
+  kChainName,      // WIREWARP-[A-Za-z0-9_-]*, at most 28 characters
+  kBuiltinChain,   // ^[A-Za-z0-9_][A-Za-z0-9_-]{0,27}$ ("PREROUTING", "DOCKER-USER")
+  kSysctlKey,      // dot-separated words of [A-Za-z0-9_=+-], no leading '-'
+  kEndpoint,       // "" or HOST:PORT
+};
+
+bool IsControl(std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x20 || byte == 0x7f) return true;
+    // U+0080..U+009F are C1 controls (0x9b is a terminal's CSI).
+    if (byte == 0xc2 && i + 1 < text.size()) {
+      auto next = static_cast<unsigned char>(text[i + 1]);
+      if (next >= 0x80 && next <= 0x9f) return true;
+    }
+  }
+  return false;
+}
+
+bool IsWordChar(char c, std::string_view extra) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         extra.find(c) != std::string_view::npos;
+}
+
+bool AllWordChars(std::string_view text, std::string_view extra) {
+  return std::all_of(text.begin(), text.end(), [&](char c) { return IsWordChar(c, extra); });
+}
+
+bool IsInterfaceName(std::string_view text) {
+  return !text.empty() && text.size() <= kMaxInterfaceName && IsWordChar(text[0], "") && AllWordChars(text, ".=+-");
+}
+
+bool IsSysctlKey(std::string_view text) {
+  if (text.empty() || text[0] == '-') return false;
+  size_t start = 0;
+  while (true) {
+    size_t dot = text.find('.', start);
+    std::string_view part = text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (part.empty() || !AllWordChars(part, "=+-")) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+// An empty string when `text` satisfies `rule`, else why not (quoting the text).
+std::string CheckText(std::string_view text, TextRule rule) {
+  if (IsControl(text)) return Quoted(text) + " contains a control character";
+  switch (rule) {
+    case TextRule::kText:
+      return "";
+    case TextRule::kOptionalName:
+      if (text.empty()) return "";
+      [[fallthrough]];
+    case TextRule::kName:
+      return IsValidName(text) ? "" : Quoted(text) + " is not a name (expected ^[a-z0-9][a-z0-9-]{0,62}$)";
+    case TextRule::kInterfaceName:
+      return IsInterfaceName(text) ? ""
+                                   : Quoted(text) + " is not an interface name (expected 1-15 of A-Z a-z 0-9 _ . = + -, "
+                                                    "not starting with . = + -)";
+    case TextRule::kChainName:
+      if (text.size() > kChainPrefix.size() && text.size() <= kMaxChainName && text.starts_with(kChainPrefix) &&
+          AllWordChars(text, "-")) {
+        return "";
+      }
+      return Quoted(text) + " is not a WireWarp chain name (expected " + std::string(kChainPrefix) +
+             "NAME, at most 28 of A-Z a-z 0-9 _ -)";
+    case TextRule::kBuiltinChain:
+      if (!text.empty() && text.size() <= kMaxChainName && IsWordChar(text[0], "") && AllWordChars(text, "-")) return "";
+      return Quoted(text) + " is not a chain name (expected at most 28 of A-Z a-z 0-9 _ -, not starting with -)";
+    case TextRule::kSysctlKey:
+      return IsSysctlKey(text) ? "" : Quoted(text) + " is not a sysctl key (expected words of A-Z a-z 0-9 _ = + - joined by dots)";
+    case TextRule::kEndpoint: {
+      if (text.empty()) return "";
+      size_t colon = text.rfind(':');
+      bool host_ok = colon != std::string_view::npos && colon > 0 &&
+                     std::none_of(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(colon),
+                                  [](char c) { return c == ' ' || c == '/'; }) &&
+                     text[0] != '-';
+      if (host_ok && ParsePort(text.substr(colon + 1)).ok()) return "";
+      return Quoted(text) + " is not an endpoint (expected HOST:PORT, e.g. vpn.example.com:51820)";
+    }
+  }
+  return "";
+}
+
+Status ReadString(const Json& value, const std::string& path, TextRule rule, std::string& out) {
+  if (!value.is_string()) return Fail(path, "expected a string, got " + DescribeValue(value));
+  const std::string& text = value.get_ref<const std::string&>();
+  if (std::string problem = CheckText(text, rule); !problem.empty()) return Fail(path, problem);
+  out = text;
+  return Status::Ok();
+}
+
+// Returns the string in `value` for a typed parse, after the control-character check, so
+// that the parse's own message (which quotes the text) is safe to print.
+Status ReadRawText(const Json& value, const std::string& path, std::string& out) {
+  return ReadString(value, path, TextRule::kText, out);
+}
+
+template <typename Int>
+Status ReadInteger(const Json& value, const std::string& path, Int min, Int max, Int& out) {
+  auto range = [&] { return " is out of range (expected " + std::to_string(min) + "-" + std::to_string(max) + ")"; };
+  if (!value.is_number_integer()) {
+    return Fail(path, "expected an integer " + std::to_string(min) + "-" + std::to_string(max) + ", got " +
+                          DescribeValue(value));
+  }
+  if (value.is_number_unsigned()) {
+    auto number = value.get<uint64_t>();
+    if (std::cmp_less(number, min) || std::cmp_greater(number, max)) return Fail(path, std::to_string(number) + range());
+    out = static_cast<Int>(number);
+  } else {
+    auto number = value.get<int64_t>();
+    if (std::cmp_less(number, min) || std::cmp_greater(number, max)) return Fail(path, std::to_string(number) + range());
+    out = static_cast<Int>(number);
+  }
+  return Status::Ok();
+}
+
+Status ReadBool(const Json& value, const std::string& path, bool& out) {
+  if (!value.is_boolean()) return Fail(path, "expected true or false, got " + DescribeValue(value));
+  out = value.get<bool>();
+  return Status::Ok();
+}
+
+Status ReadKey(const Json& value, const std::string& path, WireguardKey& out) {
+  std::string text;
+  WW_RETURN_IF_ERROR(ReadRawText(value, path, text));
+  auto key = WireguardKey::Parse(text);
+  if (!key.ok()) return Fail(path, key.status().message());
+  out = *key;
+  return Status::Ok();
+}
+
+enum class CanonicalOnly { kNo, kYes };
+
+Status ReadCidr(const Json& value, const std::string& path, CanonicalOnly canonical, Ipv4Cidr& out) {
+  std::string text;
+  WW_RETURN_IF_ERROR(ReadRawText(value, path, text));
+  auto cidr = Ipv4Cidr::Parse(text);
+  if (!cidr.ok()) return Fail(path, cidr.status().message());
+  if (canonical == CanonicalOnly::kYes && !cidr->IsCanonical()) {
+    return Fail(path, Quoted(text) + " has host bits set (did you mean \"" + cidr->Canonical().ToString() + "\"?)");
+  }
+  out = *cidr;
+  return Status::Ok();
+}
+
+Status ReadAddress(const Json& value, const std::string& path, Ipv4Address& out) {
+  std::string text;
+  WW_RETURN_IF_ERROR(ReadRawText(value, path, text));
+  auto address = Ipv4Address::Parse(text);
+  if (!address.ok()) return Fail(path, address.status().message());
+  out = *address;
+  return Status::Ok();
+}
+
+// Reads an enum written as one of `names` (index i is enum value i).
+template <typename Enum>
+Status ReadEnum(const Json& value, const std::string& path, std::initializer_list<std::pair<std::string_view, Enum>> names,
+                Enum& out) {
+  std::string text;
+  WW_RETURN_IF_ERROR(ReadRawText(value, path, text));
+  std::string expected;
+  for (const auto& [name, item] : names) {
+    if (text == name) {
+      out = item;
+      return Status::Ok();
+    }
+    expected += (expected.empty() ? "\"" : ", \"") + std::string(name) + "\"";
+  }
+  return Fail(path, Quoted(text) + " is not one of " + expected);
+}
+
+Status ReadTable(const Json& value, const std::string& path, FirewallTable& out) {
+  return ReadEnum(value, path,
+                  {{"filter", FirewallTable::kFilter}, {"nat", FirewallTable::kNat}, {"mangle", FirewallTable::kMangle}},
+                  out);
+}
+
+template <typename Each>
+Status ReadArray(const Json& value, const std::string& path, Each each) {
+  if (!value.is_array()) return Fail(path, "expected an array, got " + DescribeValue(value));
+  for (size_t i = 0; i < value.size(); ++i) WW_RETURN_IF_ERROR(each(value[i], Element(path, i)));
+  return Status::Ok();
+}
+
+Status ReadStringList(const Json& value, const std::string& path, TextRule rule, std::vector<std::string>& out) {
+  out.clear();
+  return ReadArray(value, path, [&](const Json& element, const std::string& element_path) {
+    out.emplace_back();
+    return ReadString(element, element_path, rule, out.back());
+  });
+}
+
+Status ReadCidrList(const Json& value, const std::string& path, CanonicalOnly canonical, std::vector<Ipv4Cidr>& out) {
+  out.clear();
+  return ReadArray(value, path, [&](const Json& element, const std::string& element_path) {
+    out.emplace_back();
+    return ReadCidr(element, element_path, canonical, out.back());
+  });
+}
+
+// One JSON object being read: Open checks its shape (an object, no unknown field, every
+// required field present), then the typed getters read fields by name.
+class ObjectReader {
+ public:
+  ObjectReader(const Json& value, std::string path) : value_(value), path_(std::move(path)) {}
+
+  Status Open(const std::vector<std::string_view>& required, const std::vector<std::string_view>& optional = {}) {
+    if (!value_.is_object()) return Fail(path_, "expected an object, got " + DescribeValue(value_));
+    std::vector<std::string_view> known(required);
+    known.insert(known.end(), optional.begin(), optional.end());
+    for (auto it = value_.begin(); it != value_.end(); ++it) {
+      const std::string& field = it.key();
+      if (std::find(known.begin(), known.end(), field) != known.end()) continue;
+      std::string message = "unknown field";
+      if (std::string_view hint = ClosestName(field, known); !hint.empty()) {
+        message += " (did you mean \"" + std::string(hint) + "\"?)";
+      }
+      return Fail(FieldPath(path_, field), message);
+    }
+    for (std::string_view field : required) {
+      if (!value_.contains(field)) return Fail(path_.empty() ? "document" : path_, "missing field \"" + std::string(field) + "\"");
+    }
+    return Status::Ok();
+  }
+
+  bool Has(std::string_view field) const { return value_.contains(field); }
+  const Json& At(std::string_view field) const { return value_.find(field).value(); }
+  std::string PathOf(std::string_view field) const { return Child(path_, field); }
+
+  Status String(std::string_view field, TextRule rule, std::string& out) const {
+    return ReadString(At(field), PathOf(field), rule, out);
+  }
+  template <typename Int>
+  Status Integer(std::string_view field, Int min, Int max, Int& out) const {
+    return ReadInteger(At(field), PathOf(field), min, max, out);
+  }
+  Status Bool(std::string_view field, bool& out) const { return ReadBool(At(field), PathOf(field), out); }
+  Status Key(std::string_view field, WireguardKey& out) const { return ReadKey(At(field), PathOf(field), out); }
+  Status Cidr(std::string_view field, CanonicalOnly canonical, Ipv4Cidr& out) const {
+    return ReadCidr(At(field), PathOf(field), canonical, out);
+  }
+  Status OptionalCidr(std::string_view field, std::optional<Ipv4Cidr>& out) const {
+    out.reset();
+    if (!Has(field)) return Status::Ok();
+    out.emplace();
+    return ReadCidr(At(field), PathOf(field), CanonicalOnly::kNo, *out);
+  }
+  Status Table(std::string_view field, FirewallTable& out) const { return ReadTable(At(field), PathOf(field), out); }
+  template <typename Each>
+  Status Array(std::string_view field, Each each) const {
+    return ReadArray(At(field), PathOf(field), each);
+  }
+
+ private:
+  const Json& value_;
+  std::string path_;
+};
+
+constexpr uint32_t kMaxUint32 = std::numeric_limits<uint32_t>::max();
+constexpr int kMinMtu = 68;
+constexpr int kMaxMtu = 65535;
+constexpr int kMaxKeepalive = 65535;
+
+Status ReadPeer(const Json& value, const std::string& path, WireguardPeer& out) {
+  ObjectReader object(value, path);
+  WW_RETURN_IF_ERROR(object.Open({"name", "publicKey", "endpoint", "allowedIps", "persistentKeepalive"}));
+  WW_RETURN_IF_ERROR(object.String("name", TextRule::kOptionalName, out.name));
+  WW_RETURN_IF_ERROR(object.Key("publicKey", out.public_key));
+  WW_RETURN_IF_ERROR(object.String("endpoint", TextRule::kEndpoint, out.endpoint));
+  WW_RETURN_IF_ERROR(ReadCidrList(object.At("allowedIps"), object.PathOf("allowedIps"), CanonicalOnly::kYes, out.allowed_ips));
+  return object.Integer("persistentKeepalive", 0, kMaxKeepalive, out.persistent_keepalive);
+}
+
+Status ReadInterface(const Json& value, const std::string& path, WireguardInterface& out) {
+  ObjectReader object(value, path);
+  WW_RETURN_IF_ERROR(
+      object.Open({"name", "tunnel", "role", "address", "listenPort", "mtu", "fwmark", "publicKey", "peers"}));
+  WW_RETURN_IF_ERROR(object.String("name", TextRule::kInterfaceName, out.name));
+  WW_RETURN_IF_ERROR(object.String("tunnel", TextRule::kName, out.tunnel));
+  WW_RETURN_IF_ERROR(ReadEnum(object.At("role"), object.PathOf("role"),
+                              {{"server", InterfaceRole::kServer}, {"client", InterfaceRole::kClient}}, out.role));
+  WW_RETURN_IF_ERROR(object.Cidr("address", CanonicalOnly::kNo, out.address));
+  WW_RETURN_IF_ERROR(object.Integer<uint16_t>("listenPort", 0, 65535, out.listen_port));
+  WW_RETURN_IF_ERROR(object.Integer("mtu", kMinMtu, kMaxMtu, out.mtu));
+  WW_RETURN_IF_ERROR(object.Integer<uint32_t>("fwmark", 0, kMaxUint32, out.fwmark));
+  WW_RETURN_IF_ERROR(object.Key("publicKey", out.public_key));
+  out.peers.clear();
+  return object.Array("peers", [&](const Json& element, const std::string& element_path) {
+    out.peers.emplace_back();
+    return ReadPeer(element, element_path, out.peers.back());
+  });
+}
+
+Status ReadRoute(const Json& value, const std::string& path, Route& out) {
+  ObjectReader object(value, path);
+  WW_RETURN_IF_ERROR(object.Open({"destination", "device", "table"}, {"via"}));
+  WW_RETURN_IF_ERROR(object.Cidr("destination", CanonicalOnly::kYes, out.destination));
+  WW_RETURN_IF_ERROR(object.String("device", TextRule::kInterfaceName, out.device));
+  out.via.reset();
+  if (object.Has("via")) {
+    out.via.emplace();
+    WW_RETURN_IF_ERROR(ReadAddress(object.At("via"), object.PathOf("via"), *out.via));
+  }
+  return object.Integer<uint32_t>("table", 0, kMaxUint32, out.table);
+}
+
+Status ReadRule(const Json& value, const std::string& path, RoutingRule& out) {
+  ObjectReader object(value, path);
+  WW_RETURN_IF_ERROR(object.Open({"priority", "fwmark", "table"}, {"from", "to"}));
+  WW_RETURN_IF_ERROR(object.Integer<uint32_t>("priority", 0, kMaxUint32, out.priority));
+  WW_RETURN_IF_ERROR(object.OptionalCidr("from", out.from));
+  WW_RETURN_IF_ERROR(object.OptionalCidr("to", out.to));
+  WW_RETURN_IF_ERROR(object.Integer<uint32_t>("fwmark", 0, kMaxUint32, out.fwmark));
+  return object.Integer<uint32_t>("table", 0, kMaxUint32, out.table);
+}
+
+Status ReadChain(const Json& value, const std::string& path, FirewallChain& out) {
+  ObjectReader object(value, path);
+  WW_RETURN_IF_ERROR(object.Open({"table", "name", "rules"}));
+  WW_RETURN_IF_ERROR(object.Table("table", out.table));
+  WW_RETURN_IF_ERROR(object.String("name", TextRule::kChainName, out.name));
+  return ReadStringList(object.At("rules"), object.PathOf("rules"), TextRule::kText, out.rules);
+}
+
+Status ReadJump(const Json& value, const std::string& path, FirewallJump& out) {
+  ObjectReader object(value, path);
+  WW_RETURN_IF_ERROR(object.Open({"table", "chain", "rule"}));
+  WW_RETURN_IF_ERROR(object.Table("table", out.table));
+  WW_RETURN_IF_ERROR(object.String("chain", TextRule::kBuiltinChain, out.chain));
+  return object.String("rule", TextRule::kText, out.rule);
+}
+
+Status ReadSysctl(const Json& value, const std::string& path, Sysctl& out) {
+  ObjectReader object(value, path);
+  WW_RETURN_IF_ERROR(object.Open({"key", "value"}));
+  WW_RETURN_IF_ERROR(object.String("key", TextRule::kSysctlKey, out.key));
+  return object.String("value", TextRule::kText, out.value);
+}
+
+template <typename T, typename Reader>
+Status ReadList(const ObjectReader& object, std::string_view field, Reader reader, std::vector<T>& out) {
+  out.clear();
+  return object.Array(field, [&](const Json& element, const std::string& element_path) {
+    out.emplace_back();
+    return reader(element, element_path, out.back());
+  });
+}
+
+Status ReadObservedPeer(const Json& value, const std::string& path, ObservedPeer& out) {
+  ObjectReader object(value, path);
+  WW_RETURN_IF_ERROR(object.Open(
+      {"publicKey", "endpoint", "allowedIps", "persistentKeepalive", "latestHandshake", "rxBytes", "txBytes"}));
+  WW_RETURN_IF_ERROR(object.Key("publicKey", out.public_key));
+  WW_RETURN_IF_ERROR(object.String("endpoint", TextRule::kEndpoint, out.endpoint));
+  WW_RETURN_IF_ERROR(ReadCidrList(object.At("allowedIps"), object.PathOf("allowedIps"), CanonicalOnly::kYes, out.allowed_ips));
+  WW_RETURN_IF_ERROR(object.Integer("persistentKeepalive", 0, kMaxKeepalive, out.persistent_keepalive));
+  WW_RETURN_IF_ERROR(
+      object.Integer<int64_t>("latestHandshake", 0, std::numeric_limits<int64_t>::max(), out.latest_handshake));
+  WW_RETURN_IF_ERROR(object.Integer<uint64_t>("rxBytes", 0, std::numeric_limits<uint64_t>::max(), out.rx_bytes));
+  return object.Integer<uint64_t>("txBytes", 0, std::numeric_limits<uint64_t>::max(), out.tx_bytes);
+}
+
+Status ReadObservedInterface(const Json& value, const std::string& path, ObservedInterface& out) {
+  ObjectReader object(value, path);
+  WW_RETURN_IF_ERROR(object.Open({"name", "up", "mtu", "addresses", "listenPort", "fwmark", "implementation", "peers"},
+                                 {"publicKey"}));
+  WW_RETURN_IF_ERROR(object.String("name", TextRule::kInterfaceName, out.name));
+  WW_RETURN_IF_ERROR(object.Bool("up", out.up));
+  WW_RETURN_IF_ERROR(object.Integer("mtu", 0, kMaxMtu, out.mtu));
+  WW_RETURN_IF_ERROR(ReadCidrList(object.At("addresses"), object.PathOf("addresses"), CanonicalOnly::kNo, out.addresses));
+  WW_RETURN_IF_ERROR(object.Integer<uint16_t>("listenPort", 0, 65535, out.listen_port));
+  WW_RETURN_IF_ERROR(object.Integer<uint32_t>("fwmark", 0, kMaxUint32, out.fwmark));
+  out.public_key.reset();
+  if (object.Has("publicKey")) {
+    out.public_key.emplace();
+    WW_RETURN_IF_ERROR(object.Key("publicKey", *out.public_key));
+  }
+  WW_RETURN_IF_ERROR(ReadEnum(object.At("implementation"), object.PathOf("implementation"),
+                              {{"unknown", WireguardImplementation::kUnknown},
+                               {"kernel", WireguardImplementation::kKernel},
+                               {"userspace", WireguardImplementation::kUserspace}},
+                              out.implementation));
+  return ReadList(object, "peers", ReadObservedPeer, out.peers);
+}
+
+// Opens a top-level message: an object whose "formatVersion" is the one this build reads.
+Status OpenDocument(ObjectReader& object, const Json& document, std::initializer_list<std::string_view> fields) {
+  if (!document.is_object()) return Fail("", "expected a JSON object, got " + DescribeValue(document));
+  if (!document.contains("formatVersion")) return Fail("", "missing field \"formatVersion\"");
+  int version = 0;
+  WW_RETURN_IF_ERROR(ReadInteger(document.at("formatVersion"), "formatVersion", 0, std::numeric_limits<int>::max(), version));
+  if (version != kWireFormatVersion) {
+    return Fail("formatVersion", std::to_string(version) + " is not supported (this build reads version " +
+                                     std::to_string(kWireFormatVersion) + ")");
+  }
+  return object.Open(fields);
+}
+
+// --- Steps ---
+
+using StepReader = Status (*)(const ObjectReader&, StepAction&);
+
+template <typename T>
+T& Emplace(StepAction& action) {
+  return action.emplace<T>();
+}
+
+Status ReadMtu(const ObjectReader& object, int& out) { return object.Integer("mtu", kMinMtu, kMaxMtu, out); }
+
+struct StepKind {
+  std::string_view type;
+  std::vector<std::string_view> fields;  // besides "type" and "destructive"
+  StepReader read;
+};
+
+const std::vector<StepKind>& StepKinds() {
+  static const std::vector<StepKind> kinds = {
+      {"createInterface", {"name", "mtu"},
+       [](const ObjectReader& o, StepAction& a) {
+         auto& step = Emplace<CreateInterface>(a);
+         WW_RETURN_IF_ERROR(o.String("name", TextRule::kInterfaceName, step.name));
+         return ReadMtu(o, step.mtu);
+       }},
+      {"configureInterface", {"name", "listenPort", "fwmark", "publicKey"},
+       [](const ObjectReader& o, StepAction& a) {
+         auto& step = Emplace<ConfigureInterface>(a);
+         WW_RETURN_IF_ERROR(o.String("name", TextRule::kInterfaceName, step.name));
+         WW_RETURN_IF_ERROR(o.Integer<uint16_t>("listenPort", 0, 65535, step.listen_port));
+         WW_RETURN_IF_ERROR(o.Integer<uint32_t>("fwmark", 0, kMaxUint32, step.fwmark));
+         return o.Key("publicKey", step.public_key);
+       }},
+      {"setInterfaceMtu", {"name", "mtu"},
+       [](const ObjectReader& o, StepAction& a) {
+         auto& step = Emplace<SetInterfaceMtu>(a);
+         WW_RETURN_IF_ERROR(o.String("name", TextRule::kInterfaceName, step.name));
+         return ReadMtu(o, step.mtu);
+       }},
+      {"addInterfaceAddress", {"name", "address"},
+       [](const ObjectReader& o, StepAction& a) {
+         auto& step = Emplace<AddInterfaceAddress>(a);
+         WW_RETURN_IF_ERROR(o.String("name", TextRule::kInterfaceName, step.name));
+         return o.Cidr("address", CanonicalOnly::kNo, step.address);
+       }},
+      {"removeInterfaceAddress", {"name", "address"},
+       [](const ObjectReader& o, StepAction& a) {
+         auto& step = Emplace<RemoveInterfaceAddress>(a);
+         WW_RETURN_IF_ERROR(o.String("name", TextRule::kInterfaceName, step.name));
+         return o.Cidr("address", CanonicalOnly::kNo, step.address);
+       }},
+      {"setInterfaceUp", {"name"},
+       [](const ObjectReader& o, StepAction& a) {
+         return o.String("name", TextRule::kInterfaceName, Emplace<SetInterfaceUp>(a).name);
+       }},
+      {"upsertPeer", {"interface", "peer"},
+       [](const ObjectReader& o, StepAction& a) {
+         auto& step = Emplace<UpsertPeer>(a);
+         WW_RETURN_IF_ERROR(o.String("interface", TextRule::kInterfaceName, step.interface));
+         return ReadPeer(o.At("peer"), o.PathOf("peer"), step.peer);
+       }},
+      {"removePeer", {"interface", "publicKey"},
+       [](const ObjectReader& o, StepAction& a) {
+         auto& step = Emplace<RemovePeer>(a);
+         WW_RETURN_IF_ERROR(o.String("interface", TextRule::kInterfaceName, step.interface));
+         return o.Key("publicKey", step.public_key);
+       }},
+      {"addRoute", {"route"},
+       [](const ObjectReader& o, StepAction& a) {
+         return ReadRoute(o.At("route"), o.PathOf("route"), Emplace<AddRoute>(a).route);
+       }},
+      {"deleteRoute", {"route"},
+       [](const ObjectReader& o, StepAction& a) {
+         return ReadRoute(o.At("route"), o.PathOf("route"), Emplace<DeleteRoute>(a).route);
+       }},
+      {"addRule", {"rule"},
+       [](const ObjectReader& o, StepAction& a) {
+         return ReadRule(o.At("rule"), o.PathOf("rule"), Emplace<AddRule>(a).rule);
+       }},
+      {"deleteRule", {"rule"},
+       [](const ObjectReader& o, StepAction& a) {
+         return ReadRule(o.At("rule"), o.PathOf("rule"), Emplace<DeleteRule>(a).rule);
+       }},
+      {"writeChain", {"chain"},
+       [](const ObjectReader& o, StepAction& a) {
+         return ReadChain(o.At("chain"), o.PathOf("chain"), Emplace<WriteChain>(a).chain);
+       }},
+      {"editChain", {"table", "name", "deleteRules", "appendRules"},
+       [](const ObjectReader& o, StepAction& a) {
+         auto& step = Emplace<EditChain>(a);
+         WW_RETURN_IF_ERROR(o.Table("table", step.table));
+         WW_RETURN_IF_ERROR(o.String("name", TextRule::kChainName, step.name));
+         WW_RETURN_IF_ERROR(ReadStringList(o.At("deleteRules"), o.PathOf("deleteRules"), TextRule::kText, step.delete_rules));
+         return ReadStringList(o.At("appendRules"), o.PathOf("appendRules"), TextRule::kText, step.append_rules);
+       }},
+      {"deleteChain", {"table", "name"},
+       [](const ObjectReader& o, StepAction& a) {
+         auto& step = Emplace<DeleteChain>(a);
+         WW_RETURN_IF_ERROR(o.Table("table", step.table));
+         return o.String("name", TextRule::kChainName, step.name);
+       }},
+      {"addJump", {"jump"},
+       [](const ObjectReader& o, StepAction& a) {
+         return ReadJump(o.At("jump"), o.PathOf("jump"), Emplace<AddJump>(a).jump);
+       }},
+      {"deleteJump", {"jump"},
+       [](const ObjectReader& o, StepAction& a) {
+         return ReadJump(o.At("jump"), o.PathOf("jump"), Emplace<DeleteJump>(a).jump);
+       }},
+      {"setSysctl", {"sysctl"},
+       [](const ObjectReader& o, StepAction& a) {
+         return ReadSysctl(o.At("sysctl"), o.PathOf("sysctl"), Emplace<SetSysctl>(a).sysctl);
+       }},
+      {"deleteInterface", {"name"},
+       [](const ObjectReader& o, StepAction& a) {
+         return o.String("name", TextRule::kInterfaceName, Emplace<DeleteInterface>(a).name);
+       }},
+  };
+  return kinds;
+}
+
+Status ReadStep(const Json& value, const std::string& path, Step& out) {
+  if (!value.is_object()) return Fail(path, "expected an object, got " + DescribeValue(value));
+  if (!value.contains("type")) return Fail(path, "missing field \"type\"");
+  std::string type;
+  WW_RETURN_IF_ERROR(ReadString(value.at("type"), Child(path, "type"), TextRule::kText, type));
+  const auto& kinds = StepKinds();
+  auto kind = std::find_if(kinds.begin(), kinds.end(), [&](const StepKind& k) { return k.type == type; });
+  if (kind == kinds.end()) {
+    std::vector<std::string_view> names;
+    for (const StepKind& k : kinds) names.push_back(k.type);
+    std::string message = Quoted(type) + " is not a step type";
+    if (std::string_view hint = ClosestName(type, names); !hint.empty()) {
+      message += " (did you mean \"" + std::string(hint) + "\"?)";
+    }
+    return Fail(Child(path, "type"), message);
+  }
+  std::vector<std::string_view> fields = {"type", "destructive"};
+  fields.insert(fields.end(), kind->fields.begin(), kind->fields.end());
+  ObjectReader object(value, path);
+  WW_RETURN_IF_ERROR(object.Open(fields));
+  bool destructive = false;
+  WW_RETURN_IF_ERROR(object.Bool("destructive", destructive));
+  out.destructive = destructive ? Destructive::kYes : Destructive::kNo;
+  return kind->read(object, out.action);
+}
+
+// Runs `read` on a parsed document, catching anything nlohmann throws while reading (the
+// readers check types first, so this is a last line of defence).
+template <typename T, typename Read>
+Result<T> ReadDocument(std::string_view text, Read read) {
+  auto document = ParseDocument(text);
+  if (!document.ok()) return document.status();
+  T out;
+  try {
+    Status status = read(*document, out);
+    if (!status.ok()) return status;
+  } catch (const std::exception& error) {
+    return Status::InvalidArgument(std::string("invalid document: ") + error.what());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string AgentConfigToJson(const AgentConfig& config, JsonStyle style) {
+  OrderedJson out;
+  out["formatVersion"] = kWireFormatVersion;
+  out["agent"] = config.agent;
+  out["interfaces"] = ListOf(config.interfaces);
+  out["routes"] = ListOf(config.routes);
+  out["rules"] = ListOf(config.rules);
+  out["chains"] = ListOf(config.chains);
+  out["jumps"] = ListOf(config.jumps);
+  out["sysctls"] = ListOf(config.sysctls);
+  out["notices"] = StringList(config.notices);
+  return Dump(out, style);
+}
+
+Result<AgentConfig> AgentConfigFromJson(std::string_view text) {
+  return ReadDocument<AgentConfig>(text, [](const Json& document, AgentConfig& out) {
+    ObjectReader object(document, "");
+    WW_RETURN_IF_ERROR(OpenDocument(
+        object, document,
+        {"formatVersion", "agent", "interfaces", "routes", "rules", "chains", "jumps", "sysctls", "notices"}));
+    WW_RETURN_IF_ERROR(object.String("agent", TextRule::kName, out.agent));
+    WW_RETURN_IF_ERROR(ReadList(object, "interfaces", ReadInterface, out.interfaces));
+    WW_RETURN_IF_ERROR(ReadList(object, "routes", ReadRoute, out.routes));
+    WW_RETURN_IF_ERROR(ReadList(object, "rules", ReadRule, out.rules));
+    WW_RETURN_IF_ERROR(ReadList(object, "chains", ReadChain, out.chains));
+    WW_RETURN_IF_ERROR(ReadList(object, "jumps", ReadJump, out.jumps));
+    WW_RETURN_IF_ERROR(ReadList(object, "sysctls", ReadSysctl, out.sysctls));
+    return ReadStringList(object.At("notices"), "notices", TextRule::kText, out.notices);
+  });
+}
+
+std::string ObservedStateToJson(const ObservedState& state, JsonStyle style) {
+  OrderedJson out;
+  out["formatVersion"] = kWireFormatVersion;
+  out["interfaces"] = ListOf(state.interfaces);
+  out["routes"] = ListOf(state.routes);
+  out["rules"] = ListOf(state.rules);
+  out["chains"] = ListOf(state.chains);
+  out["jumps"] = ListOf(state.jumps);
+  out["sysctls"] = ListOf(state.sysctls);
+  return Dump(out, style);
+}
+
+Result<ObservedState> ObservedStateFromJson(std::string_view text) {
+  return ReadDocument<ObservedState>(text, [](const Json& document, ObservedState& out) {
+    ObjectReader object(document, "");
+    WW_RETURN_IF_ERROR(
+        OpenDocument(object, document, {"formatVersion", "interfaces", "routes", "rules", "chains", "jumps", "sysctls"}));
+    WW_RETURN_IF_ERROR(ReadList(object, "interfaces", ReadObservedInterface, out.interfaces));
+    WW_RETURN_IF_ERROR(ReadList(object, "routes", ReadRoute, out.routes));
+    WW_RETURN_IF_ERROR(ReadList(object, "rules", ReadRule, out.rules));
+    WW_RETURN_IF_ERROR(ReadList(object, "chains", ReadChain, out.chains));
+    WW_RETURN_IF_ERROR(ReadList(object, "jumps", ReadJump, out.jumps));
+    return ReadList(object, "sysctls", ReadSysctl, out.sysctls);
+  });
+}
+
+std::string PlanToJson(const Plan& plan, JsonStyle style) {
+  OrderedJson out;
+  out["formatVersion"] = kWireFormatVersion;
+  out["steps"] = ListOf(plan.steps);
+  return Dump(out, style);
+}
+
+Result<Plan> PlanFromJson(std::string_view text) {
+  return ReadDocument<Plan>(text, [](const Json& document, Plan& out) {
+    ObjectReader object(document, "");
+    WW_RETURN_IF_ERROR(OpenDocument(object, document, {"formatVersion", "steps"}));
+    return ReadList(object, "steps", ReadStep, out.steps);
+  });
+}
+
+}  // namespace ww

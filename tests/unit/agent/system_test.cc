@@ -1,0 +1,336 @@
+// The command interface: the real ProcessRunner on real programs, and the recording,
+// logging and failing runners the agent's tests and --dry-run are built on.
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "agent/system/command_runner.h"
+#include "agent/system/failing_runner.h"
+#include "agent/system/logging_runner.h"
+#include "agent/system/process_runner.h"
+#include "agent/system/recording_runner.h"
+
+namespace ww::agent {
+namespace {
+
+using namespace std::chrono_literals;
+
+Command ReadOnly(std::vector<std::string> argv) {
+  Command command;
+  command.argv = std::move(argv);
+  command.effect = Effect::kReadOnly;
+  return command;
+}
+
+Command Mutating(std::vector<std::string> argv) {
+  Command command;
+  command.argv = std::move(argv);
+  return command;
+}
+
+std::string Pattern(size_t size) {
+  std::string data(size, '\0');
+  for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+  return data;
+}
+
+TEST_CASE("ProcessRunner reports exit codes of real programs") {
+  ProcessRunner runner;
+  auto ok = runner.Run(ReadOnly({"true"}));
+  REQUIRE(ok.ok());
+  CHECK(ok->exit_code == 0);
+  CHECK(ok->stdout_data.empty());
+  CHECK(ok->stderr_data.empty());
+
+  auto failed = runner.Run(ReadOnly({"/bin/false"}));
+  REQUIRE(failed.ok());
+  CHECK(failed->exit_code == 1);
+
+  auto killed = runner.Run(ReadOnly({"sh", "-c", "kill -9 $$"}));
+  REQUIRE(killed.ok());
+  CHECK(killed->exit_code == 137);
+}
+
+TEST_CASE("ProcessRunner round-trips 1 MB through cat's stdin and stdout") {
+  ProcessRunner runner;
+  Command command = ReadOnly({"cat"});
+  command.stdin_data = Pattern(1 << 20);
+  auto output = runner.Run(command);
+  REQUIRE(output.ok());
+  CHECK(output->exit_code == 0);
+  CHECK(output->stdout_data.size() == command.stdin_data.size());
+  CHECK(output->stdout_data == command.stdin_data);
+}
+
+TEST_CASE("ProcessRunner closes stdin when there is no input") {
+  ProcessRunner runner;
+  Command command = ReadOnly({"cat"});
+  command.timeout = 10s;
+  auto output = runner.Run(command);
+  REQUIRE(output.ok());
+  CHECK(output->exit_code == 0);
+  CHECK(output->stdout_data.empty());
+}
+
+TEST_CASE("ProcessRunner reads 5 MB of stdout while the program writes it") {
+  ProcessRunner runner;
+  auto output = runner.Run(ReadOnly({"head", "-c", "5242880", "/dev/zero"}));
+  REQUIRE(output.ok());
+  CHECK(output->exit_code == 0);
+  CHECK(output->stdout_data.size() == 5242880);
+  CHECK(output->stdout_data == std::string(5242880, '\0'));
+}
+
+TEST_CASE("ProcessRunner drains stdout and stderr together") {
+  ProcessRunner runner;
+  // 2 MB on each stream: a runner reading one stream at a time would deadlock.
+  auto output = runner.Run(ReadOnly({"sh", "-c", "head -c 2097152 /dev/zero >&2; head -c 2097152 /dev/zero"}));
+  REQUIRE(output.ok());
+  CHECK(output->stdout_data.size() == 2097152);
+  CHECK(output->stderr_data.size() == 2097152);
+}
+
+TEST_CASE("ProcessRunner captures stderr in the C locale") {
+  ProcessRunner runner;
+  auto output = runner.Run(ReadOnly({"ls", "/nonexistent-agentsys-test"}));
+  REQUIRE(output.ok());
+  CHECK(output->exit_code == 2);
+  CHECK(output->stdout_data.empty());
+  CHECK(output->stderr_data == "ls: cannot access '/nonexistent-agentsys-test': No such file or directory\n");
+}
+
+TEST_CASE("ProcessRunner gives the child a clean environment") {
+  ::setenv("WG_PROCESS_FOREGROUND", "1", 1);  // must not reach wireguard-go
+  ProcessRunner runner;
+  auto output = runner.Run(ReadOnly({"env"}));
+  ::unsetenv("WG_PROCESS_FOREGROUND");
+  REQUIRE(output.ok());
+  CHECK(output->stdout_data == "PATH=/usr/sbin:/usr/bin:/sbin:/bin\nLC_ALL=C\n");
+}
+
+TEST_CASE("ProcessRunner passes only stdin, stdout and stderr to the child") {
+  int leaked = ::open("/dev/null", O_RDONLY);  // deliberately without O_CLOEXEC
+  REQUIRE(leaked >= 3);
+  ProcessRunner runner;
+  // ls opens one descriptor (3) to read the directory itself.
+  auto output = runner.Run(ReadOnly({"ls", "/proc/self/fd"}));
+  ::close(leaked);
+  REQUIRE(output.ok());
+  CHECK(output->stdout_data == "0\n1\n2\n3\n");
+}
+
+TEST_CASE("ProcessRunner kills a program that outlives its timeout") {
+  ProcessRunner runner;
+  Command command = ReadOnly({"sleep", "5"});
+  command.timeout = 200ms;
+  auto output = runner.Run(command);
+  REQUIRE_FALSE(output.ok());
+  CHECK(output.status().code() == StatusCode::kUnavailable);
+  CHECK(output.status().message() == "\"sleep 5\" timed out after 200 ms and was killed");
+}
+
+TEST_CASE("ProcessRunner escalates to SIGKILL when SIGTERM is ignored") {
+  ProcessRunnerOptions options;
+  options.kill_grace = 100ms;
+  ProcessRunner runner(options);
+  Command command = ReadOnly({"sh", "-c", "trap '' TERM; echo ready; sleep 5; echo survived"});
+  command.timeout = 300ms;
+  auto output = runner.Run(command);
+  REQUIRE_FALSE(output.ok());
+  CHECK(output.status().code() == StatusCode::kUnavailable);
+  CHECK(output.status().message() ==
+        "\"sh -c 'trap '\\'''\\'' TERM; echo ready; sleep 5; echo survived'\" timed out after 300 ms and was killed");
+}
+
+TEST_CASE("ProcessRunner returns when the program exits even if a daemon it started keeps the pipes") {
+  ProcessRunner runner;
+  Command command = ReadOnly({"sh", "-c", "sleep 3 & echo started"});
+  command.timeout = 10s;
+  auto output = runner.Run(command);
+  REQUIRE(output.ok());  // a runner waiting for end of file would time out here
+  CHECK(output->exit_code == 0);
+  CHECK(output->stdout_data == "started\n");
+}
+
+TEST_CASE("ProcessRunner names a program it cannot find") {
+  ProcessRunner runner;
+  auto missing = runner.Run(ReadOnly({"wirewarp-no-such-program", "x"}));
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == StatusCode::kUnavailable);
+  CHECK(missing.status().message() ==
+        "\"wirewarp-no-such-program\" not found in /usr/sbin:/usr/bin:/sbin:/bin (is it installed?)");
+
+  auto missing_path = runner.Run(ReadOnly({"/nonexistent/wirewarp-prog"}));
+  REQUIRE_FALSE(missing_path.ok());
+  CHECK(missing_path.status().code() == StatusCode::kUnavailable);
+  CHECK(missing_path.status().message() == "starting \"/nonexistent/wirewarp-prog\": No such file or directory");
+
+  auto empty = runner.Run(ReadOnly({}));
+  REQUIRE_FALSE(empty.ok());
+  CHECK(empty.status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("ProcessRunner survives a program that exits without reading its input") {
+  ProcessRunner runner;
+  Command command = ReadOnly({"true"});
+  command.stdin_data = Pattern(4 << 20);  // more than a pipe holds: the write hits EPIPE
+  auto output = runner.Run(command);
+  REQUIRE(output.ok());
+  CHECK(output->exit_code == 0);
+}
+
+TEST_CASE("RunChecked turns a non-zero exit into an error quoting argv and stderr") {
+  ProcessRunner runner;
+  auto failed = RunChecked(runner, ReadOnly({"ls", "/nonexistent-agentsys-test"}));
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(failed.status().message() ==
+        "\"ls /nonexistent-agentsys-test\" failed (exit 2): ls: cannot access '/nonexistent-agentsys-test': No "
+        "such file or directory");
+
+  auto silent = RunChecked(runner, ReadOnly({"false"}));
+  REQUIRE_FALSE(silent.ok());
+  CHECK(silent.status().message() == "\"false\" failed (exit 1)");
+
+  auto ok = RunChecked(runner, ReadOnly({"echo", "hi"}));
+  REQUIRE(ok.ok());
+  CHECK(ok->stdout_data == "hi\n");
+}
+
+TEST_CASE("FormatArgv quotes only what a shell would split or expand") {
+  CHECK(FormatArgv({"ip", "link", "add", "wg0", "type", "wireguard"}) == "ip link add wg0 type wireguard");
+  CHECK(FormatArgv({"wg", "set", "wg0", "allowed-ips", "10.0.0.0/24,192.168.1.0/24"}) ==
+        "wg set wg0 allowed-ips 10.0.0.0/24,192.168.1.0/24");
+  CHECK(FormatArgv({"wg", "set", "wg0", "peer", "abc+/=", "allowed-ips", ""}) ==
+        "wg set wg0 peer abc+/= allowed-ips ''");
+  CHECK(FormatArgv({"echo", "two words", "it's", "$HOME"}) == "echo 'two words' 'it'\\''s' '$HOME'");
+}
+
+TEST_CASE("RecordingRunner records commands and answers from its script") {
+  RecordingRunner recorder;
+  recorder.SetOutput({"wg", "show", "interfaces"}, CommandOutput{0, "wg0\n", ""});
+  recorder.SetFailure({"ip", "link", "add", "wg1", "type", "wireguard"}, Status::Unavailable("timed out"));
+
+  auto scripted = recorder.Run(ReadOnly({"wg", "show", "interfaces"}));
+  REQUIRE(scripted.ok());
+  CHECK(scripted->stdout_data == "wg0\n");
+
+  auto other = recorder.Run(ReadOnly({"wg", "show", "interfaces", "extra"}));
+  REQUIRE(other.ok());
+  CHECK(other->exit_code == 0);
+  CHECK(other->stdout_data.empty());
+
+  Command add = Mutating({"ip", "link", "add", "wg1", "type", "wireguard"});
+  auto failed = recorder.Run(add);
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.status().message() == "timed out");
+
+  Command restore = Mutating({"iptables-restore", "--noflush", "--wait"});
+  restore.stdin_data = "*nat\nCOMMIT\n";
+  REQUIRE(recorder.Run(restore).ok());
+
+  REQUIRE(recorder.commands().size() == 4);
+  CHECK(recorder.commands()[3] == restore);
+  CHECK(recorder.MutatingCommands() == std::vector<Command>{add, restore});
+  CHECK(recorder.CommandLines() == std::vector<std::string>{"wg show interfaces", "wg show interfaces extra",
+                                                            "ip link add wg1 type wireguard",
+                                                            "iptables-restore --noflush --wait"});
+  CHECK(recorder.MutatingCommandLines() ==
+        std::vector<std::string>{"ip link add wg1 type wireguard", "iptables-restore --noflush --wait"});
+  recorder.ClearCommands();
+  CHECK(recorder.commands().empty());
+}
+
+TEST_CASE("RecordingRunner for --dry-run runs read-only commands and records mutating ones") {
+  RecordingRunner real_host;  // stands in for the ProcessRunner
+  real_host.SetOutput({"iptables-save"}, CommandOutput{0, "*nat\nCOMMIT\n", ""});
+  RecordingRunner dry_run(&real_host);
+
+  auto observed = dry_run.Run(ReadOnly({"iptables-save"}));
+  REQUIRE(observed.ok());
+  CHECK(observed->stdout_data == "*nat\nCOMMIT\n");
+  REQUIRE(dry_run.Run(Mutating({"ip", "link", "del", "wg0"})).ok());
+
+  CHECK(real_host.CommandLines() == std::vector<std::string>{"iptables-save"});
+  CHECK(dry_run.CommandLines() == std::vector<std::string>{"iptables-save", "ip link del wg0"});
+  CHECK(dry_run.MutatingCommandLines() == std::vector<std::string>{"ip link del wg0"});
+}
+
+TEST_CASE("LoggingRunner writes wg-quick style lines and hides secrets") {
+  RecordingRunner recorder;
+  std::ostringstream log;
+  LoggingRunner logger(recorder, log);
+
+  REQUIRE(logger.Run(Mutating({"ip", "link", "add", "wg0", "type", "wireguard"})).ok());
+  Command secret = Mutating({"wg", "set", "wg0", "private-key", "/dev/stdin"});
+  secret.stdin_data = "aGVsbG8gd29ybGQgdGhpcyBpcyBhIHNlY3JldCBrZXk=\n";
+  secret.stdin_is_secret = true;
+  REQUIRE(logger.Run(secret).ok());
+  Command restore = Mutating({"iptables-restore", "--noflush", "--wait"});
+  restore.stdin_data = "*nat\nCOMMIT\n";
+  REQUIRE(logger.Run(restore).ok());
+  REQUIRE(logger.Run(ReadOnly({"wg", "show", "wg0", "dump"})).ok());
+
+  CHECK(log.str() ==
+        "[#] ip link add wg0 type wireguard\n"
+        "[#] wg set wg0 private-key /dev/stdin <<< (hidden)\n"
+        "[#] iptables-restore --noflush --wait <<< 12 bytes\n"
+        "[#] wg show wg0 dump\n");
+  CHECK(log.str().find("aGVsbG8") == std::string::npos);
+  // The wrapped runner still gets the whole command, input included.
+  REQUIRE(recorder.commands().size() == 4);
+  CHECK(recorder.commands()[1] == secret);
+}
+
+TEST_CASE("LoggingRunner can log only mutating commands") {
+  RecordingRunner recorder;
+  std::ostringstream log;
+  LoggingRunner logger(recorder, log, LoggedCommands::kMutatingOnly);
+  REQUIRE(logger.Run(ReadOnly({"iptables-save"})).ok());
+  REQUIRE(logger.Run(Mutating({"ip", "link", "set", "wg0", "up"})).ok());
+  CHECK(log.str() == "[#] ip link set wg0 up\n");
+  CHECK(recorder.commands().size() == 2);
+}
+
+TEST_CASE("FailingRunner fails the Nth mutating command and passes the rest through") {
+  RecordingRunner recorder;
+  FailingRunner failing(recorder, 2);
+
+  REQUIRE(failing.Run(ReadOnly({"wg", "show", "interfaces"})).ok());
+  auto first = failing.Run(Mutating({"ip", "link", "add", "wg0", "type", "wireguard"}));
+  REQUIRE(first.ok());
+  CHECK(first->exit_code == 0);
+  auto second = failing.Run(Mutating({"ip", "link", "set", "wg0", "up"}));
+  REQUIRE(second.ok());
+  CHECK(second->exit_code == 1);
+  CHECK(second->stderr_data == "injected failure of mutating command #2\n");
+  auto third = failing.Run(Mutating({"ip", "link", "set", "wg0", "mtu", "1420"}));
+  REQUIRE(third.ok());
+  CHECK(third->exit_code == 0);
+  CHECK(failing.mutating_count() == 3);
+
+  // The failed command never reached the host.
+  CHECK(recorder.CommandLines() == std::vector<std::string>{"wg show interfaces", "ip link add wg0 type wireguard",
+                                                            "ip link set wg0 mtu 1420"});
+
+  auto checked = RunChecked(failing, Mutating({"ip", "link", "del", "wg0"}));
+  REQUIRE(checked.ok());  // only the 2nd fails
+}
+
+TEST_CASE("FailingRunner can make a command unavailable") {
+  RecordingRunner recorder;
+  FailingRunner failing(recorder, 1, InjectedFailure::kUnavailable);
+  auto result = failing.Run(Mutating({"wg", "set", "wg0", "peer", "x", "remove"}));
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.status().code() == StatusCode::kUnavailable);
+  CHECK(result.status().message() == "\"wg set wg0 peer x remove\": injected failure of mutating command #1");
+  CHECK(recorder.commands().empty());
+}
+
+}  // namespace
+}  // namespace ww::agent

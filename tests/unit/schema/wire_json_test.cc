@@ -1,0 +1,298 @@
+// The JSON wire format: exact text for small values (golden strings: reconciler, agent and
+// stored files depend on field names and order) and round trips of hand-written values,
+// including a plan with every step type. Hostile input is in hostile_json_test.cc, random
+// values in plan_property_test.cc.
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <variant>
+
+#include "schema/wire_json.h"
+
+using namespace ww;
+
+namespace {
+
+WireguardKey Key(int fill) {
+  WireguardKey key;
+  key.bytes.fill(static_cast<uint8_t>(fill));
+  return key;
+}
+
+Ipv4Cidr Cidr(std::string_view text) { return Ipv4Cidr::Parse(text).value(); }
+Ipv4Address Address(std::string_view text) { return Ipv4Address::Parse(text).value(); }
+
+AgentConfig SmallConfig() {
+  AgentConfig config;
+  config.agent = "vps";
+  WireguardInterface wg0{"wg0", "home", InterfaceRole::kServer, Cidr("10.77.0.1/24"), 51820, 1420, 0, Key(1), {}};
+  wg0.peers.push_back({"home-gw", Key(2), "", {Cidr("10.77.0.2/32"), Cidr("192.168.50.0/24")}, 25});
+  config.interfaces.push_back(wg0);
+  config.routes.push_back({Cidr("192.168.50.0/24"), "wg0", std::nullopt, kMainTable});
+  config.rules.push_back({10000, Cidr("192.168.50.0/24"), std::nullopt, 0, 100});
+  config.chains.push_back({FirewallTable::kNat, "WIREWARP-PREROUTING",
+                           {"-p tcp -m tcp --dport 25565 -j DNAT --to-destination 10.77.0.2:25565"}});
+  config.jumps.push_back({FirewallTable::kNat, "PREROUTING", "-j WIREWARP-PREROUTING"});
+  config.sysctls.push_back({"net.ipv4.ip_forward", "1"});
+  config.notices.push_back("forward \"web\" masquerades");
+  return config;
+}
+
+// A client with everything optional present: a second interface, a route via a gateway,
+// a rule with from, to and fwmark, chains in every table.
+AgentConfig FullConfig() {
+  AgentConfig config = SmallConfig();
+  config.agent = "home-gw";
+  WireguardInterface wg1{"wg1", "office", InterfaceRole::kClient, Cidr("10.78.0.5/24"), 0, 1380, 0x57, Key(4), {}};
+  wg1.peers.push_back({"office", Key(5), "vpn.example.com:51820", {Cidr("0.0.0.0/0")}, 25});
+  wg1.peers.push_back({"backup", Key(6), "203.0.113.9:51820", {}, 0});
+  config.interfaces.push_back(wg1);
+  config.routes.push_back({Cidr("0.0.0.0/0"), "wg1", Address("10.78.0.1"), 101});
+  config.rules.push_back({10001, Cidr("192.168.1.0/24"), Cidr("10.0.0.0/8"), 0x57, 101});
+  config.chains.push_back({FirewallTable::kFilter, "WIREWARP-FORWARD", {}});
+  config.chains.push_back(
+      {FirewallTable::kMangle, "WIREWARP-MANGLE", {"-i wg1 -j CONNMARK --set-xmark 0x57/0xffffffff", "-j RETURN"}});
+  config.jumps.push_back({FirewallTable::kMangle, "PREROUTING", "-j WIREWARP-MANGLE"});
+  config.sysctls.push_back({"net.ipv4.conf.wg1.rp_filter", "0"});
+  config.notices.push_back("ünïcödé ✓ stays as written");
+  return config;
+}
+
+ObservedState FullObserved() {
+  ObservedState observed;
+  ObservedInterface wg0;
+  wg0.name = "wg0";
+  wg0.up = true;
+  wg0.mtu = 1420;
+  wg0.addresses = {Cidr("10.77.0.1/24"), Cidr("10.66.0.1/16")};
+  wg0.listen_port = 51820;
+  wg0.fwmark = 0xffffffff;
+  wg0.public_key = Key(1);
+  wg0.implementation = WireguardImplementation::kUserspace;
+  wg0.peers.push_back({Key(2), "198.51.100.7:40001", {Cidr("10.77.0.2/32")}, 25, 1700000000,
+                       std::numeric_limits<uint64_t>::max(), 42});
+  wg0.peers.push_back({Key(3), "", {}, 0, 0, 0, 0});
+  observed.interfaces.push_back(wg0);
+  ObservedInterface wg1;
+  wg1.name = "wg1";  // freshly created: no key, down, mtu unknown
+  observed.interfaces.push_back(wg1);
+  observed.routes.push_back({Cidr("192.168.50.0/24"), "eth1", Address("192.168.1.1"), 100});
+  observed.rules.push_back({10999, std::nullopt, Cidr("10.0.0.0/8"), 0, kMainTable});
+  observed.chains.push_back({FirewallTable::kNat, "WIREWARP-PREROUTING", {"-a", "-a"}});
+  observed.jumps.push_back({FirewallTable::kFilter, "FORWARD", "-i wg0 -j WIREWARP-FORWARD"});
+  observed.sysctls.push_back({"net.ipv4.ip_forward", "0"});
+  return observed;
+}
+
+// One step of every type, destructive marks mixed.
+Plan EveryStep() {
+  AgentConfig config = FullConfig();
+  return Plan{{
+      {CreateInterface{"wg1", 1380}, Destructive::kNo},
+      {ConfigureInterface{"wg1", 0, 0x57, Key(4)}, Destructive::kYes},
+      {SetInterfaceMtu{"wg0", 1420}, Destructive::kNo},
+      {AddInterfaceAddress{"wg1", Cidr("10.78.0.5/24")}, Destructive::kNo},
+      {RemoveInterfaceAddress{"wg0", Cidr("10.66.0.1/16")}, Destructive::kNo},
+      {SetInterfaceUp{"wg1"}, Destructive::kNo},
+      {UpsertPeer{"wg1", config.interfaces[1].peers[0]}, Destructive::kNo},
+      {RemovePeer{"wg0", Key(3)}, Destructive::kYes},
+      {AddRoute{config.routes[1]}, Destructive::kNo},
+      {DeleteRoute{config.routes[0]}, Destructive::kNo},
+      {AddRule{config.rules[1]}, Destructive::kNo},
+      {DeleteRule{config.rules[0]}, Destructive::kNo},
+      {WriteChain{config.chains[2]}, Destructive::kNo},
+      {EditChain{FirewallTable::kNat, "WIREWARP-PREROUTING", {"-a"}, {"-b", "-c"}}, Destructive::kYes},
+      {DeleteChain{FirewallTable::kFilter, "WIREWARP-OLD"}, Destructive::kYes},
+      {AddJump{config.jumps[1]}, Destructive::kNo},
+      {DeleteJump{config.jumps[0]}, Destructive::kNo},
+      {SetSysctl{config.sysctls[1]}, Destructive::kNo},
+      {DeleteInterface{"wg9"}, Destructive::kYes},
+  }};
+}
+
+}  // namespace
+
+TEST_CASE("AgentConfigToJson writes the documented field names in a fixed order") {
+  CHECK(AgentConfigToJson(SmallConfig(), JsonStyle::kCompact) ==
+        R"({"formatVersion":1,"agent":"vps","interfaces":[{"name":"wg0","tunnel":"home","role":"server",)"
+        R"("address":"10.77.0.1/24","listenPort":51820,"mtu":1420,"fwmark":0,)"
+        R"("publicKey":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=","peers":[{"name":"home-gw",)"
+        R"("publicKey":"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=","endpoint":"",)"
+        R"("allowedIps":["10.77.0.2/32","192.168.50.0/24"],"persistentKeepalive":25}]}],)"
+        R"("routes":[{"destination":"192.168.50.0/24","device":"wg0","table":254}],)"
+        R"("rules":[{"priority":10000,"from":"192.168.50.0/24","fwmark":0,"table":100}],)"
+        R"("chains":[{"table":"nat","name":"WIREWARP-PREROUTING",)"
+        R"("rules":["-p tcp -m tcp --dport 25565 -j DNAT --to-destination 10.77.0.2:25565"]}],)"
+        R"("jumps":[{"table":"nat","chain":"PREROUTING","rule":"-j WIREWARP-PREROUTING"}],)"
+        R"("sysctls":[{"key":"net.ipv4.ip_forward","value":"1"}],"notices":["forward \"web\" masquerades"]})");
+}
+
+TEST_CASE("Pretty JSON indents by two spaces and ends with a newline") {
+  AgentConfig config;
+  config.agent = "empty";
+  CHECK(AgentConfigToJson(config) == R"({
+  "formatVersion": 1,
+  "agent": "empty",
+  "interfaces": [],
+  "routes": [],
+  "rules": [],
+  "chains": [],
+  "jumps": [],
+  "sysctls": [],
+  "notices": []
+}
+)");
+}
+
+TEST_CASE("ObservedStateToJson writes optional fields only when present") {
+  ObservedState observed;
+  ObservedInterface wg0;
+  wg0.name = "wg0";
+  wg0.up = true;
+  wg0.mtu = 1420;
+  wg0.addresses = {Cidr("10.77.0.1/24")};
+  wg0.listen_port = 51820;
+  wg0.implementation = WireguardImplementation::kKernel;
+  wg0.peers.push_back({Key(2), "198.51.100.7:40001", {Cidr("10.77.0.2/32")}, 0, 1700000000,
+                       std::numeric_limits<uint64_t>::max(), 42});
+  observed.interfaces.push_back(wg0);
+  observed.routes.push_back({Cidr("192.168.50.0/24"), "eth1", Address("192.168.1.1"), 100});
+  CHECK(ObservedStateToJson(observed) == R"({
+  "formatVersion": 1,
+  "interfaces": [
+    {
+      "name": "wg0",
+      "up": true,
+      "mtu": 1420,
+      "addresses": [
+        "10.77.0.1/24"
+      ],
+      "listenPort": 51820,
+      "fwmark": 0,
+      "implementation": "kernel",
+      "peers": [
+        {
+          "publicKey": "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+          "endpoint": "198.51.100.7:40001",
+          "allowedIps": [
+            "10.77.0.2/32"
+          ],
+          "persistentKeepalive": 0,
+          "latestHandshake": 1700000000,
+          "rxBytes": 18446744073709551615,
+          "txBytes": 42
+        }
+      ]
+    }
+  ],
+  "routes": [
+    {
+      "destination": "192.168.50.0/24",
+      "device": "eth1",
+      "via": "192.168.1.1",
+      "table": 100
+    }
+  ],
+  "rules": [],
+  "chains": [],
+  "jumps": [],
+  "sysctls": []
+}
+)");
+}
+
+TEST_CASE("PlanToJson writes each step as type, destructive, then its fields") {
+  Plan plan{{
+      {UpsertPeer{"wg0", {"home-gw", Key(2), "", {Cidr("10.77.0.2/32")}, 25}}, Destructive::kNo},
+      {RemovePeer{"wg0", Key(3)}, Destructive::kYes},
+      {EditChain{FirewallTable::kNat, "WIREWARP-PREROUTING", {"-a"}, {}}, Destructive::kYes},
+  }};
+  CHECK(PlanToJson(plan, JsonStyle::kCompact) ==
+        R"({"formatVersion":1,"steps":[)"
+        R"({"type":"upsertPeer","destructive":false,"interface":"wg0","peer":{"name":"home-gw",)"
+        R"("publicKey":"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=","endpoint":"","allowedIps":["10.77.0.2/32"],)"
+        R"("persistentKeepalive":25}},)"
+        R"({"type":"removePeer","destructive":true,"interface":"wg0",)"
+        R"("publicKey":"AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM="},)"
+        R"({"type":"editChain","destructive":true,"table":"nat","name":"WIREWARP-PREROUTING",)"
+        R"("deleteRules":["-a"],"appendRules":[]}]})");
+}
+
+TEST_CASE("Every step type has its own JSON type name") {
+  Plan plan = EveryStep();
+  REQUIRE(plan.steps.size() == std::variant_size_v<StepAction>);
+  for (size_t i = 0; i < plan.steps.size(); ++i) CHECK(plan.steps[i].action.index() == i);
+  std::string text = PlanToJson(plan, JsonStyle::kCompact);
+  for (const char* type :
+       {"createInterface", "configureInterface", "setInterfaceMtu", "addInterfaceAddress", "removeInterfaceAddress",
+        "setInterfaceUp", "upsertPeer", "removePeer", "addRoute", "deleteRoute", "addRule", "deleteRule", "writeChain",
+        "editChain", "deleteChain", "addJump", "deleteJump", "setSysctl", "deleteInterface"}) {
+    CAPTURE(type);
+    CHECK(text.find(std::string("{\"type\":\"") + type + "\"") != std::string::npos);
+  }
+}
+
+TEST_CASE("AgentConfig round-trips through JSON") {
+  AgentConfig empty;
+  empty.agent = "a";
+  for (const AgentConfig& config : {empty, SmallConfig(), FullConfig()}) {
+    for (JsonStyle style : {JsonStyle::kPretty, JsonStyle::kCompact}) {
+      auto back = AgentConfigFromJson(AgentConfigToJson(config, style));
+      REQUIRE_MESSAGE(back.ok(), back.status().ToString());
+      CHECK(*back == config);
+    }
+  }
+}
+
+TEST_CASE("ObservedState round-trips through JSON, with and without a public key") {
+  ObservedState observed = FullObserved();
+  REQUIRE_FALSE(observed.interfaces[1].public_key.has_value());
+  for (JsonStyle style : {JsonStyle::kPretty, JsonStyle::kCompact}) {
+    auto back = ObservedStateFromJson(ObservedStateToJson(observed, style));
+    REQUIRE_MESSAGE(back.ok(), back.status().ToString());
+    CHECK(*back == observed);
+  }
+  auto empty = ObservedStateFromJson(ObservedStateToJson(ObservedState{}));
+  REQUIRE(empty.ok());
+  CHECK(*empty == ObservedState{});
+}
+
+TEST_CASE("A plan with every step type round-trips through JSON") {
+  Plan plan = EveryStep();
+  for (JsonStyle style : {JsonStyle::kPretty, JsonStyle::kCompact}) {
+    auto back = PlanFromJson(PlanToJson(plan, style));
+    REQUIRE_MESSAGE(back.ok(), back.status().ToString());
+    CHECK(*back == plan);
+  }
+  auto empty = PlanFromJson(R"({"formatVersion": 1, "steps": []})");
+  REQUIRE(empty.ok());
+  CHECK(empty->empty());
+}
+
+TEST_CASE("Parsing accepts any field order and whitespace") {
+  auto config = AgentConfigFromJson(
+      "  {\"notices\":[],\"sysctls\":[],\"jumps\":[],\"chains\":[],\"rules\":[],\"routes\":[],\n"
+      "\t\"interfaces\":[],\"agent\":\"vps\",\"formatVersion\":1}\r\n");
+  REQUIRE_MESSAGE(config.ok(), config.status().ToString());
+  CHECK(config->agent == "vps");
+}
+
+TEST_CASE("Parsing accepts the boundaries of every numeric field") {
+  ObservedState observed = FullObserved();
+  ObservedInterface& wg0 = observed.interfaces[0];
+  wg0.listen_port = 65535;
+  wg0.mtu = 65535;
+  wg0.fwmark = std::numeric_limits<uint32_t>::max();
+  wg0.peers[0].persistent_keepalive = 65535;
+  wg0.peers[0].latest_handshake = std::numeric_limits<int64_t>::max();
+  wg0.peers[0].rx_bytes = std::numeric_limits<uint64_t>::max();
+  wg0.peers[0].tx_bytes = std::numeric_limits<uint64_t>::max();
+  observed.rules[0].priority = std::numeric_limits<uint32_t>::max();
+  observed.rules[0].table = std::numeric_limits<uint32_t>::max();
+  auto back = ObservedStateFromJson(ObservedStateToJson(observed));
+  REQUIRE_MESSAGE(back.ok(), back.status().ToString());
+  CHECK(*back == observed);
+}
