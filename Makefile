@@ -43,7 +43,7 @@ bench: deps
 run: deps
 	$(MAKE) build
 	$(BUILD_DIR)/cli/wwctl validate -f examples/homelab
-	$(BUILD_DIR)/cli/wwctl render -f examples/homelab --agent vps --keys examples/homelab/keys.yaml
+	$(BUILD_DIR)/cli/wwctl render -f examples/homelab --agent vps --keys examples/homelab-keys.yaml
 
 clean:
 	rm -rf $(BUILD_DIR)

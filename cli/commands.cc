@@ -38,7 +38,7 @@ int RunWwctl(int argc, char** argv, CommandContext& context) {
       "\n"
       "Example:\n"
       "  wwctl validate -f examples/homelab\n"
-      "  wwctl render -f examples/homelab --agent vps --keys examples/homelab/keys.yaml\n"
+      "  wwctl render -f examples/homelab --agent vps --keys examples/homelab-keys.yaml\n"
       "  wwctl COMMAND --help");
 
   std::vector<std::pair<CLI::App*, CommandRun>> runs;

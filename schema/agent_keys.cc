@@ -102,6 +102,7 @@ class AgentKeysHandler final : public YAML::EventHandler {
   }
 
   const std::vector<std::string>& errors() const { return errors_; }
+  void ClearErrors() { errors_.clear(); }
   std::map<std::string, WireguardKey>& keys() { return keys_; }
 
  private:
@@ -158,6 +159,11 @@ class AgentKeysHandler final : public YAML::EventHandler {
       return;
     }
     if (kind == NodeKind::kAlias) return;  // reported at the alias
+    if (kind == NodeKind::kNull) {
+      // yaml-cpp marks an empty value at the next token; the name is where the fix goes.
+      AddError(name_mark, agent + "missing WireGuard public key");
+      return;
+    }
     if (kind != NodeKind::kScalar) {
       AddError(value_mark, agent + "expected a WireGuard public key, found " + std::string(Describe(kind)));
       return;
@@ -192,6 +198,8 @@ Result<std::map<std::string, WireguardKey>> ParseAgentKeys(std::string_view text
     while (parser.HandleNextDocument(handler)) {
     }
   } catch (const YAML::Exception& error) {
+    // Events before a syntax error describe a half-read structure: report the error alone.
+    handler.ClearErrors();
     handler.AddError(error.mark, error.msg);
   }
   if (!handler.errors().empty()) {

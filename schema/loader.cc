@@ -1,21 +1,14 @@
-// LoadFleet: yaml-cpp's event API builds one small tree per document (scalars with marks,
-// ordered mappings, sequences); the tree is decoded against the field table of
-// resource_fields.h into model structs, then reused for the next document. This file is the
-// one adapter around yaml-cpp: its exceptions stop here and become Diagnostics.
+// LoadFleet: ParseYamlDocuments (yaml_document.h, the yaml-cpp adapter) hands over one small
+// tree per document; DocumentDecoder checks it against the field table of resource_fields.h
+// (unknown fields, shapes, scalar types, required fields), then parses the values into model
+// structs. A document with any error is reported in full and left out of the Fleet.
 
 #include "schema/loader.h"
-
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/exceptions.h>
-#include <yaml-cpp/mark.h>
-#include <yaml-cpp/parser.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
-#include <istream>
 #include <optional>
-#include <streambuf>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -24,136 +17,23 @@
 
 #include "schema/net.h"
 #include "schema/resource_fields.h"
+#include "schema/yaml_document.h"
 
 namespace ww {
 
 namespace {
 
-constexpr uint32_t kNone = UINT32_MAX;
-constexpr size_t kMaxQuotedBytes = 80;
 constexpr size_t kMaxLabelValueBytes = 63;
-constexpr std::string_view kYamlTagPrefix = "tag:yaml.org,2002:";
 
-// ---------------------------------------------------------------------------------------
-// Text helpers.
+constexpr uint32_t kNone = YamlDocument::kNone;
+constexpr uint32_t kRoot = YamlDocument::kRoot;
 
-// Decodes the code point at `pos` of valid UTF-8 (the file was checked up front) and
-// returns its length in bytes.
-size_t DecodeUtf8(std::string_view text, size_t pos, uint32_t& code_point) {
-  auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(text[i])); };
-  uint32_t lead = byte(pos);
-  size_t length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-  if (pos + length > text.size()) length = 1;
-  switch (length) {
-    case 1: code_point = lead; break;
-    case 2: code_point = ((lead & 0x1F) << 6) | (byte(pos + 1) & 0x3F); break;
-    case 3: code_point = ((lead & 0x0F) << 12) | ((byte(pos + 1) & 0x3F) << 6) | (byte(pos + 2) & 0x3F); break;
-    default:
-      code_point = ((lead & 0x07) << 18) | ((byte(pos + 1) & 0x3F) << 12) | ((byte(pos + 2) & 0x3F) << 6) |
-                   (byte(pos + 3) & 0x3F);
-      break;
-  }
-  return length;
-}
-
-std::string CodePointName(uint32_t code_point) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string digits;
-  for (uint32_t rest = code_point; rest != 0 || digits.size() < 4; rest >>= 4) digits.insert(digits.begin(), kHex[rest & 0xF]);
-  return "U+" + digits;
-}
+std::string Quote(std::string_view text) { return QuoteForMessage(text); }
 
 // A character as messages show it: 'W' when printable ASCII, U+0435 otherwise.
 std::string CharacterName(uint32_t code_point) {
   if (code_point > 0x20 && code_point < 0x7F) return std::string("'") + static_cast<char>(code_point) + "'";
   return CodePointName(code_point);
-}
-
-bool IsControl(uint32_t code_point) { return code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F); }
-
-// The length of the valid UTF-8 sequence at `pos`, or 0.
-size_t ValidSequenceLength(std::string_view text, size_t pos) {
-  auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  unsigned char lead = byte(pos);
-  if (lead < 0x80) return 1;
-  size_t length = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3 : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
-  if (length == 0 || pos + length > text.size()) return 0;
-  for (size_t k = 1; k < length; ++k) {
-    if (byte(pos + k) < 0x80 || byte(pos + k) > 0xBF) return 0;
-  }
-  unsigned char second = byte(pos + 1);
-  if ((lead == 0xE0 && second < 0xA0) || (lead == 0xED && second > 0x9F) || (lead == 0xF0 && second < 0x90) ||
-      (lead == 0xF4 && second > 0x8F)) {
-    return 0;
-  }
-  return length;
-}
-
-// The offending value in double quotes, with control characters escaped so a message can
-// never inject a line into CI output, and cut at kMaxQuotedBytes.
-std::string Quote(std::string_view text) {
-  std::string out = "\"";
-  size_t pos = 0;
-  while (pos < text.size()) {
-    if (pos >= kMaxQuotedBytes) {
-      out += "...";
-      break;
-    }
-    if (ValidSequenceLength(text, pos) == 0) {
-      static constexpr char kHex[] = "0123456789ABCDEF";
-      auto byte = static_cast<unsigned char>(text[pos]);
-      out += "\\x";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0xF];
-      ++pos;
-      continue;
-    }
-    uint32_t code_point = 0;
-    size_t length = DecodeUtf8(text, pos, code_point);
-    if (code_point == '"') out += "\\\"";
-    else if (code_point == '\\') out += "\\\\";
-    else if (code_point == '\n') out += "\\n";
-    else if (code_point == '\t') out += "\\t";
-    else if (code_point == '\r') out += "\\r";
-    else if (IsControl(code_point)) out += "\\u" + CodePointName(code_point).substr(2);
-    else out.append(text.substr(pos, length));
-    pos += length;
-  }
-  out += '"';
-  return out;
-}
-
-enum class ScalarProblem { kClean, kControl, kInvalidUtf8 };
-
-// Scans a scalar as yaml-cpp hands it over: the file was valid UTF-8, but escapes can add
-// control characters ("\t", "\0") and yaml-cpp writes "\N" and "\_" as raw Latin-1 bytes.
-ScalarProblem FindScalarProblem(std::string_view text, uint32_t& code_point) {
-  for (size_t i = 0; i < text.size(); ++i) {
-    auto byte = static_cast<unsigned char>(text[i]);
-    if (byte < 0x20 || byte == 0x7F) {
-      code_point = byte;
-      return ScalarProblem::kControl;
-    }
-    if (byte < 0x80) continue;
-    size_t length = ValidSequenceLength(text, i);
-    if (length == 0) {
-      code_point = byte;
-      // A lone 0x80-0x9F byte is yaml-cpp's Latin-1 rendering of a C1 escape such as "\N".
-      return byte <= 0x9F ? ScalarProblem::kControl : ScalarProblem::kInvalidUtf8;
-    }
-    // C1 controls U+0080-U+009F are encoded as C2 80 - C2 9F.
-    if (byte == 0xC2 && static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
-      code_point = static_cast<unsigned char>(text[i + 1]);
-      return ScalarProblem::kControl;
-    }
-    i += length - 1;
-  }
-  return ScalarProblem::kClean;
-}
-
-std::string ShowTag(const std::string& tag) {
-  if (tag.compare(0, kYamlTagPrefix.size(), kYamlTagPrefix) == 0) return "!!" + tag.substr(kYamlTagPrefix.size());
-  return tag;
 }
 
 bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
@@ -167,233 +47,6 @@ std::string JoinPath(std::string_view prefix, std::string_view name) {
   path.append(name);
   return path;
 }
-
-// ---------------------------------------------------------------------------------------
-// Whole-file checks, before yaml-cpp sees the bytes.
-
-struct EncodingProblem {
-  size_t offset = 0;
-  std::string message;
-};
-
-std::string HexByte(unsigned char byte) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  return std::string("0x") + kHex[byte >> 4] + kHex[byte & 0xF];
-}
-
-// The first NUL byte or invalid UTF-8 sequence (overlong, surrogate, beyond U+10FFFF, stray
-// continuation, truncated).
-std::optional<EncodingProblem> FindEncodingProblem(std::string_view content) {
-  const auto* bytes = reinterpret_cast<const unsigned char*>(content.data());
-  size_t size = content.size();
-  size_t i = 0;
-  while (i < size) {
-    unsigned char lead = bytes[i];
-    if (lead >= 0x01 && lead < 0x80) {
-      ++i;
-      continue;
-    }
-    if (lead == 0) return EncodingProblem{i, "contains a NUL byte (fleet files are UTF-8 text)"};
-    size_t continuation = 0;
-    unsigned char low = 0x80;
-    unsigned char high = 0xBF;
-    if (lead >= 0x80 && lead <= 0xBF) {
-      return EncodingProblem{i, "invalid UTF-8: stray continuation byte " + HexByte(lead)};
-    } else if (lead == 0xC0 || lead == 0xC1) {
-      return EncodingProblem{i, "invalid UTF-8: overlong encoding (byte " + HexByte(lead) + ")"};
-    } else if (lead <= 0xDF) {
-      continuation = 1;
-    } else if (lead <= 0xEF) {
-      continuation = 2;
-      if (lead == 0xE0) low = 0xA0;   // below is overlong
-      if (lead == 0xED) high = 0x9F;  // above is a UTF-16 surrogate
-    } else if (lead <= 0xF4) {
-      continuation = 3;
-      if (lead == 0xF0) low = 0x90;   // below is overlong
-      if (lead == 0xF4) high = 0x8F;  // above is beyond U+10FFFF
-    } else {
-      return EncodingProblem{i, "invalid UTF-8: byte " + HexByte(lead) + " never appears in UTF-8"};
-    }
-    for (size_t k = 1; k <= continuation; ++k) {
-      if (i + k >= size || bytes[i + k] < 0x80 || bytes[i + k] > 0xBF) {
-        return EncodingProblem{i, "invalid UTF-8: truncated sequence starting with byte " + HexByte(lead)};
-      }
-    }
-    unsigned char second = bytes[i + 1];
-    if (second < low || second > high) {
-      std::string what = lead == 0xED ? "encoded surrogate" : lead == 0xF4 ? "code point beyond U+10FFFF" : "overlong encoding";
-      return EncodingProblem{i, "invalid UTF-8: " + what + " (bytes " + HexByte(lead) + " " + HexByte(second) + ")"};
-    }
-    i += continuation + 1;
-  }
-  return std::nullopt;
-}
-
-// 1-based line and byte column of `offset`, like yaml-cpp's marks.
-Mark MarkOfOffset(std::string_view content, size_t offset) {
-  Mark mark{1, 1};
-  size_t line_start = 0;
-  for (size_t i = 0; i < offset; ++i) {
-    if (content[i] == '\n') {
-      ++mark.line;
-      line_start = i + 1;
-    }
-  }
-  mark.column = static_cast<int>(offset - line_start) + 1;
-  return mark;
-}
-
-Mark ToMark(const YAML::Mark& mark) {
-  if (mark.is_null()) return {};
-  return {mark.line + 1, mark.column + 1};
-}
-
-// Serves the caller's string to yaml-cpp without copying it into a stringstream.
-class MemoryBuffer : public std::streambuf {
- public:
-  explicit MemoryBuffer(std::string_view content) {
-    // The get area is only read; std::streambuf just has no const interface.
-    char* begin = const_cast<char*>(content.data());
-    setg(begin, begin, begin + content.size());
-  }
-};
-
-// ---------------------------------------------------------------------------------------
-// The per-document tree.
-
-enum class NodeType : uint8_t { kNull, kScalar, kMap, kSequence };
-
-enum NodeFlag : uint8_t {
-  kQuoted = 1,  // a quoted (or !!str) scalar: always a string, never a number or boolean
-  kBad = 2,     // already reported (control character, too long, tag, alias, duplicate key)
-  kHidden = 4,  // text unfit for a field path (control character, invalid UTF-8, too long)
-};
-
-struct Node {
-  NodeType type = NodeType::kNull;
-  uint8_t flags = 0;
-  Mark mark;
-  uint32_t parent = kNone;
-  uint32_t first_child = kNone;
-  uint32_t last_child = kNone;
-  uint32_t next_sibling = kNone;
-  uint32_t child_count = 0;
-  uint32_t text_offset = 0;
-  uint32_t text_size = 0;
-};
-
-// A finding made while the tree is built; reported once the document's object is known.
-struct TreeProblem {
-  uint32_t path_node = kNone;  // the field path is this node's; kNone: the document
-  Mark mark;
-  std::string message;
-};
-
-class Document {
- public:
-  void Clear(Mark mark) {
-    nodes_.clear();
-    text_.clear();
-    problems_.clear();
-    mark_ = mark;
-  }
-
-  uint32_t Add(NodeType type, Mark mark, uint32_t parent) {
-    auto index = static_cast<uint32_t>(nodes_.size());
-    Node& node = nodes_.emplace_back();
-    node.type = type;
-    node.mark = mark;
-    node.parent = parent;
-    if (parent != kNone) {
-      Node& up = nodes_[parent];
-      if (up.last_child == kNone) up.first_child = index;
-      else nodes_[up.last_child].next_sibling = index;
-      up.last_child = index;
-      ++up.child_count;
-    }
-    return index;
-  }
-
-  void SetText(uint32_t index, std::string_view text) {
-    nodes_[index].text_offset = static_cast<uint32_t>(text_.size());
-    nodes_[index].text_size = static_cast<uint32_t>(text.size());
-    text_.append(text);
-  }
-
-  void AddProblem(uint32_t path_node, Mark mark, std::string message) {
-    problems_.push_back({path_node, mark, std::move(message)});
-  }
-
-  bool empty() const { return nodes_.empty(); }
-  const Node& node(uint32_t index) const { return nodes_[index]; }
-  Node& node(uint32_t index) { return nodes_[index]; }
-  std::string_view Text(uint32_t index) const {
-    const Node& n = nodes_[index];
-    return std::string_view(text_).substr(n.text_offset, n.text_size);
-  }
-  // Where the document's content starts (after any "---" and comments).
-  Mark mark() const { return nodes_.empty() ? mark_ : nodes_[0].mark; }
-  const std::vector<TreeProblem>& problems() const { return problems_; }
-
-  bool IsScalar(uint32_t index) const { return nodes_[index].type == NodeType::kScalar; }
-  bool IsBad(uint32_t index) const { return (nodes_[index].flags & kBad) != 0; }
-  bool IsQuoted(uint32_t index) const { return (nodes_[index].flags & kQuoted) != 0; }
-
-  // The value of `key` in mapping `map`, or kNone.
-  uint32_t Find(uint32_t map, std::string_view key, uint32_t* key_node = nullptr) const {
-    for (uint32_t k = nodes_[map].first_child; k != kNone;) {
-      uint32_t v = nodes_[k].next_sibling;
-      if (v == kNone) break;
-      if (IsScalar(k) && !IsBad(k) && Text(k) == key) {
-        if (key_node != nullptr) *key_node = k;
-        return v;
-      }
-      k = nodes_[v].next_sibling;
-    }
-    return kNone;
-  }
-
-  // "spec.to.address", "spec.lan[1]": the field a node is the key or the value of.
-  std::string PathOf(uint32_t index) const {
-    if (index == kNone) return "";
-    uint32_t parent = nodes_[index].parent;
-    if (parent == kNone) return "";
-    std::string prefix = PathOf(parent);
-    uint32_t position = 0;
-    uint32_t previous = kNone;
-    for (uint32_t child = nodes_[parent].first_child; child != index; child = nodes_[child].next_sibling) {
-      previous = child;
-      ++position;
-    }
-    if (nodes_[parent].type == NodeType::kSequence) return prefix + "[" + std::to_string(position) + "]";
-    uint32_t key = position % 2 == 0 ? index : previous;
-    if (!IsScalar(key) || (nodes_[key].flags & kHidden) != 0) return prefix;
-    return JoinPath(prefix, Text(key));
-  }
-
-  // "a mapping", "a scalar \"x\"": what a node is, for type errors.
-  std::string Describe(uint32_t index) const {
-    switch (nodes_[index].type) {
-      case NodeType::kNull: return "null";
-      case NodeType::kScalar: return "a scalar " + Quote(Text(index));
-      case NodeType::kMap: return "a mapping";
-      case NodeType::kSequence: return "a sequence";
-    }
-    return "";
-  }
-
- private:
-  std::vector<Node> nodes_;
-  std::string text_;
-  std::vector<TreeProblem> problems_;
-  Mark mark_;
-};
-
-// Thrown from the event handler to abandon a file nested deeper than max_depth; yaml-cpp
-// cannot resume after an aborted document anyway.
-struct NestingTooDeep {
-  Mark mark;
-};
 
 // ---------------------------------------------------------------------------------------
 // Decoding one document against the field table.
@@ -434,8 +87,8 @@ std::string NameProblem(std::string_view name) {
   if (name[0] == '-') return Quote(name) + " must not start with '-' (it could be read as a command-line option)";
   if (name.size() > 63) return Quote(name) + " is not a valid name: longer than 63 characters";
   for (size_t pos = 0; pos < name.size();) {
-    uint32_t code_point = 0;
-    size_t length = DecodeUtf8(name, pos, code_point);
+    size_t length = 0;
+    uint32_t code_point = DecodeUtf8(name, pos, length);
     bool allowed = (code_point >= 'a' && code_point <= 'z') || (code_point >= '0' && code_point <= '9') || code_point == '-';
     if (!allowed) {
       return Quote(name) + " is not a valid name: character " + CharacterName(code_point) +
@@ -520,43 +173,47 @@ std::optional<Protocol> ParseProtocol(std::string_view text) {
   return std::nullopt;
 }
 
+// Decodes one YamlDocument after another into result.fleet, reporting into
+// result.diagnostics. First a generic walk driven by the field table (unknown fields with
+// hints, shapes, integers, booleans, enums, required fields) collects every present field as
+// a Found; then the per-kind Decode* functions parse values (names, CIDRs, addresses, keys,
+// ports) and apply the rules one document decides ("exactly one of").
 class DocumentDecoder {
  public:
   DocumentDecoder(const std::string& file, LoadResult& result) : file_(file), result_(result) {}
 
-  void Decode(const Document& doc) {
+  void Decode(const YamlDocument& doc) {
     doc_ = &doc;
     failed_ = false;
     kind_ = nullptr;
     object_.clear();
     found_.clear();
-    if (doc.empty() || doc.node(0).type == NodeType::kNull) {
+    if (doc.empty() || doc.node(kRoot).type == YamlNodeType::kNull) {
       // Only comments (or nothing) between two "---": skipped. Problems still count.
-      ReportTreeProblems();
+      ReportYamlProblems();
       return;
     }
-    if (doc.node(0).type != NodeType::kMap) {
-      ReportTreeProblems();
-      if (!doc.IsBad(0)) {
-        Error(doc.mark(), "", "a document must be a mapping with apiVersion, kind, metadata and spec; got " + doc.Describe(0));
+    if (doc.node(kRoot).type != YamlNodeType::kMap) {
+      ReportYamlProblems();
+      if (!doc.Has(kRoot, YamlDocument::kReported)) {
+        Error(doc.mark(), "", "a document must be a mapping with apiVersion, kind, metadata and spec; got " + doc.Describe(kRoot));
       }
       return;
     }
     IdentifyObject();
-    ReportTreeProblems();
+    ReportYamlProblems();
     if (kind_ == nullptr) {
       CheckKind();
       // The kind decides which fields exist; only the common ones can be checked.
-      uint32_t key = kNone;
-      uint32_t api = doc.Find(0, "apiVersion", &key);
+      uint32_t api = doc.Find(kRoot, "apiVersion");
       if (api == kNone) Error(doc.mark(), "apiVersion", "missing required field \"apiVersion\"");
-      else if (doc.IsScalar(api) && !doc.IsBad(api)) CheckApiVersion(api);
-      uint32_t metadata = doc.Find(0, "metadata");
-      uint32_t name = metadata != kNone && doc.node(metadata).type == NodeType::kMap ? doc.Find(metadata, "name") : kNone;
-      if (name != kNone && doc.IsScalar(name) && !doc.IsBad(name)) CheckObjectName(name);
+      else if (doc.IsScalar(api) && !doc.Has(api, YamlDocument::kReported)) CheckApiVersion(api);
+      uint32_t metadata = doc.Find(kRoot, "metadata");
+      uint32_t name = metadata != kNone && doc.node(metadata).type == YamlNodeType::kMap ? doc.Find(metadata, "name") : kNone;
+      if (name != kNone && doc.IsScalar(name) && !doc.Has(name, YamlDocument::kReported)) CheckObjectName(name);
       return;
     }
-    WalkMap(0, "", "", doc.mark());
+    WalkMap(kRoot, "", "", doc.mark());
     origin_.file = file_;
     origin_.mark = doc.mark();
     origin_.fields.clear();
@@ -583,43 +240,42 @@ class DocumentDecoder {
 
   void ErrorAt(const Found& found, std::string message) { Error(ValueMark(found), found.path, std::move(message)); }
 
-  void ReportTreeProblems() {
-    for (const TreeProblem& problem : doc_->problems()) Error(problem.mark, doc_->PathOf(problem.path_node), problem.message);
+  void ReportYamlProblems() {
+    for (const YamlProblem& problem : doc_->problems()) Error(problem.mark, doc_->PathOf(problem.path_node), problem.message);
   }
 
   Mark ValueMark(const Found& found) const { return doc_->node(found.value).mark; }
   // Containers are located by their key ("spec:"), scalars and list items by their value.
   Mark OriginMark(const Found& found) const {
-    NodeType type = doc_->node(found.value).type;
-    if (found.key != kNone && (type == NodeType::kMap || type == NodeType::kSequence)) return doc_->node(found.key).mark;
+    YamlNodeType type = doc_->node(found.value).type;
+    if (found.key != kNone && (type == YamlNodeType::kMap || type == YamlNodeType::kSequence)) return doc_->node(found.key).mark;
     return ValueMark(found);
   }
 
   // ----- Identification: "Kind/name" for every message of the document.
 
   void IdentifyObject() {
-    uint32_t kind = doc_->Find(0, "kind");
-    if (kind == kNone || !doc_->IsScalar(kind) || doc_->IsBad(kind)) return;
+    uint32_t kind = doc_->Find(kRoot, "kind");
+    if (kind == kNone || !doc_->IsScalar(kind) || doc_->Has(kind, YamlDocument::kReported)) return;
     kind_ = FindKind(doc_->Text(kind));
     if (kind_ == nullptr) return;
     object_ = std::string(kind_->kind);
-    uint32_t metadata = doc_->Find(0, "metadata");
-    if (metadata == kNone || doc_->node(metadata).type != NodeType::kMap) return;
+    uint32_t metadata = doc_->Find(kRoot, "metadata");
+    if (metadata == kNone || doc_->node(metadata).type != YamlNodeType::kMap) return;
     uint32_t name = doc_->Find(metadata, "name");
-    if (name != kNone && doc_->IsScalar(name) && !doc_->IsBad(name) && IsValidName(doc_->Text(name))) {
+    if (name != kNone && doc_->IsScalar(name) && !doc_->Has(name, YamlDocument::kReported) && IsValidName(doc_->Text(name))) {
       object_ += "/";
       object_ += doc_->Text(name);
     }
   }
 
   void CheckKind() {
-    uint32_t key = kNone;
-    uint32_t kind = doc_->Find(0, "kind", &key);
+    uint32_t kind = doc_->Find(kRoot, "kind");
     if (kind == kNone) {
       Error(doc_->mark(), "kind", "missing required field \"kind\"");
       return;
     }
-    if (doc_->IsBad(kind)) return;
+    if (doc_->Has(kind, YamlDocument::kReported)) return;
     if (!doc_->IsScalar(kind)) {
       Error(doc_->node(kind).mark, "kind", "expected a string, got " + doc_->Describe(kind));
       return;
@@ -653,18 +309,19 @@ class DocumentDecoder {
   // ----- The generic walk: unknown fields, shapes, scalar types, required fields.
 
   void WalkMap(uint32_t map, std::string_view table_prefix, const std::string& display_prefix, Mark missing_mark) {
-    std::vector<const FieldInfo*> seen;
+    // The fields seen in this mapping are seen_[first_seen...]; nested walks push above them.
+    const size_t first_seen = seen_.size();
     bool had_bad_key = false;
-    const Document& doc = *doc_;
+    const YamlDocument& doc = *doc_;
     for (uint32_t key = doc.node(map).first_child; key != kNone;) {
       uint32_t value = doc.node(key).next_sibling;
       if (value == kNone) break;
       uint32_t next = doc.node(value).next_sibling;
-      if (doc.IsBad(key)) {
+      if (doc.Has(key, YamlDocument::kReported)) {
         // Already reported (duplicate, anchor, tag...). A key whose text is unusable may
         // have been any field, so then none is called missing here.
-        if ((doc.node(key).flags & kHidden) != 0) had_bad_key = true;
-        else if (doc.IsScalar(key)) seen.push_back(FindField(*kind_, JoinPath(table_prefix, doc.Text(key))));
+        if (doc.Has(key, YamlDocument::kHidden)) had_bad_key = true;
+        else if (doc.IsScalar(key)) seen_.push_back(FindField(*kind_, JoinPath(table_prefix, doc.Text(key))));
         key = next;
         continue;
       }
@@ -686,18 +343,21 @@ class DocumentDecoder {
         std::string hint = closest.empty() ? "" : " (did you mean \"" + std::string(closest) + "\"?)";
         Error(doc.node(key).mark, display, "unknown field " + Quote(name) + hint);
       } else {
-        seen.push_back(info);
+        seen_.push_back(info);
         DecodeValue(*info, std::move(display), key, value);
       }
       key = next;
     }
-    if (had_bad_key) return;
+    // Nested walks have returned: everything above first_seen belongs to this mapping.
+    auto seen_here = seen_.begin() + static_cast<std::ptrdiff_t>(first_seen);
     for (const FieldInfo& field : kind_->fields) {
+      if (had_bad_key) break;
       if (field.required != Required::kYes || !IsChildOf(field.path, table_prefix)) continue;
-      if (std::find(seen.begin(), seen.end(), &field) != seen.end()) continue;
+      if (std::find(seen_here, seen_.end(), &field) != seen_.end()) continue;
       std::string_view name = LastSegment(field.path);
       Error(missing_mark, JoinPath(display_prefix, name), "missing required field \"" + std::string(name) + "\"");
     }
+    seen_.resize(first_seen);
   }
 
   std::vector<std::string_view> SiblingNames(std::string_view table_prefix) const {
@@ -706,6 +366,19 @@ class DocumentDecoder {
       if (IsChildOf(field.path, table_prefix)) names.push_back(LastSegment(field.path));
     }
     return names;
+  }
+
+  static YamlNodeType Shape(FieldType type) {
+    switch (type) {
+      case FieldType::kString:
+      case FieldType::kInteger:
+      case FieldType::kBoolean: return YamlNodeType::kScalar;
+      case FieldType::kObject:
+      case FieldType::kStringMap: return YamlNodeType::kMap;
+      case FieldType::kStringList:
+      case FieldType::kObjectList: return YamlNodeType::kSequence;
+    }
+    return YamlNodeType::kScalar;
   }
 
   static std::string_view Expected(FieldType type) {
@@ -722,21 +395,17 @@ class DocumentDecoder {
   }
 
   void DecodeValue(const FieldInfo& info, std::string display, uint32_t key, uint32_t value) {
-    const Document& doc = *doc_;
-    if (doc.IsBad(value)) return;
-    const Node& node = doc.node(value);
-    if (node.type == NodeType::kNull) {
+    const YamlDocument& doc = *doc_;
+    if (doc.Has(value, YamlDocument::kReported)) return;
+    const YamlNode& node = doc.node(value);
+    if (node.type == YamlNodeType::kNull) {
       // An optional field written as "field:" or "field: ~" is absent.
       if (info.required == Required::kYes) {
         Error(node.mark, std::move(display), "expected " + std::string(Expected(info.type)) + ", got null");
       }
       return;
     }
-    bool scalar_type = info.type == FieldType::kString || info.type == FieldType::kInteger || info.type == FieldType::kBoolean;
-    NodeType wanted = scalar_type                                                                   ? NodeType::kScalar
-                      : info.type == FieldType::kObject || info.type == FieldType::kStringMap ? NodeType::kMap
-                                                                                                    : NodeType::kSequence;
-    if (node.type != wanted) {
+    if (node.type != Shape(info.type)) {
       Error(node.mark, std::move(display), "expected " + std::string(Expected(info.type)) + ", got " + doc.Describe(value));
       return;
     }
@@ -767,7 +436,7 @@ class DocumentDecoder {
         uint32_t index = 0;
         for (uint32_t item = node.first_child; item != kNone; item = doc.node(item).next_sibling, ++index) {
           std::string item_path = prefix + "[" + std::to_string(index) + "]";
-          if (doc.IsBad(item)) continue;
+          if (doc.Has(item, YamlDocument::kReported)) continue;
           if (!doc.IsScalar(item)) {
             Error(doc.node(item).mark, std::move(item_path), "expected a string, got " + doc.Describe(item));
             continue;
@@ -783,8 +452,8 @@ class DocumentDecoder {
         uint32_t index = 0;
         for (uint32_t item = node.first_child; item != kNone; item = doc.node(item).next_sibling, ++index) {
           std::string item_path = prefix + "[" + std::to_string(index) + "]";
-          if (doc.IsBad(item)) continue;
-          if (doc.node(item).type != NodeType::kMap) {
+          if (doc.Has(item, YamlDocument::kReported)) continue;
+          if (doc.node(item).type != YamlNodeType::kMap) {
             Error(doc.node(item).mark, std::move(item_path), "expected a mapping, got " + doc.Describe(item));
             continue;
           }
@@ -809,8 +478,8 @@ class DocumentDecoder {
   }
 
   void DecodeLabel(const FieldInfo& info, const std::string& prefix, uint32_t key, uint32_t value) {
-    const Document& doc = *doc_;
-    if (doc.IsBad(key)) return;
+    const YamlDocument& doc = *doc_;
+    if (doc.Has(key, YamlDocument::kReported)) return;
     if (!doc.IsScalar(key)) {
       Error(doc.node(key).mark, prefix, "label keys must be strings, got " + doc.Describe(key));
       return;
@@ -823,9 +492,9 @@ class DocumentDecoder {
       return;
     }
     std::string path = JoinPath(prefix, label);
-    if (doc.IsBad(value)) return;
-    NodeType type = doc.node(value).type;
-    if (type != NodeType::kScalar && type != NodeType::kNull) {
+    if (doc.Has(value, YamlDocument::kReported)) return;
+    YamlNodeType type = doc.node(value).type;
+    if (type != YamlNodeType::kScalar && type != YamlNodeType::kNull) {
       Error(doc.node(value).mark, std::move(path), "expected a string, got " + doc.Describe(value));
       return;
     }
@@ -855,7 +524,7 @@ class DocumentDecoder {
   // Plain decimal only: no quotes, sign '+', leading zeros (YAML 1.1 octal), hex or exponent.
   bool ParseInteger(const FieldInfo& info, Found& found) {
     std::string_view text = doc_->Text(found.value);
-    if (doc_->IsQuoted(found.value)) {
+    if (doc_->Has(found.value, YamlDocument::kQuoted)) {
       ErrorAt(found, Quote(text) + " is a quoted string; write the integer without quotes");
       return false;
     }
@@ -884,7 +553,7 @@ class DocumentDecoder {
 
   bool ParseBoolean(Found& found) {
     std::string_view text = doc_->Text(found.value);
-    if (doc_->IsQuoted(found.value)) {
+    if (doc_->Has(found.value, YamlDocument::kQuoted)) {
       ErrorAt(found, Quote(text) + " is a quoted string; write true or false without quotes");
       return false;
     }
@@ -1129,188 +798,13 @@ class DocumentDecoder {
 
   const std::string& file_;
   LoadResult& result_;
-  const Document* doc_ = nullptr;
+  const YamlDocument* doc_ = nullptr;
   const KindInfo* kind_ = nullptr;
   std::string object_;
   bool failed_ = false;
   std::vector<Found> found_;
+  std::vector<const FieldInfo*> seen_;
   Origin origin_;
-};
-
-// ---------------------------------------------------------------------------------------
-// The yaml-cpp event handler: builds the tree, refuses what the tree must never hold.
-
-class TreeBuilder : public YAML::EventHandler {
- public:
-  TreeBuilder(const std::string& file, const LoadOptions& options, LoadResult& result)
-      : options_(options), decoder_(file, result) {}
-
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    doc_.Clear(ToMark(mark));
-    stack_.clear();
-    anchor_names_.clear();
-    reported_anchor_ = false;
-  }
-
-  void OnDocumentEnd() override { decoder_.Decode(doc_); }
-
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    uint32_t index = Add(NodeType::kNull, mark);
-    if (anchor != YAML::NullAnchor) RefuseAnchor(index);
-  }
-
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    uint32_t index = Add(NodeType::kNull, mark);
-    doc_.node(index).flags |= kBad;
-    if (reported_anchor_) return;
-    reported_anchor_ = true;
-    std::string name = anchor > 0 && anchor <= anchor_names_.size() ? " \"*" + anchor_names_[anchor - 1] + "\"" : "";
-    doc_.AddProblem(index, doc_.node(index).mark, "anchors and aliases are not supported (found alias" + name + ")");
-  }
-
-  void OnAnchor(const YAML::Mark& /*mark*/, const std::string& anchor_name) override {
-    anchor_names_.push_back(anchor_name);
-  }
-
-  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, const std::string& value) override {
-    bool is_key = IsNextKey();
-    uint32_t index = Add(NodeType::kScalar, mark);
-    Node& node = doc_.node(index);
-    if (anchor != YAML::NullAnchor) RefuseAnchor(index);
-    if (tag == "!") {
-      node.flags |= kQuoted;
-    } else if (tag != "?") {
-      std::string_view core = std::string_view(tag).substr(0, kYamlTagPrefix.size()) == kYamlTagPrefix
-                                  ? std::string_view(tag).substr(kYamlTagPrefix.size())
-                                  : std::string_view();
-      if (core == "str") {
-        node.flags |= kQuoted;
-      } else if (core == "null") {
-        node.type = NodeType::kNull;
-      } else if (core != "int" && core != "bool") {
-        RefuseTag(index, tag);
-      }
-    }
-    // A bad key is reported with its parent's path: its own text may be what is wrong.
-    uint32_t path_node = is_key ? node.parent : index;
-    auto what = [&] { return is_key ? "key " + Quote(value) : Quote(value); };
-    if (value.size() > options_.max_scalar_bytes) {
-      node.flags |= kBad | kHidden;
-      doc_.AddProblem(path_node, node.mark,
-                      what() + " is " + std::to_string(value.size()) + " bytes long (the limit is " +
-                          std::to_string(options_.max_scalar_bytes) + ")");
-      return;
-    }
-    uint32_t code_point = 0;
-    switch (FindScalarProblem(value, code_point)) {
-      case ScalarProblem::kClean: break;
-      case ScalarProblem::kControl:
-        node.flags |= kBad | kHidden;
-        doc_.AddProblem(path_node, node.mark, what() + " contains control character " + CodePointName(code_point));
-        break;
-      case ScalarProblem::kInvalidUtf8:
-        node.flags |= kBad | kHidden;
-        doc_.AddProblem(path_node, node.mark, what() + " is not valid UTF-8 after its escapes are applied");
-        break;
-    }
-    doc_.SetText(index, value);
-  }
-
-  void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
-                       YAML::EmitterStyle::value /*style*/) override {
-    Open(NodeType::kSequence, mark, tag, anchor, "seq");
-  }
-  void OnSequenceEnd() override { stack_.pop_back(); }
-
-  void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
-                  YAML::EmitterStyle::value /*style*/) override {
-    Open(NodeType::kMap, mark, tag, anchor, "map");
-  }
-  void OnMapEnd() override {
-    RefuseDuplicateKeys(stack_.back());
-    stack_.pop_back();
-  }
-
- private:
-  uint32_t Add(NodeType type, const YAML::Mark& mark) {
-    return doc_.Add(type, ToMark(mark), stack_.empty() ? kNone : stack_.back());
-  }
-
-  bool IsNextKey() const {
-    if (stack_.empty()) return false;
-    const Node& top = doc_.node(stack_.back());
-    return top.type == NodeType::kMap && top.child_count % 2 == 0;
-  }
-
-  void Open(NodeType type, const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, std::string_view core) {
-    if (stack_.size() >= static_cast<size_t>(std::max(options_.max_depth, 0))) throw NestingTooDeep{ToMark(mark)};
-    uint32_t index = Add(type, mark);
-    stack_.push_back(index);
-    if (anchor != YAML::NullAnchor) RefuseAnchor(index);
-    if (tag != "?" && tag != std::string(kYamlTagPrefix) + std::string(core)) RefuseTag(index, tag);
-  }
-
-  void RefuseAnchor(uint32_t index) {
-    doc_.node(index).flags |= kBad;
-    if (reported_anchor_) return;
-    reported_anchor_ = true;
-    std::string name = anchor_names_.empty() ? "" : " \"&" + anchor_names_.back() + "\"";
-    doc_.AddProblem(index, doc_.node(index).mark, "anchors and aliases are not supported (found anchor" + name + ")");
-  }
-
-  void RefuseTag(uint32_t index, const std::string& tag) {
-    doc_.node(index).flags |= kBad;
-    doc_.AddProblem(index, doc_.node(index).mark, "tag " + Quote(ShowTag(tag)) + " is not supported (fleet files use no tags)");
-  }
-
-  // yaml-cpp keeps every duplicate key; a fleet file must not say two things at once.
-  void RefuseDuplicateKeys(uint32_t map) {
-    const Node& node = doc_.node(map);
-    if (node.child_count < 4) return;
-    keys_.clear();
-    for (uint32_t key = node.first_child; key != kNone;) {
-      uint32_t value = doc_.node(key).next_sibling;
-      if (doc_.IsScalar(key) && !doc_.IsBad(key)) keys_.push_back(key);
-      if (value == kNone) break;
-      key = doc_.node(value).next_sibling;
-    }
-    auto report = [&](uint32_t duplicate, uint32_t first) {
-      doc_.node(duplicate).flags |= kBad;
-      doc_.AddProblem(duplicate, doc_.node(duplicate).mark,
-                      "duplicate key " + Quote(doc_.Text(duplicate)) + " (first at line " +
-                          std::to_string(doc_.node(first).mark.line) + ")");
-    };
-    if (keys_.size() <= 16) {
-      for (size_t i = 1; i < keys_.size(); ++i) {
-        for (size_t j = 0; j < i; ++j) {
-          if (doc_.Text(keys_[i]) == doc_.Text(keys_[j]) && !doc_.IsBad(keys_[j])) {
-            report(keys_[i], keys_[j]);
-            break;
-          }
-        }
-      }
-      return;
-    }
-    // Large (hostile) mappings: sort by text, then by position so each first occurrence leads.
-    std::sort(keys_.begin(), keys_.end(), [&](uint32_t a, uint32_t b) {
-      std::string_view text_a = doc_.Text(a);
-      std::string_view text_b = doc_.Text(b);
-      return text_a != text_b ? text_a < text_b : a < b;
-    });
-    size_t first = 0;
-    for (size_t i = 1; i < keys_.size(); ++i) {
-      if (doc_.Text(keys_[i]) == doc_.Text(keys_[first])) report(keys_[i], keys_[first]);
-      else first = i;
-    }
-  }
-
-  const LoadOptions& options_;
-  DocumentDecoder decoder_;
-  Document doc_;
-  std::vector<uint32_t> stack_;
-  std::vector<uint32_t> keys_;
-  std::vector<std::string> anchor_names_;
-  bool reported_anchor_ = false;
 };
 
 void LoadFile(const SourceFile& file, const LoadOptions& options, LoadResult& result) {
@@ -1325,25 +819,10 @@ void LoadFile(const SourceFile& file, const LoadOptions& options, LoadResult& re
                   std::to_string(options.max_file_bytes) + " bytes");
     return;
   }
-  if (auto problem = FindEncodingProblem(file.content)) {
-    error(MarkOfOffset(file.content, problem->offset), problem->message);
-    return;
-  }
-  MemoryBuffer buffer(file.content);
-  std::istream input(&buffer);
-  TreeBuilder builder(file.path, options, result);
-  try {
-    YAML::Parser parser(input);
-    while (parser.HandleNextDocument(builder)) {
-    }
-  } catch (const NestingTooDeep& too_deep) {
-    error(too_deep.mark, "nesting deeper than " + std::to_string(options.max_depth) +
-                             " levels is not supported (the rest of the file is not read)");
-  } catch (const YAML::ParserException& exception) {
-    error(ToMark(exception.mark), "invalid YAML: " + exception.msg + " (the rest of the file is not read)");
-  } catch (const YAML::Exception& exception) {
-    error(ToMark(exception.mark), "invalid YAML: " + exception.msg + " (the rest of the file is not read)");
-  }
+  DocumentDecoder decoder(file.path, result);
+  YamlLimits limits{options.max_depth, options.max_scalar_bytes};
+  auto stopped = ParseYamlDocuments(file.content, limits, [&](const YamlDocument& doc) { decoder.Decode(doc); });
+  if (stopped) error(stopped->mark, std::move(stopped->message));
 }
 
 }  // namespace
@@ -1353,7 +832,8 @@ LoadResult LoadFleet(const std::vector<SourceFile>& files, const LoadOptions& op
   for (const SourceFile& file : files) {
     size_t first = result.diagnostics.size();
     LoadFile(file, options, result);
-    // Within a file, by position: the tree's own findings come before the decoder's.
+    // By position within the file: a document's parse-time refusals and decoder findings
+    // are collected separately, and messages read best in file order.
     std::stable_sort(result.diagnostics.begin() + static_cast<std::ptrdiff_t>(first), result.diagnostics.end(),
                      [](const Diagnostic& a, const Diagnostic& b) {
                        return std::tie(a.mark.line, a.mark.column) < std::tie(b.mark.line, b.mark.column);

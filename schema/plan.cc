@@ -204,26 +204,26 @@ void PlanChain(const FirewallChain& desired, const FirewallChain& observed, std:
   }
 }
 
+// Peers matched by public key; the first of duplicate keys counts (a host cannot have
+// two, and a config with two is invalid).
 void PlanPeers(const WireguardInterface& desired, const std::vector<ObservedPeer>& observed, StepGroups& groups) {
   auto key_less = [](const auto& a, const auto& b) { return a.public_key < b.public_key; };
+  auto same_key = [](const auto* a, const auto* b) { return a->public_key == b->public_key; };
   std::vector<const WireguardPeer*> want = SortedPointers(desired.peers, key_less);
+  want.erase(std::unique(want.begin(), want.end(), same_key), want.end());
   std::vector<const ObservedPeer*> have = SortedPointers(observed, key_less);
+  have.erase(std::unique(have.begin(), have.end(), same_key), have.end());
   size_t i = 0;
   size_t j = 0;
   while (i < want.size() || j < have.size()) {
     if (j == have.size() || (i < want.size() && want[i]->public_key < have[j]->public_key)) {
-      groups.peers.push_back({UpsertPeer{desired.name, *want[i]}, Destructive::kNo});
-      ++i;
+      groups.peers.push_back({UpsertPeer{desired.name, *want[i++]}, Destructive::kNo});
     } else if (i == want.size() || have[j]->public_key < want[i]->public_key) {
-      groups.remove_peers.push_back({RemovePeer{desired.name, have[j]->public_key}, Destructive::kYes});
-      ++j;
+      groups.remove_peers.push_back({RemovePeer{desired.name, have[j++]->public_key}, Destructive::kYes});
     } else {
-      if (!PeerMatches(*want[i], *have[j])) {
-        groups.peers.push_back({UpsertPeer{desired.name, *want[i]}, Destructive::kNo});
-      }
-      const WireguardKey& key = want[i]->public_key;
-      while (i < want.size() && want[i]->public_key == key) ++i;  // a duplicate desired key: first wins
-      while (j < have.size() && have[j]->public_key == key) ++j;
+      if (!PeerMatches(*want[i], *have[j])) groups.peers.push_back({UpsertPeer{desired.name, *want[i]}, Destructive::kNo});
+      ++i;
+      ++j;
     }
   }
 }
@@ -240,7 +240,9 @@ void PlanInterface(const WireguardInterface& desired, const ObservedInterface* o
     return;
   }
   bool key_changes = observed->public_key.has_value() && *observed->public_key != desired.public_key;
-  if (observed->listen_port != desired.listen_port || observed->fwmark != desired.fwmark ||
+  // A desired listen port of 0 means "any": the kernel picked one, which is not drift.
+  bool port_differs = desired.listen_port != 0 && observed->listen_port != desired.listen_port;
+  if (port_differs || observed->fwmark != desired.fwmark ||
       observed->public_key != desired.public_key) {
     groups.interfaces.push_back({ConfigureInterface{name, desired.listen_port, desired.fwmark, desired.public_key},
                                  key_changes ? Destructive::kYes : Destructive::kNo});

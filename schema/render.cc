@@ -16,8 +16,9 @@
 //  - filter WIREWARP-FORWARD: established first, peer-to-peer, each forward's DNATed
 //    destination (--ctstate DNAT, so only what a DNAT rule let in), then tunnel egress.
 //  - mangle WIREWARP-MSS (from FORWARD): clamp to PMTU both ways; ip_forward=1.
-// Client (Peer.spec.agent), per peer P on interface I, with slot/table/marks from
-// ClientSlots (render.h):
+// Client (Peer.spec.agent), per peer P on interface I, with slot = fnv1a32(I) % 1000
+// (probing past the agent's earlier client interfaces), table T_id = 52000 + slot, reply
+// connmark M = 0x57570000 + slot and WireGuard fwmark W = 0x57580000 + slot (render.h):
 //  - WireGuard: P's address, fwmark W, one peer (the tunnel's server) with 0.0.0.0/0,
 //    because forwarded packets carry the player's real source address.
 //  - Table T_id holds "0.0.0.0/0 dev I". Rules: fwmark W -> main (WireGuard's own packets

@@ -49,7 +49,9 @@ std::vector<std::string> FleetAgents(const Fleet& fleet);
 
 // REQUIRES: ValidateFleet(fleet) has no errors.
 // Fails with kNotFound naming the agent when its key (or a peer's key it needs) is missing,
-// or when `agent` is not part of the fleet.
+// or when `agent` is not part of the fleet; with kFailedPrecondition naming the peer when a
+// peer without an explicit address has no allocation. RenderAgent scans the fleet once and
+// indexes only the tunnels the agent serves or joins; RenderAll indexes the fleet once.
 Result<AgentConfig> RenderAgent(const Fleet& fleet, const RenderInput& input, const std::string& agent);
 Result<std::map<std::string, AgentConfig>> RenderAll(const Fleet& fleet, const RenderInput& input);
 

@@ -56,7 +56,8 @@ const ServiceTemplate* FindTemplate(const Fleet& fleet, std::string_view name) {
 }
 
 std::vector<PortSet> ForwardPortSets(const Fleet& fleet, const PortForward& forward) {
-  const ServiceTemplate* resolved = forward.spec.template_name ? FindTemplate(fleet, *forward.spec.template_name) : nullptr;
+  const ServiceTemplate* resolved =
+      forward.spec.template_name ? FindTemplate(fleet, *forward.spec.template_name) : nullptr;
   return PortSetsOf(forward, resolved);
 }
 

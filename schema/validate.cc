@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <variant>
 #include <vector>
 
 #include "schema/ipam.h"
@@ -35,7 +37,8 @@ std::string Quote(std::string_view text) { return "\"" + std::string(text) + "\"
 // when the field is not written (a default).
 std::string Location(const Origin& origin, std::string_view field) {
   if (origin.file.empty()) return "built in";
-  auto written = std::find_if(origin.fields.begin(), origin.fields.end(), [&](const auto& entry) { return entry.first == field; });
+  auto written =
+      std::find_if(origin.fields.begin(), origin.fields.end(), [&](const auto& entry) { return entry.first == field; });
   Mark mark = written != origin.fields.end() ? written->second : origin.Find("metadata.name");
   return mark.line > 0 ? origin.file + ":" + std::to_string(mark.line) : origin.file;
 }
@@ -47,7 +50,8 @@ std::string Cite(const Resource& resource, std::string_view field) {
 }
 
 template <typename Resource>
-void Report(Diagnostics& out, Severity severity, const Resource& resource, std::string_view field, std::string message) {
+void Report(Diagnostics& out, Severity severity, const Resource& resource, std::string_view field,
+            std::string message) {
   out.push_back({severity, resource.origin.file, resource.origin.Find(field), NameOf(resource), std::string(field),
                  std::move(message)});
 }
@@ -118,8 +122,11 @@ class LoadGaps {
       size_t slash = diagnostic.object.find('/');
       std::string kind = diagnostic.object.substr(0, slash);
       missing_kinds_.insert(kind);
-      if (slash == std::string::npos) unknown_kinds_.insert(kind);
-      else failed_.insert(diagnostic.object);
+      if (slash == std::string::npos) {
+        unknown_kinds_.insert(kind);
+      } else {
+        failed_.insert(diagnostic.object);
+      }
     }
   }
 
@@ -128,7 +135,9 @@ class LoadGaps {
     return IsUnknown(kind) || failed_.count(std::string(kind) + "/" + std::string(name)) > 0;
   }
   // True when some document of `kind` may have failed to load.
-  bool AnyMissing(std::string_view kind) const { return IsUnknown(kind) || missing_kinds_.count(std::string(kind)) > 0; }
+  bool AnyMissing(std::string_view kind) const {
+    return IsUnknown(kind) || missing_kinds_.count(std::string(kind)) > 0;
+  }
 
  private:
   bool IsUnknown(std::string_view kind) const {
@@ -145,6 +154,7 @@ class FleetIndex {
  public:
   FleetIndex(const Fleet& fleet, const LoadGaps& gaps) : fleet_(fleet), gaps_(gaps), templates_(fleet) {
     peer_names_by_tunnel_.resize(fleet.tunnels.size());
+    lan_prefixes_.resize(fleet.tunnels.size());
     for (size_t t = 0; t < fleet.tunnels.size(); ++t) {
       const Tunnel& tunnel = fleet.tunnels[t];
       if (tunnel_by_name_.emplace(tunnel.metadata.name, t).second) tunnel_names_.push_back(tunnel.metadata.name);
@@ -180,10 +190,11 @@ class FleetIndex {
   }
 
   // Distinct peers of the tunnel with a lan containing `address`, in file order. A probe per
-  // prefix length keeps this O(1) whatever the number of peers.
+  // prefix length the tunnel's lans use keeps this O(1) whatever the number of peers.
   std::vector<size_t> PeersRouting(size_t tunnel, Ipv4Address address) const {
     std::vector<size_t> peers;
     for (int prefix = 0; prefix <= 32; ++prefix) {
+      if ((lan_prefixes_[tunnel] & (uint64_t{1} << prefix)) == 0) continue;
       Ipv4Cidr candidate{address, prefix};
       auto [begin, end] = peers_by_lan_.equal_range(LanKey(tunnel, candidate));
       for (auto it = begin; it != end; ++it) peers.push_back(it->second);
@@ -209,7 +220,8 @@ class FleetIndex {
 
   // "; did you mean "vps"?" or "". Memoized: a hostile file repeating one typo thousands of
   // times costs one search.
-  std::string Hint(std::string_view scope, std::string_view unknown, const std::vector<std::string_view>& candidates) const {
+  std::string Hint(std::string_view scope, std::string_view unknown,
+                   const std::vector<std::string_view>& candidates) const {
     std::string key = PairKey(scope, unknown);
     auto cached = hints_.find(key);
     if (cached != hints_.end()) return cached->second;
@@ -233,7 +245,10 @@ class FleetIndex {
     if (tunnel == kNone) return;
     peer_names_by_tunnel_[tunnel].push_back(peer.metadata.name);
     if (peer.spec.address) peer_by_address_.emplace(AddressKey(tunnel, *peer.spec.address), p);
-    for (const Ipv4Cidr& lan : peer.spec.lan) peers_by_lan_.emplace(LanKey(tunnel, lan), p);
+    for (const Ipv4Cidr& lan : peer.spec.lan) {
+      peers_by_lan_.emplace(LanKey(tunnel, lan), p);
+      lan_prefixes_[tunnel] |= uint64_t{1} << lan.prefix;
+    }
     if (peer.spec.agent && *peer.spec.agent != fleet_.tunnels[tunnel].spec.agent) {
       membership_.emplace(PairKey(*peer.spec.agent, std::to_string(tunnel)), p);
     }
@@ -253,6 +268,7 @@ class FleetIndex {
   std::vector<Ipv4Address> server_addresses_;
   std::unordered_map<uint64_t, size_t> peer_by_address_;
   std::unordered_multimap<uint64_t, size_t> peers_by_lan_;
+  std::vector<uint64_t> lan_prefixes_;                  // per tunnel: bit N set when a lan is a /N
   std::unordered_map<std::string, size_t> membership_;  // agent + tunnel index -> first managed peer
   mutable std::unordered_map<std::string, std::string> hints_;
 };
@@ -267,7 +283,8 @@ void CheckUniqueNames(const std::vector<Resource>& resources, Diagnostics& out) 
     auto [first, inserted] = first_by_name.emplace(resource.metadata.name, &resource);
     if (inserted) continue;
     Error(out, resource, "metadata.name",
-          "duplicate name: " + NameOf(resource) + " is already defined at " + Location(first->second->origin, "metadata.name"));
+          "duplicate name: " + NameOf(resource) + " is already defined at " +
+              Location(first->second->origin, "metadata.name"));
   }
 }
 
@@ -306,20 +323,23 @@ void CheckForwardReferences(const FleetIndex& index, Diagnostics& out) {
     if (const auto& name = forward.spec.template_name;
         name && index.templates().Find(*name) == nullptr && !index.gaps().MayExist(kKindServiceTemplate, *name)) {
       Error(out, forward, "spec.template",
-            "ServiceTemplate " + Quote(*name) + " does not exist" + index.Hint("template", *name, index.template_names()));
+            "ServiceTemplate " + Quote(*name) + " does not exist" +
+                index.Hint("template", *name, index.template_names()));
     }
     if (!forward.spec.to.peer) continue;
     const std::string& peer_name = *forward.spec.to.peer;
     size_t peer = index.FindPeer(peer_name);
     if (peer == kNone && index.gaps().MayExist(kKindPeer, peer_name)) continue;
     if (peer == kNone) {
-      std::string hint = tunnel == kNone ? index.Hint("peer", peer_name, index.peer_names())
-                                         : index.Hint("peer\n" + std::to_string(tunnel), peer_name, index.PeerNamesOf(tunnel));
+      std::string hint = tunnel == kNone
+                             ? index.Hint("peer", peer_name, index.peer_names())
+                             : index.Hint("peer\n" + std::to_string(tunnel), peer_name, index.PeerNamesOf(tunnel));
       Error(out, forward, "spec.to.peer", "Peer " + Quote(peer_name) + " does not exist" + hint);
     } else if (tunnel != kNone && index.PeerTunnel(peer) != tunnel) {
       const Peer& target = fleet.peers[peer];
       Error(out, forward, "spec.to.peer",
-            Cite(target, "spec.tunnel") + " is on Tunnel/" + target.spec.tunnel + ", not on Tunnel/" + forward.spec.tunnel);
+            Cite(target, "spec.tunnel") + " is on Tunnel/" + target.spec.tunnel + ", not on Tunnel/" +
+                forward.spec.tunnel);
     }
   }
 }
@@ -335,19 +355,19 @@ void CheckPeerAddresses(const FleetIndex& index, Diagnostics& out) {
     const Tunnel& tunnel = fleet.tunnels[t];
     const Ipv4Cidr& network = tunnel.spec.network;
     Ipv4Address address = *peer.spec.address;
-    std::string quoted = "address " + address.ToString();
-    std::string of_tunnel = " of " + NameOf(tunnel) + " (" + network.ToString() + ")";
+    auto quoted = [&] { return "address " + address.ToString(); };  // built only for a finding
+    auto of_tunnel = [&] { return " of " + NameOf(tunnel) + " (" + network.ToString() + ")"; };
     if (!network.Contains(address)) {
-      Error(out, peer, "spec.address", quoted + " is outside the network" + of_tunnel);
+      Error(out, peer, "spec.address", quoted() + " is outside the network" + of_tunnel());
     } else if (address == index.ServerAddressOf(t)) {
-      Error(out, peer, "spec.address", quoted + " is the server's address" + of_tunnel);
+      Error(out, peer, "spec.address", quoted() + " is the server's address" + of_tunnel());
     } else if (network.prefix <= 30 && address == network.Network()) {
-      Error(out, peer, "spec.address", quoted + " is the network address" + of_tunnel);
+      Error(out, peer, "spec.address", quoted() + " is the network address" + of_tunnel());
     } else if (network.prefix <= 30 && address == network.Broadcast()) {
-      Error(out, peer, "spec.address", quoted + " is the broadcast address" + of_tunnel);
+      Error(out, peer, "spec.address", quoted() + " is the broadcast address" + of_tunnel());
     } else if (size_t first = index.PeerWithAddress(t, address); first != p) {
       Error(out, peer, "spec.address",
-            quoted + " is already used by " + Cite(fleet.peers[first], "spec.address") + " on " + NameOf(tunnel));
+            quoted() + " is already used by " + Cite(fleet.peers[first], "spec.address") + " on " + NameOf(tunnel));
     }
   }
 }
@@ -373,7 +393,9 @@ void CheckLans(const FleetIndex& index, Diagnostics& out) {
   }
   for (size_t p = 0; p < fleet.peers.size(); ++p) {
     if (index.PeerTunnel(p) == kNone) continue;
-    for (size_t l = 0; l < fleet.peers[p].spec.lan.size(); ++l) add({index.PeerTunnel(p), p, l}, fleet.peers[p].spec.lan[l]);
+    for (size_t l = 0; l < fleet.peers[p].spec.lan.size(); ++l) {
+      add({index.PeerTunnel(p), p, l}, fleet.peers[p].spec.lan[l]);
+    }
   }
   SweepOverlaps(spans, [&](const Span& cover, const Span& span) {
     // Report on the later lan in file order; a tunnel network is never the one at fault.
@@ -386,7 +408,8 @@ void CheckLans(const FleetIndex& index, Diagnostics& out) {
       const Tunnel& tunnel = fleet.tunnels[earlier.tunnel];
       message += "the network " + tunnel.spec.network.ToString() + " of " + NameOf(tunnel);
     } else if (earlier.peer == later.peer) {
-      message += "spec.lan[" + std::to_string(earlier.lan) + "] " + peer.spec.lan[earlier.lan].ToString() + " of the same peer";
+      message += "spec.lan[" + std::to_string(earlier.lan) + "] " + peer.spec.lan[earlier.lan].ToString() +
+                 " of the same peer";
     } else {
       const Peer& other = fleet.peers[earlier.peer];
       std::string other_field = "spec.lan[" + std::to_string(earlier.lan) + "]";
@@ -400,9 +423,12 @@ void CheckLans(const FleetIndex& index, Diagnostics& out) {
 // --- Port forwards -----------------------------------------------------------------------
 
 // The concrete protocols a port set claims: "both" is tcp and udp.
-std::vector<Protocol> ClaimedProtocols(Protocol protocol) {
-  if (protocol == Protocol::kBoth) return {Protocol::kTcp, Protocol::kUdp};
-  return {protocol};
+std::span<const Protocol> ClaimedProtocols(Protocol protocol) {
+  static constexpr Protocol kTcp[] = {Protocol::kTcp};
+  static constexpr Protocol kUdp[] = {Protocol::kUdp};
+  static constexpr Protocol kTcpAndUdp[] = {Protocol::kTcp, Protocol::kUdp};
+  if (protocol == Protocol::kBoth) return kTcpAndUdp;
+  return protocol == Protocol::kUdp ? std::span<const Protocol>(kUdp) : std::span<const Protocol>(kTcp);
 }
 
 void CheckForwardPorts(const FleetIndex& index, Diagnostics& out) {
@@ -455,7 +481,8 @@ void CheckTemplateSets(const Fleet& fleet, Diagnostics& out) {
     for (size_t i = 0; i < sets.size(); ++i) {
       for (Protocol protocol : ClaimedProtocols(sets[i].protocol)) {
         for (const PortRange& range : sets[i].ranges) {
-          spans.push_back({uint64_t{s} * 2 + (protocol == Protocol::kUdp ? 1 : 0), range.first, range.last, owners.size()});
+          spans.push_back(
+              {uint64_t{s} * 2 + (protocol == Protocol::kUdp ? 1 : 0), range.first, range.last, owners.size()});
           owners.push_back({s, i, protocol, range});
         }
       }
@@ -471,8 +498,9 @@ void CheckTemplateSets(const Fleet& fleet, Diagnostics& out) {
   });
 }
 
-// to.port given directly with a port range is refused by the loader; through a template
-// only validation knows the ports.
+// A remap needs exactly one port. The loader refuses to.port next to a port range, and also
+// next to any template; this keeps the rule for fleets built in code (or a loader that
+// allows single-port templates), since only here are templates resolved.
 void CheckRemaps(const FleetIndex& index, Diagnostics& out) {
   for (const PortForward& forward : index.fleet().forwards) {
     if (!forward.spec.to.port || !forward.spec.template_name) continue;
@@ -489,16 +517,19 @@ void CheckRemaps(const FleetIndex& index, Diagnostics& out) {
 // DESIGN.md "Reply paths of a forward": a LAN host that does not route through the client
 // gets the forward masqueraded, and an unmanaged device is not ours to configure.
 void WarnAboutReplyPath(const PortForward& forward, const Peer& target, Diagnostics& out) {
+  if (target.IsManaged() && target.spec.gateway) return;  // replies route through the client
   std::string where = "to.address " + forward.spec.to.address.ToString() + " is in the lan of " + NameOf(target);
   if (!target.IsManaged()) {
     Warn(out, forward, "spec.to.address",
-         where + ", an unmanaged device: WireWarp configures nothing there, so whether replies come back through the "
-                 "tunnel depends on that device");
-  } else if (!target.spec.gateway) {
+         where +
+             ", an unmanaged device: WireWarp configures nothing there, so whether replies come back through the "
+             "tunnel depends on that device");
+  } else {
     Warn(out, forward, "spec.to.address",
-         where + ", which has gateway: false, so its client masquerades this forward and the LAN host sees the client's "
-                 "LAN address, not the player's; to keep real client IPs set gateway: true on " + NameOf(target) +
-                 " and route the LAN host through it");
+         where +
+             ", which has gateway: false, so its client masquerades this forward and the LAN host sees the client's "
+             "LAN address, not the player's; to keep real client IPs set gateway: true on " +
+             NameOf(target) + " and route the LAN host through it");
   }
 }
 
@@ -509,13 +540,13 @@ void CheckForwardTarget(const FleetIndex& index, size_t f, Diagnostics& out) {
   if (t == kNone) return;
   const Tunnel& tunnel = fleet.tunnels[t];
   Ipv4Address address = forward.spec.to.address;
-  std::string quoted = "to.address " + address.ToString();
+  auto quoted = [&] { return "to.address " + address.ToString(); };  // built only for a finding
   size_t named_peer = forward.spec.to.peer ? index.FindPeer(*forward.spec.to.peer) : kNone;
   if (named_peer != kNone && index.PeerTunnel(named_peer) != t) named_peer = kNone;  // reported as a reference
 
   if (address == index.ServerAddressOf(t)) {
     Error(out, forward, "spec.to.address",
-          quoted + " is the server's address of " + NameOf(tunnel) + " (" + tunnel.spec.network.ToString() +
+          quoted() + " is the server's address of " + NameOf(tunnel) + " (" + tunnel.spec.network.ToString() +
               "); forward to a peer's address or to an address in a peer's lan");
     return;
   }
@@ -526,14 +557,17 @@ void CheckForwardTarget(const FleetIndex& index, size_t f, Diagnostics& out) {
   if (target == kNone && tunnel.spec.network.Contains(address)) {
     if (named_peer != kNone && !fleet.peers[named_peer].spec.address) {
       Error(out, forward, "spec.to.address",
-            NameOf(fleet.peers[named_peer]) + " has no fixed address; set spec.address on it to forward to its tunnel address");
+            NameOf(fleet.peers[named_peer]) +
+                " has no fixed address; set spec.address on it to forward to its tunnel address");
       return;
     }
     if (may_be_missing) return;
-    std::string message = quoted + " is inside the network " + tunnel.spec.network.ToString() + " of " + NameOf(tunnel) +
+    std::string message = quoted() + " is inside the network " + tunnel.spec.network.ToString() + " of " +
+                          NameOf(tunnel) +
                           " but is no peer's spec.address; forward to a peer whose spec.address is set";
     if (named_peer != kNone) {
-      message += " (" + NameOf(fleet.peers[named_peer]) + " has " + fleet.peers[named_peer].spec.address->ToString() + ")";
+      message +=
+          " (" + NameOf(fleet.peers[named_peer]) + " has " + fleet.peers[named_peer].spec.address->ToString() + ")";
     }
     Error(out, forward, "spec.to.address", message);
     return;
@@ -543,14 +577,16 @@ void CheckForwardTarget(const FleetIndex& index, size_t f, Diagnostics& out) {
     if (routing.empty() && may_be_missing) return;
     if (routing.empty()) {
       Error(out, forward, "spec.to.address",
-            quoted + " is not routable through " + NameOf(tunnel) + ": it is neither a peer's address nor inside a peer's lan");
+            quoted() + " is not routable through " + NameOf(tunnel) +
+                ": it is neither a peer's address nor inside a peer's lan");
       return;
     }
     if (routing.size() > 1) {
       std::string peers;
       for (size_t peer : routing) peers += (peers.empty() ? "" : ", ") + NameOf(fleet.peers[peer]);
       Error(out, forward, "spec.to.address",
-            quoted + " is inside the lan of several peers (" + peers + "); it must be routable through exactly one peer");
+            quoted() + " is inside the lan of several peers (" + peers +
+                "); it must be routable through exactly one peer");
       return;
     }
     target = routing[0];
@@ -584,19 +620,22 @@ void CheckPeerAgents(const FleetIndex& index, Diagnostics& out) {
                 "; a peer of a tunnel must run on a different agent");
     } else if (size_t first = index.FirstMembership(agent, t); first != p) {
       Error(out, peer, "spec.agent",
-            "agent " + Quote(agent) + " already joins " + NameOf(tunnel) + " as " + Cite(fleet.peers[first], "spec.agent"));
+            "agent " + Quote(agent) + " already joins " + NameOf(tunnel) + " as " +
+                Cite(fleet.peers[first], "spec.agent"));
     }
   }
 }
 
 void CheckInterfaces(const FleetIndex& index, Diagnostics& out) {
   const Fleet& fleet = index.fleet();
-  std::unordered_map<std::string, std::string> first_by_interface;  // agent + interface -> cited owner
+  using Owner = std::variant<const Tunnel*, const Peer*>;
+  std::unordered_map<std::string, Owner> first_by_interface;  // agent + interface -> first owner
   auto claim = [&](const auto& resource, const std::string& agent, const std::string& interface) {
-    auto [first, inserted] = first_by_interface.emplace(PairKey(agent, interface), Cite(resource, "spec.interface"));
+    auto [first, inserted] = first_by_interface.emplace(PairKey(agent, interface), Owner(&resource));
     if (inserted) return;
+    std::string owner = std::visit([](const auto* other) { return Cite(*other, "spec.interface"); }, first->second);
     Error(out, resource, "spec.interface",
-          "interface " + Quote(interface) + " on agent " + Quote(agent) + " is already used by " + first->second +
+          "interface " + Quote(interface) + " on agent " + Quote(agent) + " is already used by " + owner +
               "; set spec.interface to another name");
   };
   for (const Tunnel& tunnel : fleet.tunnels) claim(tunnel, tunnel.spec.agent, tunnel.spec.interface);
@@ -652,8 +691,8 @@ void CheckAgentNetworks(const FleetIndex& index, Diagnostics& out) {
     std::string role = earlier.peer == kNone ? "also serves (" + Location(other.origin, "spec.agent") + ")"
                                              : "is also on as " + Cite(fleet.peers[earlier.peer], "spec.tunnel");
     std::string message = "network " + tunnel.spec.network.ToString() + " of " + NameOf(tunnel) + " overlaps network " +
-                          other.spec.network.ToString() + " of " + NameOf(other) + ", which agent " + Quote(later.agent) +
-                          " " + role;
+                          other.spec.network.ToString() + " of " + NameOf(other) + ", which agent " +
+                          Quote(later.agent) + " " + role;
     if (later.peer == kNone) {
       Error(out, tunnel, "spec.network", message);
     } else {
@@ -674,8 +713,8 @@ void CheckPublicKeys(const FleetIndex& index, Diagnostics& out) {
     auto [first, inserted] = first_by_key.emplace(PairKey(std::to_string(index.PeerTunnel(p)), key), p);
     if (inserted) continue;
     Error(out, peer, "spec.publicKey",
-          "publicKey " + Quote(key) + " is already used by " + Cite(fleet.peers[first->second], "spec.publicKey") + " on Tunnel/" +
-              peer.spec.tunnel);
+          "publicKey " + Quote(key) + " is already used by " + Cite(fleet.peers[first->second], "spec.publicKey") +
+              " on Tunnel/" + peer.spec.tunnel);
   }
 }
 

@@ -32,8 +32,9 @@ Diagnostics ValidateFleet(const Fleet& fleet);
 // name) makes every name of its kind, or of every kind, possibly present.
 Diagnostics ValidateFleet(const Fleet& fleet, const Diagnostics& load_diagnostics);
 
-// LoadFleet, then ValidateFleet on what loaded: the fleet and every finding of the run,
-// loader's and validation's, sorted (what `wwctl validate` prints).
+// LoadFleet, then ValidateFleet on what loaded (given the loader's findings, so nothing that
+// only failed to load is reported as missing): the fleet and every finding of one run, the
+// loader's and validation's together, sorted.
 LoadResult LoadAndValidateFleet(const std::vector<SourceFile>& files, const LoadOptions& options = {});
 
 }  // namespace ww

@@ -15,6 +15,8 @@
 
 namespace ww {
 
+// kPretty: 2-space indent and a trailing newline (files, golden tests); kCompact: one line
+// without a newline (HTTP bodies). Field order is fixed, so equal values give equal text.
 enum class JsonStyle { kCompact, kPretty };
 
 std::string AgentConfigToJson(const AgentConfig& config, JsonStyle style = JsonStyle::kPretty);

@@ -32,11 +32,12 @@ int RunPlan(const PlanFlags& flags, CommandContext& context) {
   InputReader reader(context.in, LoadOptions{}.max_file_bytes);
   Result<std::string> observed_text = reader.ReadFile(flags.observed_path);
   if (!observed_text.ok()) return ReportError(context, usage_error, observed_text.status().message());
-  Result<ObservedState> observed = ObservedStateFromJson(*observed_text);
-  if (!observed.ok()) return ReportError(context, kExitFailure, flags.observed_path + ": " + observed.status().message());
-
+  // Every input is read before any is parsed, so `-f - --observed -` fails as the usage
+  // error it is rather than as whatever the first reader made of the shared stream.
   std::variant<AgentConfig, int> rendered = RenderFromFlags(flags.render, reader, context);
   if (const int* exit_status = std::get_if<int>(&rendered)) return *exit_status == kExitUsage ? usage_error : *exit_status;
+  Result<ObservedState> observed = ObservedStateFromJson(*observed_text);
+  if (!observed.ok()) return ReportError(context, kExitFailure, flags.observed_path + ": " + observed.status().message());
   Plan plan = ComputePlan(std::get<AgentConfig>(rendered), *observed);
 
   size_t destructive = 0;
@@ -79,7 +80,7 @@ CommandRun RegisterPlan(CLI::App& command) {
       "  3  with --detailed-exitcode: changes that include destructive steps\n"
       "\n"
       "Example:\n"
-      "  wwctl plan -f examples/homelab --agent vps --keys examples/homelab/keys.yaml \\\n"
+      "  wwctl plan -f examples/homelab --agent vps --keys examples/homelab-keys.yaml \\\n"
       "      --observed observed.json --detailed-exitcode\n"
       "  cat observed.json | wwctl plan -f fleet/ --agent vps --keys keys.yaml --observed - -o json");
   return [flags](CommandContext& context) { return RunPlan(*flags, context); };

@@ -26,11 +26,11 @@ CommandRun RegisterRender(CLI::App& command) {
       "  2  usage or I/O error\n"
       "\n"
       "Example:\n"
-      "  wwctl render -f examples/homelab --agent vps --keys examples/homelab/keys.yaml\n"
+      "  wwctl render -f examples/homelab --agent vps --keys examples/homelab-keys.yaml\n"
       "\n"
-      "  keys.yaml:\n"
-      "    vps: yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n"
-      "    gw-home: xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=");
+      "  examples/homelab-keys.yaml:\n"
+      "    vps: PbSK/Kg/maYUE1U0WBEwpINugfslGFR+2uHLWgigiks=\n"
+      "    home-gw: jBBZRYNjm427kz+vJYp6mBWXMnUoSRqX1CEhl3qtgGk=");
   return [flags](CommandContext& context) {
     InputReader reader(context.in, LoadOptions{}.max_file_bytes);
     std::variant<AgentConfig, int> rendered = RenderFromFlags(*flags, reader, context);

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -101,7 +102,9 @@ inline WwctlRun RunWwctl(const std::vector<std::string>& args, const std::string
 
 inline std::string ReadText(const std::filesystem::path& path) {
   std::ifstream stream(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(stream), std::istreambuf_iterator<char>());
+  std::ostringstream contents;
+  contents << stream.rdbuf();
+  return contents.str();
 }
 
 inline void WriteText(const std::filesystem::path& path, const std::string& text) {

@@ -93,7 +93,7 @@ TEST_CASE("examples/homelab: loads, validates, allocates and renders to the chec
   CHECK(allocation.allocations == Allocations{{"homelab", "home-gw", *Ipv4Address::Parse("10.77.0.2")},
                                               {"homelab", "phone", *Ipv4Address::Parse("10.77.0.10")}});
 
-  auto keys = ParseAgentKeys(ReadText(kExampleDir / "keys.yaml"), "examples/homelab/keys.yaml");
+  auto keys = ParseAgentKeys(ReadText(kExampleDir.parent_path() / "homelab-keys.yaml"), "examples/homelab-keys.yaml");
   INFO(keys.status().ToString());
   REQUIRE(keys.ok());
   RenderInput input{.agent_public_keys = *keys, .allocations = allocation.allocations, .control_address = {}};

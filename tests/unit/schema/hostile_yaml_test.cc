@@ -281,6 +281,8 @@ TEST_CASE("Hostile: a syntax error stops the file; earlier documents load, other
   REQUIRE(result.fleet.peers.size() == 2);
   CHECK(result.fleet.peers[0].metadata.name == "ok");
   CHECK(result.fleet.peers[1].metadata.name == "other");
+  CHECK(Errors("apiVersion: wirewarp.dev/v1\nmetadata:\n\tname: x\n") ==
+        Lines{"evil.yaml:3:6: error: invalid YAML: illegal map value (the rest of the file is not read)"});
   CHECK(Errors("a: [1, 2\n") ==
         Lines{"evil.yaml:2:1: error: invalid YAML: end of sequence flow not found (the rest of the file is not read)"});
 }

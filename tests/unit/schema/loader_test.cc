@@ -276,6 +276,17 @@ TEST_CASE("LoadFleet reads many documents and files, skipping empty documents") 
   CHECK(result.fleet.peers[1].origin.mark == At(1, 1));
 }
 
+TEST_CASE("CRLF line endings and a UTF-8 byte order mark are accepted") {
+  LoadResult result = LoadFleet({{"windows.yaml", "\xEF\xBB\xBF" "apiVersion: wirewarp.dev/v1\r\nkind: Peer\r\nmetadata:\r\n"
+                                                  "  name: home\r\nspec:\r\n  tunnel: vps\r\n  agent: gw\r\n  lan:\r\n"
+                                                  "    - 192.168.1.0/24\r\n"}});
+  CHECK(result.diagnostics.empty());
+  REQUIRE(result.fleet.peers.size() == 1);
+  CHECK(result.fleet.peers[0].spec.agent == "gw");
+  CHECK(result.fleet.peers[0].spec.lan == std::vector<Ipv4Cidr>{*Ipv4Cidr::Parse("192.168.1.0/24")});
+  CHECK(result.fleet.peers[0].origin.Find("spec.lan[0]") == At(9, 7));
+}
+
 TEST_CASE("A document with errors is left out but every error is reported; others still load") {
   LoadResult result = Load(TunnelDoc("  mtu: 100\n  selfHeal: yes\n") + "---\n" + PeerDoc("  agent: gw\n"));
   CHECK(result.fleet.tunnels.empty());
