@@ -68,6 +68,19 @@ Status CheckKey(StateDir& state, const AgentConfig& desired) {
   return Status::Ok();
 }
 
+// Refuses a config whose text is unsafe in argv or a restore script (an option-like name, a
+// newline in a rule, a jump to a chain the agent does not own) before any command runs, also
+// observation. Planning against an empty host puts every value of the config into a step,
+// and ToCommandBatches checks every step. AgentConfigFromJson refuses the same values; this
+// covers configs built in code (the daemon, tests).
+Status CheckConfigIsSafe(const StateDir& state, const AgentConfig& desired) {
+  CommandContext context;
+  context.private_key_path = state.WireguardKeyPath();
+  auto batches = ToCommandBatches(ComputePlan(desired, ObservedState{}), context);
+  if (!batches.ok()) return batches.status().WithContext("refusing the config, nothing was run");
+  return Status::Ok();
+}
+
 Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, const AgentConfig& desired,
                             const AgentOptions& options, std::vector<std::string> owned_after) {
   ApplyReport report;
@@ -127,6 +140,13 @@ Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, const AgentC
     }
   }
 
+  if (report.plan.empty()) {
+    // Nothing ran, so the host is as observed: a no-op pass costs one observation.
+    report.after = std::move(before);
+    report.converged = true;
+    WW_RETURN_IF_ERROR(state.SaveOwnedInterfaces(std::move(owned_after)));
+    return report;
+  }
   auto after = Observe(runner, request);
   if (!after.ok()) {
     if (report.error.empty()) report.error = "observing after apply: " + after.status().message();
@@ -156,6 +176,7 @@ const char* OutcomeName(StepReport::Outcome outcome) {
 
 Result<ApplyReport> ApplyConfig(CommandRunner& runner, StateDir& state, const AgentConfig& desired,
                                 const AgentOptions& options) {
+  WW_RETURN_IF_ERROR(CheckConfigIsSafe(state, desired));
   WW_RETURN_IF_ERROR(state.Lock());
   WW_RETURN_IF_ERROR(CheckKey(state, desired));
   WW_ASSIGN_OR_RETURN(ApplyReport report, RunPass(runner, state, desired, options, InterfaceNames(desired)));

@@ -12,18 +12,10 @@
 namespace ww::cli {
 
 FleetCheck CheckFleet(const std::vector<SourceFile>& files) {
-  LoadResult loaded = LoadFleet(files);
-  FleetCheck check{std::move(loaded.fleet), std::move(loaded.diagnostics), CrossChecks::kRan};
-  // The loader leaves out documents with errors, so cross-resource rules on what remains
-  // would report phantoms ("Tunnel "t" does not exist" for a tunnel with a typo).
-  if (HasErrors(check.diagnostics)) {
-    check.cross_checks = CrossChecks::kSkipped;
-  } else {
-    Diagnostics semantic = ValidateFleet(check.fleet);
-    check.diagnostics.insert(check.diagnostics.end(), semantic.begin(), semantic.end());
-  }
-  SortDiagnostics(check.diagnostics);
-  return check;
+  // Loader and cross-document findings of one run, all reported at once. Validation knows
+  // which documents failed to load, so it reports no phantoms about them.
+  LoadResult checked = LoadAndValidateFleet(files);
+  return FleetCheck{std::move(checked.fleet), std::move(checked.diagnostics)};
 }
 
 size_t ResourceCount(const Fleet& fleet) {

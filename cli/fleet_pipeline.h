@@ -18,17 +18,14 @@
 
 namespace ww::cli {
 
-enum class CrossChecks { kRan, kSkipped };
-
 struct FleetCheck {
   Fleet fleet;
   Diagnostics diagnostics;  // loader and validation findings, sorted
-  CrossChecks cross_checks = CrossChecks::kRan;
   bool valid() const { return !HasErrors(diagnostics); }
 };
 
-// LoadFleet, then ValidateFleet when every document loaded: cross-resource rules run on
-// a complete fleet only, so they never report a resource missing that merely had an error.
+// LoadAndValidateFleet: every loader and cross-document finding of one run. Documents that
+// failed to load are known to validation, so it reports no phantoms about them.
 FleetCheck CheckFleet(const std::vector<SourceFile>& files);
 size_t ResourceCount(const Fleet& fleet);
 

@@ -23,7 +23,7 @@ namespace ww {
 
 namespace {
 
-constexpr size_t kMaxLabelValueBytes = 63;
+constexpr long kMaxLabelValueCharacters = 63;
 
 constexpr uint32_t kNone = YamlDocument::kNone;
 constexpr uint32_t kRoot = YamlDocument::kRoot;
@@ -73,6 +73,17 @@ bool IsChildOf(std::string_view field_path, std::string_view prefix) {
     return false;
   }
   return field_path.find_first_of(".[", prefix.size() + 1) == std::string_view::npos;
+}
+
+// The field `name` directly under `prefix` ("spec.to" + "address"), without building the path.
+const FieldInfo* FindChildField(const KindInfo& kind, std::string_view prefix, std::string_view name) {
+  size_t length = prefix.empty() ? name.size() : prefix.size() + 1 + name.size();
+  for (const FieldInfo& field : kind.fields) {
+    std::string_view path = field.path;
+    if (path.size() != length || path.substr(length - name.size()) != name) continue;
+    if (prefix.empty() || (path.substr(0, prefix.size()) == prefix && path[prefix.size()] == '.')) return &field;
+  }
+  return nullptr;
 }
 
 std::string_view LastSegment(std::string_view path) {
@@ -214,11 +225,6 @@ class DocumentDecoder {
       return;
     }
     WalkMap(kRoot, "", "", doc.mark());
-    origin_.file = file_;
-    origin_.mark = doc.mark();
-    origin_.fields.clear();
-    origin_.fields.reserve(found_.size());
-    for (const Found& found : found_) origin_.fields.emplace_back(found.path, OriginMark(found));
     if (kind_->kind == kKindTunnel) DecodeTunnel();
     else if (kind_->kind == kKindPeer) DecodePeer();
     else if (kind_->kind == kKindPortForward) DecodePortForward();
@@ -321,7 +327,7 @@ class DocumentDecoder {
         // Already reported (duplicate, anchor, tag...). A key whose text is unusable may
         // have been any field, so then none is called missing here.
         if (doc.Has(key, YamlDocument::kHidden)) had_bad_key = true;
-        else if (doc.IsScalar(key)) seen_.push_back(FindField(*kind_, JoinPath(table_prefix, doc.Text(key))));
+        else if (doc.IsScalar(key)) seen_.push_back(FindChildField(*kind_, table_prefix, doc.Text(key)));
         key = next;
         continue;
       }
@@ -333,10 +339,7 @@ class DocumentDecoder {
       std::string_view name = doc.Text(key);
       const FieldInfo* info = nullptr;
       // A key with '.' or '[' must not reach into the table's path syntax.
-      if (name.find_first_of(".[]") == std::string_view::npos) {
-        std::string table_path = JoinPath(table_prefix, name);
-        info = FindField(*kind_, table_path);
-      }
+      if (name.find_first_of(".[]") == std::string_view::npos) info = FindChildField(*kind_, table_prefix, name);
       std::string display = JoinPath(display_prefix, name);
       if (info == nullptr) {
         std::string_view closest = ClosestName(name, SiblingNames(table_prefix));
@@ -498,7 +501,10 @@ class DocumentDecoder {
       Error(doc.node(value).mark, std::move(path), "expected a string, got " + doc.Describe(value));
       return;
     }
-    if (doc.Text(value).size() > kMaxLabelValueBytes) {
+    std::string_view text = doc.Text(value);
+    // Characters, not bytes: UTF-8 continuation bytes do not count.
+    auto characters = std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
+    if (characters > kMaxLabelValueCharacters) {
       Error(doc.node(value).mark, std::move(path), "label value " + Quote(doc.Text(value)) + " is longer than 63 characters");
       return;
     }
@@ -644,11 +650,16 @@ class DocumentDecoder {
     return true;
   }
 
+  // Adds the resource to the fleet unless the document had errors. Ends the use of found_:
+  // its paths move into the Origin.
   template <typename Resource>
   void Keep(Resource& resource, std::vector<Resource>& into) {
     if (failed_) return;
-    resource.origin = std::move(origin_);
-    origin_ = Origin();
+    Origin& origin = resource.origin;
+    origin.file = file_;
+    origin.mark = doc_->mark();
+    origin.fields.reserve(found_.size());
+    for (Found& found : found_) origin.fields.emplace_back(std::move(found.path), OriginMark(found));
     into.push_back(std::move(resource));
   }
 
@@ -804,7 +815,6 @@ class DocumentDecoder {
   bool failed_ = false;
   std::vector<Found> found_;
   std::vector<const FieldInfo*> seen_;
-  Origin origin_;
 };
 
 void LoadFile(const SourceFile& file, const LoadOptions& options, LoadResult& result) {

@@ -38,6 +38,10 @@ struct LoadResult {
 // name syntax, required fields, unknown fields ("did you mean"), scalar types, CIDR,
 // address, key and port syntax, control characters, UTF-8. Cross-document rules are in
 // ValidateFleet.
+// A document with any error is left out of the Fleet, with all its errors reported; a syntax
+// error ends its file. Each resource's Origin records every field present: scalars and list
+// items at their value ("spec.lan[1]"), mappings and sequences at their key ("spec.to").
+// Diagnostics come in file order, and by position within each file.
 LoadResult LoadFleet(const std::vector<SourceFile>& files, const LoadOptions& options = {});
 
 }  // namespace ww

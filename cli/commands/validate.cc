@@ -62,9 +62,7 @@ int RunValidate(const ValidateFlags& flags, CommandContext& context) {
   std::string label;
   for (const std::string& path : flags.paths) label += (label.empty() ? "" : " ") + path;
   context.err << label << ": " << Plural(ResourceCount(check.fleet), "resource") << ", " << Plural(errors, "error")
-              << ", " << Plural(warnings, "warning")
-              << (check.cross_checks == CrossChecks::kSkipped ? " (cross-resource checks run once these are fixed)" : "")
-              << '\n';
+              << ", " << Plural(warnings, "warning") << '\n';
   return errors == 0 ? kExitOk : kExitFailure;
 }
 

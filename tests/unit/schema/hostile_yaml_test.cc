@@ -273,7 +273,7 @@ TEST_CASE("Hostile: duplicate keys are refused at every level") {
         Lines{"evil.yaml:46:5: error: Peer/ok: metadata.labels.l7: duplicate key \"l7\" (first at line 13)"});
 }
 
-TEST_CASE("Hostile: a syntax error stops the file; earlier documents load, other files still load") {
+TEST_CASE("Hostile: a syntax error stops the file - earlier documents load, other files still load") {
   LoadResult result = LoadFleet({{"evil.yaml", kValidPeer + "---\nspec:\n  agent: a\n bad: b\n---\n" + PeerNamed("later")},
                                  {"good.yaml", PeerNamed("other")}});
   CHECK(Format(result.diagnostics) ==

@@ -159,7 +159,7 @@ TEST_CASE("Two peers with the same previous address: the first by name keeps it"
   CHECK(AllocateAddresses(fleet, previous).allocations == Expect({{"alpha", "10.77.0.7"}, {"bravo", "10.77.0.2"}}));
 }
 
-TEST_CASE("A /30 holds one peer; the next is left out with a diagnostic") {
+TEST_CASE("A /30 holds one peer - the next is left out with a diagnostic") {
   Fleet fleet = MakeFleet("10.77.0.8/30", {"alpha", "bravo"});
   AllocationResult result = AllocateAddresses(fleet, {});
   CHECK(result.allocations == Expect({{"alpha", "10.77.0.10"}}));

@@ -287,7 +287,7 @@ TEST_CASE("CRLF line endings and a UTF-8 byte order mark are accepted") {
   CHECK(result.fleet.peers[0].origin.Find("spec.lan[0]") == At(9, 7));
 }
 
-TEST_CASE("A document with errors is left out but every error is reported; others still load") {
+TEST_CASE("A document with errors is left out but every error is reported - others still load") {
   LoadResult result = Load(TunnelDoc("  mtu: 100\n  selfHeal: yes\n") + "---\n" + PeerDoc("  agent: gw\n"));
   CHECK(result.fleet.tunnels.empty());
   CHECK(result.fleet.peers.size() == 1);
@@ -361,7 +361,7 @@ TEST_CASE("Missing required fields are reported at the parent mapping's key or t
         Lines{"fleet.yaml:6:3: error: Tunnel/vps: spec.agent: expected a string, got null"});
 }
 
-TEST_CASE("Unknown kinds get a hint; wrong apiVersion is refused") {
+TEST_CASE("Unknown kinds get a hint - wrong apiVersion is refused") {
   CHECK(Errors("apiVersion: wirewarp.dev/v1\nkind: Tunel\nmetadata: {name: vps}\nspec: {}\n") ==
         Lines{"fleet.yaml:2:7: error: kind: unknown kind \"Tunel\" (did you mean \"Tunnel\"?)"});
   CHECK(Errors("apiVersion: wirewarp.dev/v1\nkind: Deployment\nmetadata: {name: -vps}\n") ==
@@ -460,7 +460,7 @@ TEST_CASE("Booleans are exactly true or false") {
   CHECK(Load(PeerDoc("  agent: gw\n  gateway: true\n")).fleet.peers.at(0).spec.gateway);
 }
 
-TEST_CASE("Strings: plain or quoted; ports also as a plain integer; enums with a hint") {
+TEST_CASE("Strings: plain or quoted - ports also as a plain integer - enums with a hint") {
   LoadResult result = Load(ForwardDoc("  protocol: 'udp'\n  ports: 25565\n  to: {address: \"10.77.0.2\"}\n  description: 42\n"));
   CHECK(result.diagnostics.empty());
   REQUIRE(result.fleet.forwards.size() == 1);
@@ -588,10 +588,15 @@ TEST_CASE("Labels: keys and values are checked") {
                 "\" is longer than 63 characters",
             "fleet.yaml:8:11: error: Peer/home: metadata.labels.list: expected a string, got a sequence",
         });
-  LoadResult result = Load(doc + "    app.kubernetes.io/name: web\n    empty:\n" + spec);
+  // 63 characters of two bytes each are within the limit.
+  std::string accents;
+  for (int i = 0; i < 63; ++i) accents += "\xC3\xA9";
+  LoadResult result = Load(doc + "    app.kubernetes.io/name: web\n    empty:\n    accents: " + accents + "\n" + spec);
   CHECK(result.diagnostics.empty());
   REQUIRE(result.fleet.peers.size() == 1);
-  CHECK(result.fleet.peers[0].metadata.labels == std::map<std::string, std::string>{{"app.kubernetes.io/name", "web"}, {"empty", ""}});
+  CHECK(result.fleet.peers[0].metadata.labels ==
+        std::map<std::string, std::string>{{"app.kubernetes.io/name", "web"}, {"empty", ""}, {"accents", accents}});
+  CHECK(result.fleet.peers[0].origin.Find("metadata.labels.app.kubernetes.io/name") == At(6, 29));
 }
 
 TEST_CASE("The loader's interface check follows the table's pattern") {

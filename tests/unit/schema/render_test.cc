@@ -166,7 +166,7 @@ std::string Mss(const std::string& direction, const std::string& device) { retur
 
 }  // namespace
 
-TEST_CASE("FleetAgents lists servers and managed peers once, sorted; unmanaged peers are not agents") {
+TEST_CASE("FleetAgents lists servers and managed peers once, sorted - unmanaged peers are not agents") {
   Fleet fleet = HomeFleet();
   CHECK(FleetAgents(fleet) == std::vector<std::string>{"home-gw", "nas", "vps"});
   fleet.peers.push_back(MakePeer("gw-again", "home", "home-gw", "wg7"));
@@ -353,7 +353,7 @@ TEST_CASE("Plain client with LANs: connmark reply routing, masquerade for its LA
   CheckConfig(actual, expected);
 }
 
-TEST_CASE("Gateway client: LAN policy routing keeps control address and LANs on main; no masquerade") {
+TEST_CASE("Gateway client: LAN policy routing keeps control address and LANs on main - no masquerade") {
   Fleet fleet = HomeFleet();
   RenderInput input = InputFor(fleet);
   input.control_address = Ip("198.51.100.7");
@@ -405,7 +405,7 @@ TEST_CASE("Gateway client: LAN policy routing keeps control address and LANs on 
   CheckConfig(actual, expected);
 }
 
-TEST_CASE("Gateway client: an IPv4 endpoint stays on main; a missing control address adds no rule") {
+TEST_CASE("Gateway client: an IPv4 endpoint stays on main - a missing control address adds no rule") {
   Fleet fleet = HomeFleet();
   fleet.tunnels[0].spec.endpoint = "203.0.113.10:4500";
   AgentConfig config = MustRender(fleet, InputFor(fleet), "home-gw");

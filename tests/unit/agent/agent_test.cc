@@ -1,0 +1,973 @@
+// One agent pass (agent/agent.h) against a host that exists only in memory: ApplyConfig,
+// RestoreLastApplied, TearDown and the JSON report, with every command recorded by a
+// RecordingRunner and compared line by line. No root and no real tools: FakeHost answers
+// the observer's read-only commands in the output formats of the real tools (as captured in
+// tests/testdata/agent/) and changes its state only when a whole batch of the plan it was
+// told about has run, so a failed command leaves it as a real host would be.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "agent/agent.h"
+#include "agent/apply/commands.h"
+#include "agent/observe/observer.h"
+#include "agent/state/state_dir.h"
+#include "agent/system/failing_runner.h"
+#include "agent/system/recording_runner.h"
+#include "schema/plan.h"
+#include "schema/wire_json.h"
+
+namespace ww::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A throwaway key standing in for the private key field of `wg show dump` (never used).
+constexpr const char* kRedactedPrivate = "oE3C8w4Svy/6RFTYo/M2bWk5GuWri1PxC13tx4OoI3s=";
+// The public key examples/homelab/rendered/vps.json was rendered with.
+constexpr const char* kRenderedVpsKey = "PbSK/Kg/maYUE1U0WBEwpINugfslGFR+2uHLWgigiks=";
+const std::vector<std::string> kProbeAdd = {"ip", "link", "add", "wwprobe0", "type", "wireguard"};
+
+std::string ReadSourceFile(const std::string& relative_path) {
+  std::ifstream file(std::string(WW_SOURCE_DIR) + "/" + relative_path, std::ios::binary);
+  REQUIRE_MESSAGE(file.good(), "missing file " << relative_path);
+  std::ostringstream content;
+  content << file.rdbuf();
+  return content.str();
+}
+
+std::string Testdata(const std::string& name) { return ReadSourceFile("tests/testdata/agent/" + name); }
+
+WireguardKey Key(const char* base64) {
+  auto key = WireguardKey::Parse(base64);
+  REQUIRE(key.ok());
+  return *key;
+}
+
+Ipv4Cidr Cidr(const char* text) {
+  auto cidr = Ipv4Cidr::Parse(text);
+  REQUIRE(cidr.ok());
+  return *cidr;
+}
+
+std::string Hex(uint32_t value) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "0x%x", value);
+  return text;
+}
+
+std::string Join(const std::vector<std::string>& parts, const std::string& separator) {
+  std::string joined;
+  for (const std::string& part : parts) {
+    if (!joined.empty()) joined += separator;
+    joined += part;
+  }
+  return joined;
+}
+
+// A state directory in a fresh mkdtemp directory (0700), removed with its files at the end.
+class TemporaryStateDir {
+ public:
+  TemporaryStateDir() {
+    std::string pattern = (fs::temp_directory_path() / "ww-agent-test-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+    auto opened = StateDir::Open(path_, CreateMode::kOpenExisting);
+    REQUIRE_MESSAGE(opened.ok(), opened.status().message());
+    state_.emplace(std::move(*opened));
+  }
+  TemporaryStateDir(const TemporaryStateDir&) = delete;
+  TemporaryStateDir& operator=(const TemporaryStateDir&) = delete;
+  ~TemporaryStateDir() {
+    state_.reset();
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+
+  StateDir& state() { return *state_; }
+  const std::string& path() const { return path_; }
+  WireguardKey PublicKey() {
+    auto key = state_->EnsureWireguardKey();
+    REQUIRE(key.ok());
+    return *key;
+  }
+  std::optional<AgentConfig> LastApplied() const {
+    auto last = state_->LoadLastApplied();
+    REQUIRE(last.ok());
+    return *last;
+  }
+  std::vector<std::string> OwnedInterfaces() const {
+    auto owned = state_->LoadOwnedInterfaces();
+    REQUIRE(owned.ok());
+    return *owned;
+  }
+
+ private:
+  std::string path_;
+  std::optional<StateDir> state_;
+};
+
+// A config wwctl rendered for the homelab example, with this agent's key.
+AgentConfig RenderedExample(const std::string& agent, const WireguardKey& key) {
+  auto config = AgentConfigFromJson(ReadSourceFile("examples/homelab/rendered/" + agent + ".json"));
+  REQUIRE_MESSAGE(config.ok(), config.status().message());
+  for (WireguardInterface& interface : config->interfaces) interface.public_key = key;
+  return *config;
+}
+
+// ---- the fake host ------------------------------------------------------------------------
+
+enum class KernelModule { kPresent, kAbsent };
+
+// The real tools' output for one piece of an ObservedState.
+std::string AddressJson(const ObservedInterface& interface, KernelModule module) {
+  std::vector<std::string> addresses;
+  for (const Ipv4Cidr& address : interface.addresses) {
+    addresses.push_back(R"({"family":"inet","local":")" + address.address.ToString() + R"(","prefixlen":)" +
+                        std::to_string(address.prefix) + R"(,"scope":"global","label":")" + interface.name + R"("})");
+  }
+  std::string flags = interface.up ? R"("POINTOPOINT","NOARP","UP","LOWER_UP")" : R"("POINTOPOINT","NOARP")";
+  std::string kind = module == KernelModule::kPresent ? "wireguard" : "tun";
+  return R"([{"ifindex":7,"ifname":")" + interface.name + R"(","flags":[)" + flags + R"(],"mtu":)" +
+         std::to_string(interface.mtu) + R"(,"qdisc":"noqueue","operstate":"UNKNOWN","linkinfo":{"info_kind":")" + kind +
+         R"("},"addr_info":[)" + Join(addresses, ",") + "]}]\n";
+}
+
+std::string WireguardDump(const ObservedInterface& interface) {
+  std::string text = interface.public_key ? std::string(kRedactedPrivate) + "\t" + interface.public_key->ToBase64()
+                                          : std::string("(none)\t(none)");
+  text += "\t" + std::to_string(interface.listen_port) + "\t" + (interface.fwmark == 0 ? "off" : Hex(interface.fwmark)) + "\n";
+  for (const ObservedPeer& peer : interface.peers) {
+    std::vector<std::string> allowed;
+    for (const Ipv4Cidr& cidr : peer.allowed_ips) allowed.push_back(cidr.ToString());
+    text += peer.public_key.ToBase64() + "\t(none)\t" + (peer.endpoint.empty() ? "(none)" : peer.endpoint) + "\t" +
+            (allowed.empty() ? "(none)" : Join(allowed, ",")) + "\t" + std::to_string(peer.latest_handshake) + "\t" +
+            std::to_string(peer.rx_bytes) + "\t" + std::to_string(peer.tx_bytes) + "\t" +
+            (peer.persistent_keepalive == 0 ? "off" : std::to_string(peer.persistent_keepalive)) + "\n";
+  }
+  return text;
+}
+
+// `ip -N -j` prints a /32 as a bare address and 0.0.0.0/0 as "default".
+std::string IpDestination(const Ipv4Cidr& cidr) {
+  if (cidr.prefix == 0) return "default";
+  if (cidr.prefix == 32) return cidr.address.ToString();
+  return cidr.Canonical().ToString();
+}
+
+std::string RoutesJson(const std::vector<Route>& routes) {
+  std::vector<std::string> entries;
+  for (const Route& route : routes) {
+    std::string entry = R"({"dst":")" + IpDestination(route.destination) + "\"";
+    if (route.via) entry += R"(,"gateway":")" + route.via->ToString() + "\"";
+    entry += R"(,"dev":")" + route.device + "\"";
+    if (route.table != kMainTable) entry += R"(,"table":")" + std::to_string(route.table) + "\"";
+    entries.push_back(entry + R"(,"scope":"253","flags":[]})");
+  }
+  return "[" + Join(entries, ",") + "]\n";
+}
+
+std::string RuleSelectorJson(const char* address_key, const char* length_key, const std::optional<Ipv4Cidr>& cidr) {
+  if (!cidr) return std::string(R"(")") + address_key + R"(":"all")";
+  std::string text = std::string("\"") + address_key + R"(":")" + cidr->address.ToString() + "\"";
+  if (cidr->prefix != 32) text += std::string(",\"") + length_key + "\":" + std::to_string(cidr->prefix);
+  return text;
+}
+
+// The host's own rules (local, main, default) around the owned ones.
+std::string RulesJson(const std::vector<RoutingRule>& rules) {
+  std::vector<std::string> entries = {R"({"priority":0,"src":"all","table":"255"})"};
+  for (const RoutingRule& rule : rules) {
+    std::string entry = R"({"priority":)" + std::to_string(rule.priority) + "," + RuleSelectorJson("src", "srclen", rule.from);
+    if (rule.to) entry += "," + RuleSelectorJson("dst", "dstlen", rule.to);
+    if (rule.fwmark != 0) entry += R"(,"fwmark":")" + Hex(rule.fwmark) + "\"";
+    entries.push_back(entry + R"(,"table":")" + std::to_string(rule.table) + R"(","protocol":"87"})");
+  }
+  entries.push_back(R"({"priority":32766,"src":"all","table":"254"})");
+  entries.push_back(R"({"priority":32767,"src":"all","table":"253"})");
+  return "[" + Join(entries, ",") + "]\n";
+}
+
+// One table as `iptables-save -t TABLE` prints it, with foreign rules (Docker's chain, a
+// user's NAT rule) that the agent must leave alone.
+std::string IptablesSave(const ObservedState& state, FirewallTable table) {
+  std::vector<std::string> builtin;
+  std::vector<std::string> foreign_chains;
+  std::vector<std::string> foreign_rules;
+  switch (table) {
+    case FirewallTable::kFilter:
+      builtin = {"INPUT", "FORWARD", "OUTPUT"};
+      foreign_chains = {"DOCKER-USER"};
+      foreign_rules = {"-A FORWARD -j DOCKER-USER", "-A DOCKER-USER -j RETURN"};
+      break;
+    case FirewallTable::kNat:
+      builtin = {"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"};
+      foreign_rules = {"-A POSTROUTING -s 172.31.99.0/24 -j MASQUERADE"};
+      break;
+    case FirewallTable::kMangle:
+      builtin = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"};
+      break;
+  }
+  std::string text = "# Generated by iptables-save v1.8.9 (nf_tables)\n*" + std::string(FirewallTableName(table)) + "\n";
+  for (const std::string& chain : builtin) text += ":" + chain + " ACCEPT [0:0]\n";
+  for (const std::string& chain : foreign_chains) text += ":" + chain + " - [0:0]\n";
+  for (const FirewallChain& chain : state.chains) {
+    if (chain.table == table) text += ":" + chain.name + " - [0:0]\n";
+  }
+  for (const FirewallJump& jump : state.jumps) {
+    if (jump.table == table) text += "-A " + jump.chain + " " + jump.rule + "\n";
+  }
+  for (const std::string& rule : foreign_rules) text += rule + "\n";
+  for (const FirewallChain& chain : state.chains) {
+    if (chain.table != table) continue;
+    for (const std::string& rule : chain.rules) text += "-A " + chain.name + " " + rule + "\n";
+  }
+  return text + "COMMIT\n# Completed\n";
+}
+
+CommandOutput Exit(int code, std::string stdout_data, std::string stderr_data = "") {
+  return CommandOutput{code, std::move(stdout_data), std::move(stderr_data)};
+}
+
+// A host in memory. Read-only commands (the observer's list in observer.h) are answered
+// from `state`; every command goes through a RecordingRunner, so tests read the exact lines.
+// Mutating commands change nothing unless Expect() announced them: when the last command of
+// an announced batch succeeds, the batch's steps are applied to the state with SimulateApply.
+class FakeHost : public CommandRunner {
+ public:
+  FakeHost(ObservedState state, KernelModule module) : state_(std::move(state)), module_(module) {
+    if (module_ == KernelModule::kAbsent) recorder_.SetOutput(kProbeAdd, Exit(2, "", "Error: Unknown device type.\n"));
+  }
+
+  void Expect(const Plan& plan, const std::vector<CommandBatch>& batches) {
+    for (const CommandBatch& batch : batches) {
+      REQUIRE(!batch.commands.empty());
+      Plan part;
+      for (size_t index : batch.steps) part.steps.push_back(plan.steps[index]);
+      const Command& last = batch.commands.back();
+      effects_.insert_or_assign({last.argv, last.stdin_data}, std::move(part));
+    }
+  }
+
+  Result<CommandOutput> Run(const Command& command) override {
+    if (command.effect == Effect::kReadOnly) recorder_.SetOutput(command.argv, Answer(command.argv));
+    auto output = recorder_.Run(command);
+    if (command.effect == Effect::kMutating && output.ok() && output->exit_code == 0) {
+      auto effect = effects_.find({command.argv, command.stdin_data});
+      if (effect != effects_.end()) {
+        state_ = SimulateApply(state_, effect->second);
+        effects_.erase(effect);
+      }
+    }
+    return output;
+  }
+
+  const ObservedState& state() const { return state_; }
+  void SetState(ObservedState state) { state_ = std::move(state); }
+  KernelModule module() const { return module_; }
+  RecordingRunner& recorder() { return recorder_; }
+
+ private:
+  const ObservedInterface* FindInterface(const std::string& name) const {
+    for (const ObservedInterface& interface : state_.interfaces) {
+      if (interface.name == name) return &interface;
+    }
+    return nullptr;
+  }
+
+  CommandOutput Answer(const std::vector<std::string>& argv) const {
+    using Argv = std::vector<std::string>;
+    if (argv.size() == 7 && Argv(argv.begin(), argv.end() - 1) == Argv{"ip", "-d", "-j", "address", "show", "dev"}) {
+      const ObservedInterface* interface = FindInterface(argv[6]);
+      if (interface == nullptr) return Exit(1, "", "Device \"" + argv[6] + "\" does not exist.\n");
+      return Exit(0, AddressJson(*interface, module_));
+    }
+    if (argv.size() == 3 && argv[0] == "test" && argv[1] == "-S") {
+      bool userspace = module_ == KernelModule::kAbsent;
+      for (const ObservedInterface& interface : state_.interfaces) {
+        if (userspace && argv[2] == std::string(kUserspaceSocketDirectory) + "/" + interface.name + ".sock") {
+          return Exit(0, "");
+        }
+      }
+      return Exit(1, "");
+    }
+    if (argv.size() == 4 && argv[0] == "wg" && argv[1] == "show" && argv[3] == "dump") {
+      const ObservedInterface* interface = FindInterface(argv[2]);
+      if (interface == nullptr) return Exit(1, "", "Unable to access interface: Protocol not supported\n");
+      return Exit(0, WireguardDump(*interface));
+    }
+    if (argv == Argv{"ip", "-4", "-N", "-j", "route", "show", "table", "all", "proto", "87"}) {
+      return Exit(0, RoutesJson(state_.routes));
+    }
+    if (argv == Argv{"ip", "-4", "-N", "-j", "rule", "show"}) return Exit(0, RulesJson(state_.rules));
+    for (FirewallTable table : {FirewallTable::kFilter, FirewallTable::kNat, FirewallTable::kMangle}) {
+      if (argv == Argv{"iptables-save", "-t", std::string(FirewallTableName(table))}) {
+        return Exit(0, IptablesSave(state_, table));
+      }
+    }
+    if (argv.size() == 3 && argv[0] == "sysctl" && argv[1] == "-n") {
+      for (const Sysctl& sysctl : state_.sysctls) {
+        if (sysctl.key == argv[2]) return Exit(0, sysctl.value + "\n");
+      }
+      std::string path = argv[2];
+      for (char& c : path) c = c == '.' ? '/' : c;
+      return Exit(1, "", "sysctl: cannot stat /proc/sys/" + path + ": No such file or directory\n");
+    }
+    return Exit(127, "", "fake host: no such read-only command\n");
+  }
+
+  ObservedState state_;
+  KernelModule module_;
+  RecordingRunner recorder_;
+  std::map<std::pair<std::vector<std::string>, std::string>, Plan> effects_;
+};
+
+// A host with nothing of WireWarp's on it: forwarding off, and the foreign firewall rules
+// IptablesSave adds.
+ObservedState EmptyHost() {
+  ObservedState state;
+  state.sysctls = {{"net.ipv4.ip_forward", "0"}};
+  return state;
+}
+
+// What the agent observes on `host` now, through a scratch copy (nothing is recorded).
+ObservedState ObserveThrough(const FakeHost& host, const ObserveRequest& request) {
+  FakeHost scratch(host.state(), host.module());
+  auto observed = Observe(scratch, request);
+  REQUIRE_MESSAGE(observed.ok(), observed.status().message());
+  return *observed;
+}
+
+// The plan the agent must make for `desired` on `host`, computed independently of it.
+Plan PlanOn(const FakeHost& host, const AgentConfig& desired) {
+  return ComputePlan(desired, ObserveThrough(host, ObserveRequestFor(desired)));
+}
+
+std::vector<CommandBatch> Batches(const Plan& plan, const StateDir& state, WireguardImplementation implementation) {
+  CommandContext context;
+  context.private_key_path = state.WireguardKeyPath();
+  context.implementation = implementation;
+  auto batches = ToCommandBatches(plan, context);
+  REQUIRE_MESSAGE(batches.ok(), batches.status().message());
+  return *batches;
+}
+
+std::vector<Command> Flatten(const std::vector<CommandBatch>& batches) {
+  std::vector<Command> commands;
+  for (const CommandBatch& batch : batches) commands.insert(commands.end(), batch.commands.begin(), batch.commands.end());
+  return commands;
+}
+
+std::vector<std::string> Lines(const std::vector<Command>& commands) {
+  std::vector<std::string> lines;
+  for (const Command& command : commands) lines.push_back(FormatArgv(command.argv));
+  return lines;
+}
+
+std::vector<std::string> Concat(std::vector<std::string> first, const std::vector<std::string>& second) {
+  first.insert(first.end(), second.begin(), second.end());
+  return first;
+}
+
+std::vector<std::string> ReadOnlyLines(const RecordingRunner& recorder) {
+  std::vector<std::string> lines;
+  for (const Command& command : recorder.commands()) {
+    if (command.effect == Effect::kReadOnly) lines.push_back(FormatArgv(command.argv));
+  }
+  return lines;
+}
+
+std::vector<StepReport::Outcome> Outcomes(const ApplyReport& report) {
+  std::vector<StepReport::Outcome> outcomes;
+  for (const StepReport& step : report.steps) outcomes.push_back(step.outcome);
+  return outcomes;
+}
+
+// The observer's commands for examples/homelab/rendered/home-gw.json: one interface, two
+// sysctl keys; `test -S` only when the device is not a tun (kernel module present).
+const std::vector<std::string> kGatewayObservationWithDevice = {
+    "ip -d -j address show dev wg0",
+    "test -S /var/run/wireguard/wg0.sock",
+    "wg show wg0 dump",
+    "ip -4 -N -j route show table all proto 87",
+    "ip -4 -N -j rule show",
+    "iptables-save -t filter",
+    "iptables-save -t nat",
+    "iptables-save -t mangle",
+    "sysctl -n net.ipv4.conf.wg0.rp_filter",
+    "sysctl -n net.ipv4.ip_forward",
+};
+const std::vector<std::string> kGatewayObservationWithoutDevice = {
+    "ip -d -j address show dev wg0",
+    "ip -4 -N -j route show table all proto 87",
+    "ip -4 -N -j rule show",
+    "iptables-save -t filter",
+    "iptables-save -t nat",
+    "iptables-save -t mangle",
+    "sysctl -n net.ipv4.conf.wg0.rp_filter",
+    "sysctl -n net.ipv4.ip_forward",
+};
+
+// ---- tests ----------------------------------------------------------------------------------
+
+TEST_CASE("the fake host answers in formats the observer reads back exactly") {
+  TemporaryStateDir dir;
+  for (const char* agent : {"vps", "home-gw"}) {
+    AgentConfig desired = RenderedExample(agent, dir.PublicKey());
+    FakeHost host(ObservedFromDesired(desired), KernelModule::kAbsent);
+    ObservedState observed = ObserveThrough(host, ObserveRequestFor(desired));
+    ObservedState expected = ObservedFromDesired(desired);
+    for (ObservedInterface& interface : expected.interfaces) interface.implementation = WireguardImplementation::kUserspace;
+    CHECK_MESSAGE(observed == expected, agent);
+    CHECK(ComputePlan(desired, observed).empty());
+  }
+}
+
+TEST_CASE("ApplyConfig on an empty host runs exactly the planned commands in order and stores the config") {
+  TemporaryStateDir dir;
+  AgentConfig desired = RenderedExample("home-gw", dir.PublicKey());
+  FakeHost host(EmptyHost(), KernelModule::kPresent);
+  Plan plan = PlanOn(host, desired);
+  std::vector<CommandBatch> batches = Batches(plan, dir.state(), WireguardImplementation::kKernel);
+  host.Expect(plan, batches);
+  std::vector<Command> planned = Flatten(batches);
+  REQUIRE(planned.size() >= 10);
+
+  auto report = ApplyConfig(host, dir.state(), desired, AgentOptions{});
+  REQUIRE_MESSAGE(report.ok(), report.status().message());
+
+  // The kernel probe (a throwaway device, removed at once), then the plan's commands.
+  std::vector<Command> mutating = host.recorder().MutatingCommands();
+  REQUIRE(mutating.size() == planned.size() + 2);
+  CHECK(FormatArgv(mutating[0].argv) == "ip link add wwprobe0 type wireguard");
+  CHECK(FormatArgv(mutating[1].argv) == "ip link del wwprobe0");
+  CHECK(std::vector<Command>(mutating.begin() + 2, mutating.end()) == planned);  // argv, stdin, timeout
+  // Spelled out, so the test does not only trust ToCommands.
+  CHECK(FormatArgv(mutating[2].argv) == "ip link add wg0 type wireguard");
+  CHECK(FormatArgv(mutating[3].argv) == "ip link set wg0 mtu 1420");
+  CHECK(FormatArgv(mutating[4].argv) == "wg set wg0 private-key " + dir.path() + "/wireguard.key fwmark 0x57580229");
+  for (const Command& command : mutating) {
+    CHECK(command.stdin_data.find("DOCKER-USER") == std::string::npos);
+    CHECK(command.stdin_data.find("172.31.99.0") == std::string::npos);
+  }
+
+  CHECK(report->commands == Lines(planned));
+  CHECK(report->plan == plan);
+  CHECK(report->converged);
+  CHECK(report->error == "");
+  CHECK(Outcomes(*report) == std::vector<StepReport::Outcome>(plan.steps.size(), StepReport::Outcome::kApplied));
+  REQUIRE(report->after.has_value());
+  CHECK(ComputePlan(desired, *report->after).empty());
+  REQUIRE(report->after->interfaces.size() == 1);
+  CHECK(report->after->interfaces[0].implementation == WireguardImplementation::kKernel);
+  CHECK(ComputePlan(desired, host.state()).empty());
+  CHECK(ReadOnlyLines(host.recorder()) == Concat(kGatewayObservationWithoutDevice, kGatewayObservationWithDevice));
+
+  CHECK(dir.LastApplied() == std::optional<AgentConfig>(desired));
+  CHECK(dir.OwnedInterfaces() == std::vector<std::string>{"wg0"});
+}
+
+TEST_CASE("ApplyConfig without the WireGuard kernel module creates the device with wireguard-go") {
+  TemporaryStateDir dir;
+  AgentConfig desired = RenderedExample("vps", dir.PublicKey());
+  FakeHost host(EmptyHost(), KernelModule::kAbsent);
+  Plan plan = PlanOn(host, desired);
+  std::vector<CommandBatch> batches = Batches(plan, dir.state(), WireguardImplementation::kUserspace);
+  host.Expect(plan, batches);
+
+  auto report = ApplyConfig(host, dir.state(), desired, AgentOptions{});
+  REQUIRE_MESSAGE(report.ok(), report.status().message());
+
+  // The refused probe leaves no device to delete.
+  std::vector<std::string> lines = host.recorder().MutatingCommandLines();
+  CHECK(lines == Concat({"ip link add wwprobe0 type wireguard"}, Lines(Flatten(batches))));
+  REQUIRE(lines.size() >= 3);
+  CHECK(lines[1] == "wireguard-go wg0");
+  CHECK(lines[2] == "ip link set wg0 mtu 1420");
+  CHECK(report->converged);
+  REQUIRE(report->after.has_value());
+  REQUIRE(report->after->interfaces.size() == 1);
+  CHECK(report->after->interfaces[0].implementation == WireguardImplementation::kUserspace);
+  CHECK(dir.LastApplied() == std::optional<AgentConfig>(desired));
+
+  SUBCASE("--wireguard userspace skips the probe") {
+    TemporaryStateDir other;
+    AgentConfig config = RenderedExample("vps", other.PublicKey());
+    FakeHost fresh(EmptyHost(), KernelModule::kAbsent);
+    AgentOptions options;
+    options.wireguard = WireguardMode::kUserspace;
+    auto forced = ApplyConfig(fresh, other.state(), config, options);
+    REQUIRE(forced.ok());
+    REQUIRE(!fresh.recorder().MutatingCommandLines().empty());
+    CHECK(fresh.recorder().MutatingCommandLines()[0] == "wireguard-go wg0");
+  }
+}
+
+TEST_CASE("a failed step stops the plan, is reported with its command and stderr, and the next apply repairs") {
+  TemporaryStateDir dir;
+  AgentConfig desired = RenderedExample("home-gw", dir.PublicKey());
+  FakeHost host(EmptyHost(), KernelModule::kPresent);
+  Plan plan = PlanOn(host, desired);
+  std::vector<CommandBatch> batches = Batches(plan, dir.state(), WireguardImplementation::kKernel);
+  host.Expect(plan, batches);
+  std::vector<std::string> planned = Lines(Flatten(batches));
+
+  // Fail the first iptables-restore: interface, peers, routes and rules are done by then.
+  size_t failing_batch = 0;
+  size_t failing_command = 0;  // index into `planned`
+  for (size_t commands_before = 0; failing_batch < batches.size(); ++failing_batch) {
+    const std::vector<std::string>& argv = batches[failing_batch].commands[0].argv;
+    if (argv[0] == "iptables-restore") {
+      failing_command = commands_before;
+      break;
+    }
+    commands_before += batches[failing_batch].commands.size();
+  }
+  REQUIRE(failing_batch < batches.size());
+  REQUIRE(failing_batch > 0);
+  REQUIRE(failing_batch + 1 < batches.size());  // something after it gets skipped
+  const int fail_at = static_cast<int>(failing_command) + 3;  // after the probe's add and del
+  FailingRunner failing(host, fail_at);
+
+  auto report = ApplyConfig(failing, dir.state(), desired, AgentOptions{});
+  REQUIRE_MESSAGE(report.ok(), report.status().message());
+  const std::string error = "\"iptables-restore --noflush --wait\" failed (exit 1): injected failure of mutating command #" +
+                            std::to_string(fail_at);
+  CHECK_FALSE(report->converged);
+  CHECK(report->error == error);
+  // Every command up to the failed one is listed; the host never saw the failed one.
+  CHECK(report->commands == std::vector<std::string>(planned.begin(), planned.begin() + failing_command + 1));
+  CHECK(host.recorder().MutatingCommandLines() ==
+        Concat({"ip link add wwprobe0 type wireguard", "ip link del wwprobe0"},
+               std::vector<std::string>(planned.begin(), planned.begin() + failing_command)));
+
+  std::vector<StepReport::Outcome> expected_outcomes(plan.steps.size());
+  for (size_t batch = 0; batch < batches.size(); ++batch) {
+    StepReport::Outcome outcome = batch < failing_batch    ? StepReport::Outcome::kApplied
+                                  : batch == failing_batch ? StepReport::Outcome::kFailed
+                                                           : StepReport::Outcome::kSkipped;
+    for (size_t step : batches[batch].steps) expected_outcomes[step] = outcome;
+  }
+  CHECK(Outcomes(*report) == expected_outcomes);
+  for (const StepReport& step : report->steps) {
+    CHECK(step.error == (step.outcome == StepReport::Outcome::kFailed ? error : ""));
+  }
+  std::string json = ApplyReportToJson(*report);
+  CHECK(json.find("\"result\": \"failed\",\n      \"error\": \"\\\"iptables-restore --noflush --wait\\\" failed (exit 1): "
+                  "injected failure of mutating command #" + std::to_string(fail_at) + "\"") != std::string::npos);
+  CHECK(json.find("\"converged\": false") != std::string::npos);
+
+  // The pass observed the partial host, did not store the config, but owns the interface.
+  REQUIRE(report->after.has_value());
+  CHECK_FALSE(ComputePlan(desired, *report->after).empty());
+  CHECK_FALSE(dir.LastApplied().has_value());
+  CHECK_FALSE(fs::exists(dir.path() + "/last-applied.json"));
+  CHECK(dir.OwnedInterfaces() == std::vector<std::string>{"wg0"});
+
+  // The next apply plans from what it observes: exactly the failed and skipped steps.
+  std::vector<Step> unfinished;
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    if (expected_outcomes[i] != StepReport::Outcome::kApplied) unfinished.push_back(plan.steps[i]);
+  }
+  Plan repair = PlanOn(host, desired);
+  CHECK(repair.steps == unfinished);
+  std::vector<CommandBatch> repair_batches = Batches(repair, dir.state(), WireguardImplementation::kKernel);
+  host.Expect(repair, repair_batches);
+  host.recorder().ClearCommands();
+
+  auto repaired = ApplyConfig(host, dir.state(), desired, AgentOptions{});
+  REQUIRE_MESSAGE(repaired.ok(), repaired.status().message());
+  // No probe: nothing is created. Everything from the failed command on runs.
+  CHECK(host.recorder().MutatingCommandLines() ==
+        std::vector<std::string>(planned.begin() + failing_command, planned.end()));
+  CHECK(repaired->commands == host.recorder().MutatingCommandLines());
+  CHECK(repaired->converged);
+  CHECK(repaired->error == "");
+  CHECK(dir.LastApplied() == std::optional<AgentConfig>(desired));
+}
+
+TEST_CASE("a command that cannot run at all (a timeout) is reported like a failed one") {
+  TemporaryStateDir dir;
+  AgentConfig desired = RenderedExample("vps", dir.PublicKey());
+  FakeHost host(EmptyHost(), KernelModule::kPresent);
+  FailingRunner failing(host, 3, InjectedFailure::kUnavailable);  // the first planned command
+
+  auto report = ApplyConfig(failing, dir.state(), desired, AgentOptions{});
+  REQUIRE(report.ok());
+  CHECK_FALSE(report->converged);
+  CHECK(report->error == "\"ip link add wg0 type wireguard\": injected failure of mutating command #3");
+  CHECK(report->commands == std::vector<std::string>{"ip link add wg0 type wireguard"});
+  REQUIRE(!report->steps.empty());
+  CHECK(report->steps[0].outcome == StepReport::Outcome::kFailed);
+  for (size_t i = 1; i < report->steps.size(); ++i) CHECK(report->steps[i].outcome == StepReport::Outcome::kSkipped);
+  CHECK_FALSE(dir.LastApplied().has_value());
+}
+
+TEST_CASE("a config for another agent's key is refused before any command runs") {
+  TemporaryStateDir dir;
+  const WireguardKey own_key = dir.PublicKey();
+  AgentConfig desired = RenderedExample("vps", Key(kRenderedVpsKey));
+  FakeHost host(EmptyHost(), KernelModule::kPresent);
+
+  auto report = ApplyConfig(host, dir.state(), desired, AgentOptions{});
+  REQUIRE_FALSE(report.ok());
+  CHECK(report.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(report.status().message() == std::string("the config for interface wg0 expects public key ") + kRenderedVpsKey +
+                                         " but this agent's key is " + own_key.ToBase64() +
+                                         " (render the config with this agent's key)");
+  CHECK(host.recorder().commands().empty());
+  CHECK_FALSE(dir.LastApplied().has_value());
+}
+
+TEST_CASE("--dry-run observes, runs no mutating command and lists the planned ones") {
+  TemporaryStateDir dir;
+  AgentConfig desired = RenderedExample("home-gw", dir.PublicKey());
+  FakeHost host(EmptyHost(), KernelModule::kAbsent);
+  Plan plan = PlanOn(host, desired);
+  AgentOptions options;
+  options.dry_run = DryRun::kYes;
+
+  SUBCASE("auto: lists kernel commands without probing") {
+    auto report = ApplyConfig(host, dir.state(), desired, options);
+    REQUIRE(report.ok());
+    CHECK(host.recorder().MutatingCommands().empty());
+    CHECK(ReadOnlyLines(host.recorder()) == kGatewayObservationWithoutDevice);
+    CHECK(report->commands == Lines(Flatten(Batches(plan, dir.state(), WireguardImplementation::kKernel))));
+    REQUIRE(!report->commands.empty());
+    CHECK(report->commands[0] == "ip link add wg0 type wireguard");
+    CHECK(Outcomes(*report) == std::vector<StepReport::Outcome>(plan.steps.size(), StepReport::Outcome::kPlanned));
+    CHECK_FALSE(report->converged);
+    CHECK_FALSE(report->after.has_value());
+  }
+  SUBCASE("userspace: lists wireguard-go") {
+    options.wireguard = WireguardMode::kUserspace;
+    auto report = ApplyConfig(host, dir.state(), desired, options);
+    REQUIRE(report.ok());
+    CHECK(host.recorder().MutatingCommands().empty());
+    CHECK(report->commands == Lines(Flatten(Batches(plan, dir.state(), WireguardImplementation::kUserspace))));
+    REQUIRE(!report->commands.empty());
+    CHECK(report->commands[0] == "wireguard-go wg0");
+  }
+  CHECK(host.state() == EmptyHost());
+  CHECK_FALSE(dir.LastApplied().has_value());
+  CHECK(dir.OwnedInterfaces().empty());
+}
+
+TEST_CASE("a no-op apply on a host that matches the config runs no mutating command") {
+  TemporaryStateDir dir;
+  AgentConfig desired = RenderedExample("home-gw", dir.PublicKey());
+  FakeHost host(ObservedFromDesired(desired), KernelModule::kPresent);
+
+  auto report = ApplyConfig(host, dir.state(), desired, AgentOptions{});
+  REQUIRE_MESSAGE(report.ok(), report.status().message());
+  CHECK(host.recorder().MutatingCommands().empty());
+  CHECK(report->plan.empty());
+  CHECK(report->steps.empty());
+  CHECK(report->commands.empty());
+  CHECK(report->converged);
+  CHECK(report->error == "");
+  // One observation: with nothing run, the host is as it was observed.
+  CHECK(host.recorder().CommandLines() == kGatewayObservationWithDevice);
+  CHECK(dir.LastApplied() == std::optional<AgentConfig>(desired));
+}
+
+// The same on real captures (tests/testdata/agent/): the desired config is what the capture
+// shows, with the interface key replaced by this agent's key.
+TEST_CASE("a no-op apply on the captured VPS runs no mutating command") {
+  TemporaryStateDir dir;
+  const WireguardKey key = dir.PublicKey();
+  std::string dump = Testdata("wg-dump-vps-wwobs0.txt");
+  const std::string captured_key = "6HjdmlDvPz/Za0Hu1XBAsOUOK9hwxSoAXPM0wQMPVnU=";
+  REQUIRE(dump.find(captured_key) != std::string::npos);
+  dump.replace(dump.find(captured_key), captured_key.size(), key.ToBase64());
+
+  RecordingRunner recorder;
+  auto read_only = [](std::string stdout_data) { return Exit(0, std::move(stdout_data)); };
+  recorder.SetOutput({"ip", "-d", "-j", "address", "show", "dev", "wwobs0"}, read_only(Testdata("ip-address-vps-wwobs0-detail.json")));
+  recorder.SetOutput({"wg", "show", "wwobs0", "dump"}, read_only(dump));
+  recorder.SetOutput({"ip", "-4", "-N", "-j", "route", "show", "table", "all", "proto", "87"},
+                     read_only(Testdata("ip-route-vps-proto87.json")));
+  recorder.SetOutput({"ip", "-4", "-N", "-j", "rule", "show"}, read_only(Testdata("ip-rule-vps-numeric.json")));
+  for (const char* table : {"filter", "nat", "mangle"}) {
+    recorder.SetOutput({"iptables-save", "-t", table}, read_only(Testdata(std::string("iptables-save-vps-") + table + ".txt")));
+  }
+  recorder.SetOutput({"sysctl", "-n", "net.ipv4.ip_forward"}, read_only(Testdata("sysctl-vps-ip_forward.txt")));
+  recorder.SetOutput({"sysctl", "-n", "net.ipv4.conf.wwobs0.rp_filter"}, read_only(Testdata("sysctl-vps-wwobs0-rp_filter.txt")));
+
+  ObserveRequest request{{"wwobs0"}, {"net.ipv4.conf.wwobs0.rp_filter", "net.ipv4.ip_forward"}};
+  auto observed = Observe(recorder, request);
+  REQUIRE_MESSAGE(observed.ok(), observed.status().message());
+  REQUIRE(observed->interfaces.size() == 1);
+  REQUIRE(observed->sysctls.size() == 2);
+  REQUIRE(!observed->chains.empty());
+  REQUIRE(!observed->jumps.empty());
+  REQUIRE(!observed->routes.empty());
+
+  AgentConfig desired;
+  desired.agent = "vps";
+  const ObservedInterface& seen = observed->interfaces[0];
+  WireguardInterface interface;
+  interface.name = seen.name;
+  interface.tunnel = "captured";
+  interface.address = seen.addresses.at(0);
+  interface.listen_port = seen.listen_port;
+  interface.mtu = seen.mtu;
+  interface.fwmark = seen.fwmark;
+  interface.public_key = key;
+  for (const ObservedPeer& peer : seen.peers) {
+    interface.peers.push_back({"peer", peer.public_key, peer.endpoint, peer.allowed_ips, peer.persistent_keepalive});
+  }
+  desired.interfaces = {interface};
+  desired.routes = observed->routes;
+  desired.rules = observed->rules;
+  desired.chains = observed->chains;
+  desired.jumps = observed->jumps;
+  desired.sysctls = observed->sysctls;
+  recorder.ClearCommands();
+
+  auto report = ApplyConfig(recorder, dir.state(), desired, AgentOptions{});
+  REQUIRE_MESSAGE(report.ok(), report.status().message());
+  CHECK(recorder.MutatingCommands().empty());
+  CHECK(report->plan.empty());
+  CHECK(report->converged);
+  CHECK(recorder.CommandLines() == std::vector<std::string>{
+                                       "ip -d -j address show dev wwobs0",
+                                       "wg show wwobs0 dump",
+                                       "ip -4 -N -j route show table all proto 87",
+                                       "ip -4 -N -j rule show",
+                                       "iptables-save -t filter",
+                                       "iptables-save -t nat",
+                                       "iptables-save -t mangle",
+                                       "sysctl -n net.ipv4.conf.wwobs0.rp_filter",
+                                       "sysctl -n net.ipv4.ip_forward",
+                                   });
+}
+
+TEST_CASE("RestoreLastApplied re-applies the stored config after a reboot, with no config given") {
+  TemporaryStateDir dir;
+  AgentConfig desired = RenderedExample("home-gw", dir.PublicKey());
+  FakeHost host(EmptyHost(), KernelModule::kPresent);
+  Plan plan = PlanOn(host, desired);
+  std::vector<CommandBatch> batches = Batches(plan, dir.state(), WireguardImplementation::kKernel);
+  host.Expect(plan, batches);
+  REQUIRE(ApplyConfig(host, dir.state(), desired, AgentOptions{}).ok());
+  REQUIRE(dir.LastApplied().has_value());
+
+  // A reboot: the device, routes, rules and chains are gone; the state dir stays.
+  host.SetState(EmptyHost());
+  host.Expect(plan, batches);
+  host.recorder().ClearCommands();
+  auto report = RestoreLastApplied(host, dir.state(), AgentOptions{});
+  REQUIRE_MESSAGE(report.ok(), report.status().message());
+  CHECK(host.recorder().MutatingCommandLines() ==
+        Concat({"ip link add wwprobe0 type wireguard", "ip link del wwprobe0"}, Lines(Flatten(batches))));
+  CHECK(report->converged);
+  CHECK(ComputePlan(desired, host.state()).empty());
+}
+
+TEST_CASE("TearDown removes what the agent owns and the last applied config - restore then finds nothing") {
+  TemporaryStateDir dir;
+  AgentConfig desired = RenderedExample("home-gw", dir.PublicKey());
+  FakeHost host(EmptyHost(), KernelModule::kPresent);
+  Plan plan = PlanOn(host, desired);
+  host.Expect(plan, Batches(plan, dir.state(), WireguardImplementation::kKernel));
+  REQUIRE(ApplyConfig(host, dir.state(), desired, AgentOptions{}).ok());
+  REQUIRE(fs::exists(dir.path() + "/last-applied.json"));
+
+  AgentConfig nothing;
+  nothing.agent = "home-gw";
+  Plan removal = ComputePlan(nothing, ObserveThrough(host, {{"wg0"}, {}}));
+  std::vector<CommandBatch> removal_batches = Batches(removal, dir.state(), WireguardImplementation::kKernel);
+  host.Expect(removal, removal_batches);
+  host.recorder().ClearCommands();
+
+  auto report = TearDown(host, dir.state(), AgentOptions{});
+  REQUIRE_MESSAGE(report.ok(), report.status().message());
+  std::vector<std::string> lines = host.recorder().MutatingCommandLines();
+  CHECK(lines == Lines(Flatten(removal_batches)));
+  CHECK(std::find(lines.begin(), lines.end(), "ip link del wg0") != lines.end());
+  CHECK(report->converged);
+  CHECK(report->agent == "home-gw");
+  CHECK_FALSE(fs::exists(dir.path() + "/last-applied.json"));
+  // Nothing owned is left; the sysctls stay as they were set.
+  CHECK(host.state().interfaces.empty());
+  CHECK(host.state().routes.empty());
+  CHECK(host.state().rules.empty());
+  CHECK(host.state().chains.empty());
+  CHECK(host.state().jumps.empty());
+  std::vector<Sysctl> sysctls = host.state().sysctls;
+  std::sort(sysctls.begin(), sysctls.end(), [](const Sysctl& a, const Sysctl& b) { return a.key < b.key; });
+  CHECK(sysctls == desired.sysctls);
+
+  // Idempotent: a second `down` has nothing to do.
+  host.recorder().ClearCommands();
+  auto again = TearDown(host, dir.state(), AgentOptions{});
+  REQUIRE(again.ok());
+  CHECK(host.recorder().MutatingCommands().empty());
+  CHECK(again->converged);
+
+  host.recorder().ClearCommands();
+  auto restored = RestoreLastApplied(host, dir.state(), AgentOptions{});
+  REQUIRE_FALSE(restored.ok());
+  CHECK(restored.status().code() == StatusCode::kNotFound);
+  CHECK(restored.status().message() == "nothing to restore: no config was applied from " + dir.path());
+  CHECK(host.recorder().commands().empty());
+}
+
+TEST_CASE("RestoreLastApplied without a stored config is kNotFound and runs nothing") {
+  TemporaryStateDir dir;
+  FakeHost host(EmptyHost(), KernelModule::kPresent);
+  auto restored = RestoreLastApplied(host, dir.state(), AgentOptions{});
+  REQUIRE_FALSE(restored.ok());
+  CHECK(restored.status().code() == StatusCode::kNotFound);
+  CHECK(restored.status().message() == "nothing to restore: no config was applied from " + dir.path());
+  CHECK(host.recorder().commands().empty());
+}
+
+TEST_CASE("ApplyReportToJson prints the report in a fixed shape") {
+  const WireguardKey peer = Key(kRenderedVpsKey);
+  ApplyReport report;
+  report.agent = "vps";
+  Route route{Cidr("192.168.50.0/24"), "wg0", std::nullopt, kMainTable};
+  report.plan.steps = {Step{AddRoute{route}, Destructive::kNo}, Step{RemovePeer{"wg0", peer}, Destructive::kYes},
+                       Step{SetSysctl{{"net.ipv4.ip_forward", "1"}}, Destructive::kNo}};
+  const std::string error = "\"wg set wg0 peer " + std::string(kRenderedVpsKey) + " remove\" failed (exit 1): no \xff";
+  report.steps = {{0, DescribeStep(report.plan.steps[0]), StepReport::Outcome::kApplied, ""},
+                  {1, DescribeStep(report.plan.steps[1]), StepReport::Outcome::kFailed, error},
+                  {2, DescribeStep(report.plan.steps[2]), StepReport::Outcome::kSkipped, ""}};
+  report.commands = {"ip route replace 192.168.50.0/24 dev wg0 table 254 proto 87",
+                     "wg set wg0 peer " + std::string(kRenderedVpsKey) + " remove"};
+  report.converged = false;
+  report.error = error;
+  ObservedState after;
+  after.sysctls = {{"net.ipv4.ip_forward", "0"}};
+  report.after = after;
+
+  // Invalid UTF-8 from a tool's stderr is printed as U+FFFD, not a crash.
+  const std::string kReplacement = "\xef\xbf\xbd";
+  CHECK(ApplyReportToJson(report) == R"({
+  "agent": "vps",
+  "converged": false,
+  "destructive": true,
+  "steps": [
+    {
+      "index": 0,
+      "step": "+ route 192.168.50.0/24 dev wg0",
+      "result": "applied"
+    },
+    {
+      "index": 1,
+      "step": "- peer (PbSK/Kg/…=) on wg0 [destructive]",
+      "result": "failed",
+      "error": "\"wg set wg0 peer PbSK/Kg/maYUE1U0WBEwpINugfslGFR+2uHLWgigiks= remove\" failed (exit 1): no )" + kReplacement + R"("
+    },
+    {
+      "index": 2,
+      "step": "~ sysctl net.ipv4.ip_forward = 1",
+      "result": "skipped"
+    }
+  ],
+  "commands": [
+    "ip route replace 192.168.50.0/24 dev wg0 table 254 proto 87",
+    "wg set wg0 peer PbSK/Kg/maYUE1U0WBEwpINugfslGFR+2uHLWgigiks= remove"
+  ],
+  "error": "\"wg set wg0 peer PbSK/Kg/maYUE1U0WBEwpINugfslGFR+2uHLWgigiks= remove\" failed (exit 1): no )" + kReplacement + R"(",
+  "observed": {
+    "formatVersion": 1,
+    "interfaces": [],
+    "routes": [],
+    "rules": [],
+    "chains": [],
+    "jumps": [],
+    "sysctls": [
+      {
+        "key": "net.ipv4.ip_forward",
+        "value": "0"
+      }
+    ]
+  }
+}
+)");
+
+  ApplyReport converged;
+  converged.agent = "gw";
+  converged.converged = true;
+  CHECK(ApplyReportToJson(converged) == R"({
+  "agent": "gw",
+  "converged": true,
+  "destructive": false,
+  "steps": [],
+  "commands": []
+}
+)");
+}
+
+TEST_CASE("hostile desired configs are refused with a clear error before any command runs") {
+  SUBCASE("from JSON") {
+    std::string deep = R"({"formatVersion":1,"agent":"vps","notices":)" + std::string(200, '[') + std::string(200, ']') + "}";
+    auto nested = AgentConfigFromJson(deep);
+    REQUIRE_FALSE(nested.ok());
+    CHECK(nested.status().code() == StatusCode::kInvalidArgument);
+    CHECK(nested.status().message().find("64") != std::string::npos);
+
+    std::string text = ReadSourceFile("examples/homelab/rendered/vps.json");
+    auto replace = [&](const std::string& from, const std::string& to) {
+      std::string changed = text;
+      REQUIRE(changed.find(from) != std::string::npos);
+      changed.replace(changed.find(from), from.size(), to);
+      return changed;
+    };
+    auto option_name = AgentConfigFromJson(replace(R"("name": "wg0")", R"("name": "-wg0")"));
+    REQUIRE_FALSE(option_name.ok());
+    CHECK(option_name.status().message() ==
+          "interfaces[0].name: \"-wg0\" is not an interface name (expected 1-15 of A-Z a-z 0-9 _ . = + -, not starting "
+          "with . = + -)");
+
+    auto newline = AgentConfigFromJson(replace(R"("-i wg0 -o wg0 -j ACCEPT")", R"("-i wg0 -o wg0 -j ACCEPT\n-F FORWARD")"));
+    REQUIRE_FALSE(newline.ok());
+    CHECK(newline.status().message().find("chains[0].rules[1]: ") == 0);
+    CHECK(newline.status().message().find("contains a control character") != std::string::npos);
+  }
+
+  // Configs built in code skip the JSON checks; ApplyConfig checks them itself.
+  SUBCASE("built in code") {
+    TemporaryStateDir dir;
+    AgentConfig desired = RenderedExample("vps", dir.PublicKey());
+    std::string expected;
+    SUBCASE("an interface name that reads as an option") {
+      desired.interfaces[0].name = "-wg0";
+      expected = "interface name \"-wg0\" is not 1-15 letters, digits, '_', '.' or '-'";
+    }
+    SUBCASE("a rule with a newline that would inject a restore line") {
+      desired.chains[0].rules[1] = "-i wg0 -o wg0 -j ACCEPT\n-F FORWARD";
+      expected = "rule \"-i wg0 -o wg0 -j ACCEPT\\x0a-F FORWARD\" has a control character";
+    }
+    SUBCASE("a jump to a chain the agent does not own") {
+      desired.jumps[0].rule = "-j DOCKER-USER";
+      expected = "jump rule \"-j DOCKER-USER\" does not end in \"-j WIREWARP-...\"";
+    }
+    FakeHost host(EmptyHost(), KernelModule::kPresent);
+    auto report = ApplyConfig(host, dir.state(), desired, AgentOptions{});
+    REQUIRE_FALSE(report.ok());
+    CHECK(report.status().code() == StatusCode::kInvalidArgument);
+    CHECK(report.status().message().find(expected) != std::string::npos);
+    CHECK(report.status().message().find("nothing was run") != std::string::npos);
+    CHECK(host.recorder().commands().empty());
+    CHECK_FALSE(dir.LastApplied().has_value());
+    CHECK(dir.OwnedInterfaces().empty());
+  }
+}
+
+}  // namespace
+}  // namespace ww::agent
