@@ -14,19 +14,46 @@ namespace ww::agent {
 
 namespace {
 
+// What the state directory says before a pass, loaded once: the last applied config and
+// the interfaces recorded as owned (sorted, unique).
+struct StoredState {
+  std::optional<AgentConfig> last_applied;
+  std::vector<std::string> owned;
+};
+
+Result<StoredState> LoadStoredState(const StateDir& state) {
+  StoredState stored;
+  WW_ASSIGN_OR_RETURN(stored.last_applied, state.LoadLastApplied());
+  WW_ASSIGN_OR_RETURN(stored.owned, state.LoadOwnedInterfaces());
+  return stored;
+}
+
+std::vector<std::string> SortedUnique(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
+// Records `names` as the owned interfaces. Writes owned.json only when the list changes: a
+// write costs two fsyncs, which a no-op pass should not pay.
+Status RecordOwned(StateDir& state, StoredState& stored, std::vector<std::string> names) {
+  names = SortedUnique(std::move(names));
+  if (names == stored.owned) return Status::Ok();
+  WW_RETURN_IF_ERROR(state.SaveOwnedInterfaces(names));
+  stored.owned = std::move(names);
+  return Status::Ok();
+}
+
 // The interfaces and sysctls to observe: the desired config's, the last applied config's
 // and every interface recorded as owned.
-Result<ObserveRequest> BuildObserveRequest(const StateDir& state, const AgentConfig& desired) {
+ObserveRequest BuildObserveRequest(const StoredState& stored, const AgentConfig& desired) {
   ObserveRequest request = ObserveRequestFor(desired);
-  WW_ASSIGN_OR_RETURN(std::optional<AgentConfig> last, state.LoadLastApplied());
-  if (last) {
-    ObserveRequest previous = ObserveRequestFor(*last);
+  if (stored.last_applied) {
+    ObserveRequest previous = ObserveRequestFor(*stored.last_applied);
     request.interfaces.insert(request.interfaces.end(), previous.interfaces.begin(), previous.interfaces.end());
   }
-  WW_ASSIGN_OR_RETURN(std::vector<std::string> owned, state.LoadOwnedInterfaces());
-  request.interfaces.insert(request.interfaces.end(), owned.begin(), owned.end());
-  std::sort(request.interfaces.begin(), request.interfaces.end());
-  request.interfaces.erase(std::unique(request.interfaces.begin(), request.interfaces.end()), request.interfaces.end());
+  request.interfaces.insert(request.interfaces.end(), stored.owned.begin(), stored.owned.end());
+  request.interfaces = SortedUnique(std::move(request.interfaces));
   return request;
 }
 
@@ -81,11 +108,11 @@ Status CheckConfigIsSafe(const StateDir& state, const AgentConfig& desired) {
   return Status::Ok();
 }
 
-Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, const AgentConfig& desired,
+Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, StoredState& stored, const AgentConfig& desired,
                             const AgentOptions& options, std::vector<std::string> owned_after) {
   ApplyReport report;
   report.agent = desired.agent;
-  WW_ASSIGN_OR_RETURN(ObserveRequest request, BuildObserveRequest(state, desired));
+  ObserveRequest request = BuildObserveRequest(stored, desired);
   WW_ASSIGN_OR_RETURN(ObservedState before, Observe(runner, request));
   report.plan = ComputePlan(desired, before);
   for (size_t i = 0; i < report.plan.steps.size(); ++i) {
@@ -112,9 +139,9 @@ Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, const AgentC
 
   // Record ownership before creating anything, so a crash mid-way leaves nothing orphaned.
   if (PlanCreatesInterfaces(report.plan)) {
-    WW_ASSIGN_OR_RETURN(std::vector<std::string> owned, state.LoadOwnedInterfaces());
+    std::vector<std::string> owned = stored.owned;
     for (const std::string& name : InterfaceNames(desired)) owned.push_back(name);
-    WW_RETURN_IF_ERROR(state.SaveOwnedInterfaces(owned));
+    WW_RETURN_IF_ERROR(RecordOwned(state, stored, std::move(owned)));
   }
 
   std::set<size_t> failed_steps;
@@ -144,7 +171,7 @@ Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, const AgentC
     // Nothing ran, so the host is as observed: a no-op pass costs one observation.
     report.after = std::move(before);
     report.converged = true;
-    WW_RETURN_IF_ERROR(state.SaveOwnedInterfaces(std::move(owned_after)));
+    WW_RETURN_IF_ERROR(RecordOwned(state, stored, std::move(owned_after)));
     return report;
   }
   auto after = Observe(runner, request);
@@ -155,7 +182,7 @@ Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, const AgentC
   report.after = *after;
   report.converged = report.error.empty() && ComputePlan(desired, *after).empty();
   if (report.converged) {
-    WW_RETURN_IF_ERROR(state.SaveOwnedInterfaces(std::move(owned_after)));
+    WW_RETURN_IF_ERROR(RecordOwned(state, stored, std::move(owned_after)));
   } else if (report.error.empty()) {
     report.error = "the host still differs from the config after applying";
   }
@@ -179,8 +206,10 @@ Result<ApplyReport> ApplyConfig(CommandRunner& runner, StateDir& state, const Ag
   WW_RETURN_IF_ERROR(CheckConfigIsSafe(state, desired));
   WW_RETURN_IF_ERROR(state.Lock());
   WW_RETURN_IF_ERROR(CheckKey(state, desired));
-  WW_ASSIGN_OR_RETURN(ApplyReport report, RunPass(runner, state, desired, options, InterfaceNames(desired)));
-  if (options.dry_run == DryRun::kNo && report.converged) {
+  WW_ASSIGN_OR_RETURN(StoredState stored, LoadStoredState(state));
+  WW_ASSIGN_OR_RETURN(ApplyReport report, RunPass(runner, state, stored, desired, options, InterfaceNames(desired)));
+  // Rewritten only when it changes: the file is large for big fleets and each write fsyncs.
+  if (options.dry_run == DryRun::kNo && report.converged && stored.last_applied != desired) {
     WW_RETURN_IF_ERROR(state.SaveLastApplied(desired));
   }
   return report;
@@ -195,9 +224,9 @@ Result<ApplyReport> RestoreLastApplied(CommandRunner& runner, StateDir& state, c
 Result<ApplyReport> TearDown(CommandRunner& runner, StateDir& state, const AgentOptions& options) {
   WW_RETURN_IF_ERROR(state.Lock());
   AgentConfig nothing;
-  WW_ASSIGN_OR_RETURN(std::optional<AgentConfig> last, state.LoadLastApplied());
-  if (last) nothing.agent = last->agent;
-  WW_ASSIGN_OR_RETURN(ApplyReport report, RunPass(runner, state, nothing, options, {}));
+  WW_ASSIGN_OR_RETURN(StoredState stored, LoadStoredState(state));
+  if (stored.last_applied) nothing.agent = stored.last_applied->agent;
+  WW_ASSIGN_OR_RETURN(ApplyReport report, RunPass(runner, state, stored, nothing, options, {}));
   if (options.dry_run == DryRun::kNo && report.converged) {
     // Forget the config so a boot-time `restore` does not bring the tunnel back.
     std::error_code error;
@@ -208,10 +237,9 @@ Result<ApplyReport> TearDown(CommandRunner& runner, StateDir& state, const Agent
 }
 
 Result<ObservedState> ObserveOwned(CommandRunner& runner, const StateDir& state) {
-  WW_ASSIGN_OR_RETURN(std::optional<AgentConfig> last, state.LoadLastApplied());
-  AgentConfig reference = last ? *last : AgentConfig{};
-  WW_ASSIGN_OR_RETURN(ObserveRequest request, BuildObserveRequest(state, reference));
-  return Observe(runner, request);
+  WW_ASSIGN_OR_RETURN(StoredState stored, LoadStoredState(state));
+  AgentConfig reference = stored.last_applied ? *stored.last_applied : AgentConfig{};
+  return Observe(runner, BuildObserveRequest(stored, reference));
 }
 
 std::string ApplyReportToJson(const ApplyReport& report) {

@@ -1,0 +1,174 @@
+// Schema migrations: see migrations.h. Steps are append-only: never edit a released step,
+// add a new one.
+
+#include "reconciler/store/migrations.h"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "reconciler/store/sqlite_handle.h"
+
+namespace ww::store {
+namespace {
+
+struct MigrationStep {
+  int version;
+  const char* sql;
+};
+
+// Times are unix seconds. Enumerations are CHECKed so a bad row cannot be written.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE agents (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('server', 'client')),
+  wireguard_public_key TEXT NOT NULL UNIQUE,
+  hostname TEXT NOT NULL,
+  version TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  deleted_at INTEGER
+);
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY,
+  secret_sha256 BLOB NOT NULL CHECK (length(secret_sha256) = 32),
+  type TEXT NOT NULL CHECK (type IN ('server', 'client')),
+  name TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER,
+  bound_spki TEXT
+);
+CREATE TABLE certificates (
+  serial TEXT PRIMARY KEY,
+  agent_id TEXT REFERENCES agents(id),
+  subject TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'viewer', 'agent')),
+  not_before INTEGER NOT NULL,
+  not_after INTEGER NOT NULL,
+  revoked_at INTEGER,
+  CHECK ((role = 'agent') = (agent_id IS NOT NULL))
+);
+CREATE INDEX certificates_by_agent ON certificates(agent_id);
+CREATE TABLE revisions (
+  id INTEGER PRIMARY KEY,
+  source TEXT NOT NULL CHECK (source IN ('git', 'apply', 'rollback')),
+  commit_sha TEXT NOT NULL,
+  applied_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  content_sha256 TEXT NOT NULL,
+  documents TEXT NOT NULL
+);
+CREATE TABLE current_revision (
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  revision_id INTEGER NOT NULL REFERENCES revisions(id)
+);
+CREATE TABLE ip_allocations (
+  tunnel TEXT NOT NULL,
+  peer TEXT NOT NULL,
+  address TEXT NOT NULL,
+  PRIMARY KEY (tunnel, peer),
+  UNIQUE (tunnel, address)
+);
+CREATE TABLE reports (
+  agent_id TEXT PRIMARY KEY REFERENCES agents(id),
+  received_at INTEGER NOT NULL,
+  generation INTEGER NOT NULL,
+  observed_json TEXT NOT NULL,
+  metrics_json TEXT NOT NULL
+);
+CREATE TABLE plan_generations (
+  agent_id TEXT NOT NULL REFERENCES agents(id),
+  generation INTEGER NOT NULL,
+  revision_id INTEGER NOT NULL REFERENCES revisions(id),
+  created_at INTEGER NOT NULL,
+  desired_json TEXT NOT NULL,
+  plan_json TEXT NOT NULL,
+  PRIMARY KEY (agent_id, generation)
+);
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  agent_id TEXT REFERENCES agents(id),
+  kind TEXT NOT NULL,
+  message TEXT NOT NULL
+);
+)sql";
+
+const std::vector<MigrationStep>& Steps() {
+  static const std::vector<MigrationStep> steps = {{1, kSchemaV1}};
+  return steps;
+}
+
+// "<path>.bak-vN", or "<path>.bak-vN.2", ... when an earlier attempt left one behind:
+// VACUUM INTO refuses to overwrite, and an older backup is worth keeping.
+std::string BackupPath(const std::string& path, int64_t version) {
+  std::string base = path + ".bak-v" + std::to_string(version);
+  std::string candidate = base;
+  std::error_code error;
+  for (int attempt = 2; std::filesystem::exists(candidate, error); ++attempt) {
+    candidate = base + "." + std::to_string(attempt);
+  }
+  return candidate;
+}
+
+Status Backup(sqlite3* db, const std::string& path, int64_t version) {
+  WW_ASSIGN_OR_RETURN(int64_t objects, QueryInt(db, "SELECT count(*) FROM sqlite_master"));
+  if (objects == 0) return Status::Ok();
+  std::string backup_path = BackupPath(path, version);
+  WW_ASSIGN_OR_RETURN(Statement vacuum, Statement::Prepare(db, "VACUUM INTO ?"));
+  vacuum.BindText(1, backup_path);
+  return vacuum.Run().WithContext("backing up " + path + " to " + backup_path);
+}
+
+Status CheckForeignKeys(sqlite3* db) {
+  WW_ASSIGN_OR_RETURN(Statement check, Statement::Prepare(db, "PRAGMA foreign_key_check"));
+  WW_ASSIGN_OR_RETURN(bool has_row, check.Step());
+  if (has_row) {
+    return Status::FailedPrecondition("foreign key violation in table \"" + check.ColumnText(0) +
+                                      "\" row " + std::to_string(check.ColumnInt(1)) +
+                                      " referencing \"" + check.ColumnText(2) + "\"");
+  }
+  return Status::Ok();
+}
+
+Status ApplyStep(sqlite3* db, const MigrationStep& step) {
+  WW_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    // Another process may have migrated while we waited for the write lock.
+    WW_ASSIGN_OR_RETURN(int64_t version, QueryInt(db, "PRAGMA user_version"));
+    if (version >= step.version) return Status::Ok();
+    WW_RETURN_IF_ERROR(Exec(db, step.sql));
+    WW_RETURN_IF_ERROR(Exec(db, "PRAGMA user_version=" + std::to_string(step.version)));
+    return CheckForeignKeys(db);
+  };
+  Status status = body();
+  if (status.ok()) status = Exec(db, "COMMIT");
+  if (!status.ok()) {
+    (void)Exec(db, "ROLLBACK");
+    return status.WithContext("migrating to schema version " + std::to_string(step.version));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Migrate(sqlite3* db, const std::string& path) {
+  WW_ASSIGN_OR_RETURN(int64_t version, QueryInt(db, "PRAGMA user_version"));
+  if (version > kSchemaVersion) {
+    return Status::FailedPrecondition("database " + path + " has schema version " +
+                                      std::to_string(version) + ", newer than version " +
+                                      std::to_string(kSchemaVersion) +
+                                      " that this reconciler knows; run a newer reconciler");
+  }
+  if (version == kSchemaVersion) return Status::Ok();
+  WW_RETURN_IF_ERROR(Backup(db, path, version));
+  for (const MigrationStep& step : Steps()) {
+    if (step.version <= version) continue;
+    WW_RETURN_IF_ERROR(ApplyStep(db, step));
+  }
+  return Status::Ok();
+}
+
+}  // namespace ww::store

@@ -1,0 +1,207 @@
+#pragma once
+// The reconciler's durable state in one SQLite file: agents, enrollment tokens (hashed),
+// certificates, revisions, IP allocations, reports, plan generations and the event log.
+// Thread-safe: one connection behind a mutex; every write is one BEGIN IMMEDIATE
+// transaction, so several processes on the same file also serialise their writes.
+// There is no clock inside: callers pass times as unix seconds.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "schema/ipam.h"
+#include "schema/net.h"
+#include "schema/result.h"
+
+struct sqlite3;
+
+namespace ww {
+
+using Sha256 = std::array<uint8_t, 32>;
+
+enum class TokenType { kServer, kClient };
+
+struct TokenRecord {
+  std::string id;        // the public part of "wwt_<id>_<secret>"
+  Sha256 secret_sha256{};  // never the secret itself
+  TokenType type = TokenType::kClient;
+  std::string name;      // the agent name it is meant for; may be empty
+  std::string created_by;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  std::optional<int64_t> used_at;
+  std::optional<std::string> bound_spki;  // "sha256:<hex>" of the key that used it
+  friend bool operator==(const TokenRecord&, const TokenRecord&) = default;
+};
+
+enum class AgentRole { kServer, kClient };
+
+struct AgentRecord {
+  std::string id;  // the identity in the agent's certificate
+  std::string name;
+  AgentRole role = AgentRole::kClient;
+  WireguardKey wireguard_public_key;
+  std::string hostname;
+  std::string version;
+  int64_t created_at = 0;
+  std::optional<int64_t> deleted_at;
+  friend bool operator==(const AgentRecord&, const AgentRecord&) = default;
+};
+
+enum class CertificateRole { kAdmin, kViewer, kAgent };
+
+struct CertificateRecord {
+  std::string serial;  // hex
+  std::optional<std::string> agent_id;  // set exactly when role is kAgent
+  std::string subject;
+  CertificateRole role = CertificateRole::kAgent;
+  int64_t not_before = 0;
+  int64_t not_after = 0;
+  std::optional<int64_t> revoked_at;
+  friend bool operator==(const CertificateRecord&, const CertificateRecord&) = default;
+};
+
+enum class RevisionSource { kGit, kApply, kRollback };
+
+struct RevisionRecord {
+  int64_t id = 0;  // assigned by AddRevision, increasing
+  RevisionSource source = RevisionSource::kApply;
+  std::string commit_sha;  // empty unless source is kGit
+  std::string applied_by;
+  int64_t created_at = 0;
+  std::string content_sha256;  // hex
+  std::string documents;       // the accepted desired state, as uploaded
+  friend bool operator==(const RevisionRecord&, const RevisionRecord&) = default;
+};
+
+// The latest report of one agent.
+struct ReportRecord {
+  std::string agent_id;
+  int64_t received_at = 0;
+  int64_t generation = 0;  // the plan generation the agent had applied
+  std::string observed_json;
+  std::string metrics_json;
+  friend bool operator==(const ReportRecord&, const ReportRecord&) = default;
+};
+
+struct PlanGenerationRecord {
+  std::string agent_id;
+  int64_t generation = 0;  // assigned by AddPlanGeneration: 1, 2, ... per agent
+  int64_t revision_id = 0;
+  int64_t created_at = 0;
+  std::string desired_json;
+  std::string plan_json;
+  friend bool operator==(const PlanGenerationRecord&, const PlanGenerationRecord&) = default;
+};
+
+struct EventRecord {
+  int64_t id = 0;  // assigned by AppendEvent
+  int64_t at = 0;
+  std::optional<std::string> agent_id;
+  std::string kind;
+  std::string message;
+  friend bool operator==(const EventRecord&, const EventRecord&) = default;
+};
+
+// Connection settings as read back from SQLite (for status output and tests).
+struct ConnectionSettings {
+  int64_t foreign_keys = 0;
+  int64_t busy_timeout_ms = 0;
+  int64_t trusted_schema = 0;
+  std::string journal_mode;
+  int64_t synchronous = 0;  // 2 is FULL
+  int defensive = 0;
+  int64_t user_version = 0;
+};
+
+// The one message for every refused token: it does not say whether the id was unknown, the
+// secret wrong, the token expired or already used.
+inline constexpr const char* kTokenRefusedMessage =
+    "token refused: it is unknown, expired or already used";
+
+class Store {
+ public:
+  // Opens or creates the database at `path`, checks it (quick_check) and migrates it.
+  // kFailedPrecondition when the file's schema is newer than this code.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  Result<ConnectionSettings> Settings();
+
+  // Tokens. REQUIRES: token.used_at and bound_spki are empty.
+  Status CreateToken(const TokenRecord& token);
+  // Marks the token used and bound to `spki`, and returns it. Every refusal is
+  // kInvalidArgument with kTokenRefusedMessage. Of concurrent calls, exactly one wins.
+  Result<TokenRecord> ConsumeToken(const std::string& id, const Sha256& secret_sha256, int64_t now,
+                                   const std::string& spki);
+
+  // Enrollment in one transaction: consumes the token (as ConsumeToken, same refusals), then
+  // inserts the agent and its certificate. Any failure leaves all three untouched, so a
+  // refused agent (e.g. a taken name) does not burn the token.
+  Result<TokenRecord> Enroll(const std::string& token_id, const Sha256& secret_sha256, int64_t now,
+                             const std::string& spki, const AgentRecord& agent,
+                             const CertificateRecord& certificate);
+
+  // Agents and certificates.
+  Status InsertAgent(const AgentRecord& agent);
+  Result<AgentRecord> FindAgentByName(const std::string& name);
+  Status InsertCertificate(const CertificateRecord& certificate);
+  // kNotFound for an unknown serial. Revoking twice keeps the first time.
+  Status RevokeCertificate(const std::string& serial, int64_t now);
+  // kNotFound for a serial this store never issued: callers refuse it like a revoked one.
+  Result<bool> IsRevoked(const std::string& serial);
+  // Marks the agent deleted and revokes all its certificates, in one transaction.
+  // kNotFound for an unknown or already deleted name.
+  Status DeleteAgent(const std::string& name, int64_t now);
+  // Every revoked serial, sorted: loads the in-memory set checked on each request.
+  Result<std::vector<std::string>> ListRevokedSerials();
+
+  // Revisions. AddRevision assigns the id and makes it current in the same transaction.
+  Result<int64_t> AddRevision(const RevisionRecord& revision);
+  // kNotFound before the first revision.
+  Result<RevisionRecord> CurrentRevision();
+  // Newest first, at most `limit`.
+  Result<std::vector<RevisionRecord>> ListRevisions(int64_t limit);
+
+  // Replaces every allocation at once; on failure (e.g. two peers of a tunnel on one
+  // address) the previous allocations stay.
+  Status SaveAllocations(const Allocations& allocations);
+  // Sorted by (tunnel, peer).
+  Result<Allocations> LoadAllocations();
+
+  // Keeps only the latest report per agent. kInternal for an unknown agent (foreign key).
+  Status SaveReport(const ReportRecord& report);
+  Result<ReportRecord> LatestReport(const std::string& agent_id);
+
+  // Assigns the next generation of plan.agent_id and returns it.
+  Result<int64_t> AddPlanGeneration(const PlanGenerationRecord& plan);
+  Result<PlanGenerationRecord> LatestPlanGeneration(const std::string& agent_id);
+
+  Result<int64_t> AppendEvent(const EventRecord& event);
+  // Newest first, at most `limit`.
+  Result<std::vector<EventRecord>> RecentEvents(int64_t limit);
+
+ private:
+  Store(sqlite3* db, std::string path);
+  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT under the writer mutex; rolls back when
+  // `body` fails.
+  template <typename Body>
+  Status WriteTransaction(Body&& body);
+  // The bodies of the writes above. REQUIRES: inside WriteTransaction.
+  Result<TokenRecord> ConsumeTokenInTransaction(const std::string& id, const Sha256& secret_sha256,
+                                                int64_t now, const std::string& spki);
+  Status InsertAgentInTransaction(const AgentRecord& agent);
+  Status InsertCertificateInTransaction(const CertificateRecord& certificate);
+
+  std::mutex mutex_;
+  sqlite3* db_;  // owned; closed in the destructor
+  std::string path_;
+};
+
+}  // namespace ww
