@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config ccache git \
   libyaml-cpp-dev libcli11-dev libgit2-dev libcpp-httplib-dev libssl-dev libsqlite3-dev \
   nlohmann-json3-dev doctest-dev \
-  iproute2 iptables wireguard-tools wireguard-go python3
+  iproute2 iptables wireguard-tools wireguard-go python3 time
 
 .PHONY: all build deps configure test bench run clean
 
@@ -39,6 +39,8 @@ test: deps
 bench: deps
 	$(MAKE) build
 	$(BUILD_DIR)/tests/bench/schema_bench
+	@# Needs root (namespaces, WireGuard, iptables); prints a SKIP line otherwise.
+	bash tests/bench/agent_bench.sh $(BUILD_DIR)/cli/wwctl $(BUILD_DIR)/agent/wirewarp-agent
 
 run: deps
 	$(MAKE) build

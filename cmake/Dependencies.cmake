@@ -11,3 +11,6 @@ if(WIREWARP_BUILD_TESTS)
   find_package(doctest REQUIRED)
   include(doctest)
 endif()
+# Debian's cpp-httplib is a compiled library: link it only through pkg-config, so every
+# translation unit sees the same CPPHTTPLIB_* defines (ODR).
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
