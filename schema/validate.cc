@@ -701,6 +701,42 @@ void CheckAgentNetworks(const FleetIndex& index, Diagnostics& out) {
   });
 }
 
+// Gateway mode routes a LAN's internet traffic into one tunnel ("from LAN lookup TABLE"):
+// two gateway peers of one agent with overlapping LANs would fight over the same traffic.
+void CheckGatewayLans(const FleetIndex& index, Diagnostics& out) {
+  const Fleet& fleet = index.fleet();
+  struct Entry {
+    size_t peer = 0;
+    size_t lan = 0;
+  };
+  std::vector<Entry> entries;
+  std::unordered_map<std::string_view, uint64_t> agent_ids;
+  std::vector<Span> spans;
+  for (size_t p = 0; p < fleet.peers.size(); ++p) {
+    const Peer& peer = fleet.peers[p];
+    if (!peer.spec.agent || !peer.spec.gateway || index.PeerTunnel(p) == kNone || index.IsRedundantMembership(p)) continue;
+    uint64_t id = agent_ids.emplace(*peer.spec.agent, agent_ids.size()).first->second;
+    for (size_t l = 0; l < peer.spec.lan.size(); ++l) {
+      const Ipv4Cidr& lan = peer.spec.lan[l];
+      spans.push_back({id, lan.Network().value, lan.Broadcast().value, entries.size()});
+      entries.push_back({p, l});
+    }
+  }
+  SweepOverlaps(spans, [&](const Span& cover, const Span& span) {
+    const Entry& earlier = entries[std::min(cover.owner, span.owner)];
+    const Entry& later = entries[std::max(cover.owner, span.owner)];
+    if (earlier.peer == later.peer) return;  // within one peer: CheckLans reports it
+    const Peer& peer = fleet.peers[later.peer];
+    const Peer& other = fleet.peers[earlier.peer];
+    std::string field = "spec.lan[" + std::to_string(later.lan) + "]";
+    Error(out, peer, field,
+          "lan " + peer.spec.lan[later.lan].ToString() + " overlaps lan " + other.spec.lan[earlier.lan].ToString() +
+              " of " + Cite(other, "spec.lan[" + std::to_string(earlier.lan) + "]") + ": agent " +
+              Quote(*peer.spec.agent) +
+              " cannot send one LAN's internet traffic into two tunnels; set gateway: true on one of them only");
+  });
+}
+
 // --- Unmanaged peers ---------------------------------------------------------------------
 
 void CheckPublicKeys(const FleetIndex& index, Diagnostics& out) {
@@ -740,6 +776,7 @@ Diagnostics ValidateFleet(const Fleet& fleet, const Diagnostics& load_diagnostic
   CheckInterfaces(index, out);
   CheckListenPorts(fleet, out);
   CheckAgentNetworks(index, out);
+  CheckGatewayLans(index, out);
   CheckPublicKeys(index, out);
   CheckForwardPorts(index, out);
   CheckRemaps(index, out);

@@ -11,7 +11,8 @@
 // single ports; a forward's to.address is routable through exactly one peer and agrees with
 // to.peer; a managed peer runs on another agent than its tunnel's server, once per tunnel;
 // two interfaces on one agent never share a name, nor two server tunnels a listen port, and
-// the tunnel networks on one agent do not overlap. Warnings (not errors): a forward into
+// the tunnel networks on one agent do not overlap; two gateway peers of one agent never have
+// overlapping LANs. Warnings (not errors): a forward into
 // the LAN of a peer with gateway: false (masqueraded) or of an unmanaged peer.
 // Per-document checks (syntax, types, formats, exactly-one-of) are LoadFleet's.
 

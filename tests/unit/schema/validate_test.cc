@@ -432,6 +432,23 @@ TEST_CASE("the tunnel networks on one agent do not overlap") {
         "network 10.77.0.0/24 of Tunnel/vps, which agent \"home-gw\" is also on as Peer/home (fleet.yaml:10)\n");
 }
 
+TEST_CASE("two gateway peers of one agent never have overlapping LANs") {
+  Fleet fleet = BaseFleet();  // home: agent home-gw, gateway, lan 192.168.1.0/24 on Tunnel/vps
+  fleet.tunnels.push_back(MakeTunnel("backup", "vps2", "10.88.0.0/24", 100));
+  Peer second = ManagedPeer("home-backup", "backup", "home-gw", 110);
+  second.spec.interface = "wg1";
+  second.spec.lan = {Cidr("10.99.0.0/24"), Cidr("192.168.1.0/25")};
+  second.spec.gateway = true;
+  fleet.peers.push_back(second);
+  CHECK(Validate(fleet) ==
+        "fleet.yaml:110:1: error: Peer/home-backup: spec.lan[1]: lan 192.168.1.0/25 overlaps lan 192.168.1.0/24 of "
+        "Peer/home (fleet.yaml:10): agent \"home-gw\" cannot send one LAN's internet traffic into two tunnels; set "
+        "gateway: true on one of them only\n");
+  // The same LAN reached through two tunnels without gateway mode is fine (forwards from two VPSes).
+  fleet.peers.back().spec.gateway = false;
+  CHECK(Validate(fleet).empty());
+}
+
 TEST_CASE("unmanaged peers' public keys are unique per tunnel") {
   Fleet fleet = BaseFleet();
   fleet.peers.push_back(UnmanagedPeer("laptop", "vps", 1, 100));
