@@ -9,19 +9,16 @@
 #include <string>
 
 #include "schema/wire_json.h"
+#include "tests/support/test_values.h"
 
 using namespace ww;
 using OrderedJson = nlohmann::ordered_json;
 
 namespace {
 
-WireguardKey Key(int fill) {
-  WireguardKey key;
-  key.bytes.fill(static_cast<uint8_t>(fill));
-  return key;
-}
+using test_support::Key;
+using test_support::Cidr;
 
-Ipv4Cidr Cidr(std::string_view text) { return Ipv4Cidr::Parse(text).value(); }
 
 AgentConfig ValidConfig() {
   AgentConfig config;

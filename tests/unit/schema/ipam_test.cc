@@ -5,12 +5,13 @@
 #include <vector>
 
 #include "schema/ipam.h"
+#include "tests/support/test_values.h"
 
 using namespace ww;
 
 namespace {
 
-Ipv4Address Ip(const char* text) { return *Ipv4Address::Parse(text); }
+using test_support::Address;
 
 Tunnel MakeTunnel(const std::string& name, const char* network) {
   Tunnel tunnel;
@@ -26,7 +27,7 @@ Peer MakePeer(const std::string& name, const std::string& tunnel, const char* ad
   peer.metadata.name = name;
   peer.spec.tunnel = tunnel;
   peer.spec.agent = "agent-" + name;
-  if (address != nullptr) peer.spec.address = Ip(address);
+  if (address != nullptr) peer.spec.address = Address(address);
   peer.origin.file = "peers/" + name + ".yaml";
   peer.origin.mark = {3, 1};
   peer.origin.fields = {{"spec", {7, 3}}, {"spec.tunnel", {8, 11}}};
@@ -42,18 +43,18 @@ Fleet MakeFleet(const char* network, const std::vector<std::string>& peer_names)
 
 Allocations Expect(const std::vector<std::pair<std::string, const char*>>& peers, const std::string& tunnel = "home") {
   Allocations out;
-  for (const auto& [name, address] : peers) out.push_back({tunnel, name, Ip(address)});
+  for (const auto& [name, address] : peers) out.push_back({tunnel, name, Address(address)});
   return out;
 }
 
 }  // namespace
 
 TEST_CASE("ServerAddress is the first host of the network") {
-  CHECK(ServerAddress(*Ipv4Cidr::Parse("10.77.0.0/24")) == Ip("10.77.0.1"));
-  CHECK(ServerAddress(*Ipv4Cidr::Parse("10.77.0.9/24")) == Ip("10.77.0.1"));  // host bits ignored
-  CHECK(ServerAddress(*Ipv4Cidr::Parse("10.77.0.8/30")) == Ip("10.77.0.9"));
-  CHECK(ServerAddress(*Ipv4Cidr::Parse("10.77.0.8/31")) == Ip("10.77.0.8"));
-  CHECK(ServerAddress(*Ipv4Cidr::Parse("10.77.0.8/32")) == Ip("10.77.0.8"));
+  CHECK(ServerAddress(*Ipv4Cidr::Parse("10.77.0.0/24")) == Address("10.77.0.1"));
+  CHECK(ServerAddress(*Ipv4Cidr::Parse("10.77.0.9/24")) == Address("10.77.0.1"));  // host bits ignored
+  CHECK(ServerAddress(*Ipv4Cidr::Parse("10.77.0.8/30")) == Address("10.77.0.9"));
+  CHECK(ServerAddress(*Ipv4Cidr::Parse("10.77.0.8/31")) == Address("10.77.0.8"));
+  CHECK(ServerAddress(*Ipv4Cidr::Parse("10.77.0.8/32")) == Address("10.77.0.8"));
 }
 
 TEST_CASE("AllocateAddresses hands out the lowest free hosts in peer name order") {
@@ -91,7 +92,7 @@ TEST_CASE("AllocateAddresses keeps the others when a peer is removed, and reuses
 
 TEST_CASE("AllocateAddresses does not depend on document order") {
   Fleet fleet = MakeFleet("10.77.0.0/24", {"alpha", "bravo", "charlie", "delta", "echo"});
-  fleet.peers[3].spec.address = Ip("10.77.0.2");
+  fleet.peers[3].spec.address = Address("10.77.0.2");
   Allocations previous = Expect({{"echo", "10.77.0.9"}});
   AllocationResult forward = AllocateAddresses(fleet, previous);
 
@@ -117,7 +118,7 @@ TEST_CASE("An explicit address wins and moves nobody it does not collide with") 
 
   // A peer pinning its own address frees the old one and moves nobody else.
   fleet.peers.pop_back();
-  fleet.peers[0].spec.address = Ip("10.77.0.20");
+  fleet.peers[0].spec.address = Address("10.77.0.20");
   CHECK(AllocateAddresses(fleet, first).allocations ==
         Expect({{"alpha", "10.77.0.20"}, {"bravo", "10.77.0.3"}, {"charlie", "10.77.0.4"}}));
 }
@@ -125,7 +126,7 @@ TEST_CASE("An explicit address wins and moves nobody it does not collide with") 
 TEST_CASE("An explicit address taking a previous allocation moves only that previous holder") {
   Fleet fleet = MakeFleet("10.77.0.0/24", {"alpha", "bravo", "charlie", "delta"});
   Allocations first = AllocateAddresses(fleet, {}).allocations;
-  REQUIRE(first[1] == Allocation{"home", "bravo", Ip("10.77.0.3")});
+  REQUIRE(first[1] == Allocation{"home", "bravo", Address("10.77.0.3")});
 
   fleet.peers.push_back(MakePeer("xray", "home", "10.77.0.3"));
   AllocationResult second = AllocateAddresses(fleet, first);
@@ -140,11 +141,11 @@ TEST_CASE("An explicit address taking a previous allocation moves only that prev
 TEST_CASE("Previous allocations that are no longer usable are replaced") {
   Fleet fleet = MakeFleet("10.77.0.0/24", {"alpha", "bravo", "charlie", "delta", "echo"});
   Allocations previous = {
-      {"home", "alpha", Ip("10.88.0.7")},    // outside the network (it was renumbered)
-      {"home", "bravo", Ip("10.77.0.1")},    // the server's address
-      {"home", "charlie", Ip("10.77.0.255")},  // broadcast
-      {"home", "delta", Ip("10.77.0.9")},    // fine
-      {"other", "echo", Ip("10.77.0.10")},   // another tunnel's allocation does not carry over
+      {"home", "alpha", Address("10.88.0.7")},    // outside the network (it was renumbered)
+      {"home", "bravo", Address("10.77.0.1")},    // the server's address
+      {"home", "charlie", Address("10.77.0.255")},  // broadcast
+      {"home", "delta", Address("10.77.0.9")},    // fine
+      {"other", "echo", Address("10.77.0.10")},   // another tunnel's allocation does not carry over
   };
   CHECK(AllocateAddresses(fleet, previous).allocations == Expect({{"alpha", "10.77.0.2"},
                                                                   {"bravo", "10.77.0.3"},
@@ -155,7 +156,7 @@ TEST_CASE("Previous allocations that are no longer usable are replaced") {
 
 TEST_CASE("Two peers with the same previous address: the first by name keeps it") {
   Fleet fleet = MakeFleet("10.77.0.0/24", {"bravo", "alpha"});
-  Allocations previous = {{"home", "alpha", Ip("10.77.0.7")}, {"home", "bravo", Ip("10.77.0.7")}};
+  Allocations previous = {{"home", "alpha", Address("10.77.0.7")}, {"home", "bravo", Address("10.77.0.7")}};
   CHECK(AllocateAddresses(fleet, previous).allocations == Expect({{"alpha", "10.77.0.7"}, {"bravo", "10.77.0.2"}}));
 }
 
@@ -176,7 +177,7 @@ TEST_CASE("A /30 holds one peer - the next is left out with a diagnostic") {
 
 TEST_CASE("A /29 holds five peers around an explicit one") {
   Fleet fleet = MakeFleet("10.77.0.16/29", {"a", "b", "c", "d", "e", "f"});
-  fleet.peers[2].spec.address = Ip("10.77.0.19");  // c
+  fleet.peers[2].spec.address = Address("10.77.0.19");  // c
   AllocationResult result = AllocateAddresses(fleet, {});
   CHECK(result.allocations == Expect({{"a", "10.77.0.18"},
                                       {"b", "10.77.0.20"},
@@ -208,14 +209,14 @@ TEST_CASE("Tunnels allocate independently and the result is sorted by tunnel the
   fleet.peers.push_back(MakePeer("orphan", "missing"));  // validation reports it; IPAM skips it
   AllocationResult result = AllocateAddresses(fleet, {});
   CHECK(result.diagnostics.empty());
-  CHECK(result.allocations == Allocations{{"alpha", "p1", Ip("10.8.0.2")},
-                                          {"zeta", "p2", Ip("10.9.0.2")},
-                                          {"zeta", "p3", Ip("10.9.0.3")}});
+  CHECK(result.allocations == Allocations{{"alpha", "p1", Address("10.8.0.2")},
+                                          {"zeta", "p2", Address("10.9.0.2")},
+                                          {"zeta", "p3", Address("10.9.0.3")}});
 }
 
 TEST_CASE("AllocateAddresses is idempotent") {
   Fleet fleet = MakeFleet("10.77.0.0/24", {"delta", "alpha", "charlie", "bravo"});
-  fleet.peers[2].spec.address = Ip("10.77.0.2");
+  fleet.peers[2].spec.address = Address("10.77.0.2");
   Allocations once = AllocateAddresses(fleet, {}).allocations;
   CHECK(once == Expect({{"alpha", "10.77.0.3"}, {"bravo", "10.77.0.4"}, {"charlie", "10.77.0.2"}, {"delta", "10.77.0.5"}}));
   CHECK(AllocateAddresses(fleet, once).allocations == once);

@@ -8,18 +8,12 @@
 
 #include "schema/loader.h"
 #include "schema/resource_fields.h"
+#include "tests/support/doctest_printers.h"
+#include "tests/support/test_values.h"
 
 using namespace ww;
 
 namespace doctest {
-template <>
-struct StringMaker<std::vector<std::string>> {
-  static String convert(const std::vector<std::string>& lines) {
-    std::string out = "{";
-    for (const std::string& line : lines) out += "\n  " + line;
-    return (out + "\n}").c_str();
-  }
-};
 template <>
 struct StringMaker<Mark> {
   static String convert(const Mark& mark) { return (std::to_string(mark.line) + ":" + std::to_string(mark.column)).c_str(); }
@@ -30,11 +24,7 @@ namespace {
 
 LoadResult Load(const std::string& yaml, const std::string& path = "fleet.yaml") { return LoadFleet({{path, yaml}}); }
 
-std::vector<std::string> Errors(const std::string& yaml) {
-  std::vector<std::string> out;
-  for (const Diagnostic& d : Load(yaml).diagnostics) out.push_back(FormatDiagnostic(d));
-  return out;
-}
+std::vector<std::string> Errors(const std::string& yaml) { return test_support::FormatDiagnostics(Load(yaml).diagnostics); }
 
 using Lines = std::vector<std::string>;
 

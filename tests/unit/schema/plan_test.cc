@@ -9,19 +9,16 @@
 #include <vector>
 
 #include "schema/plan.h"
+#include "tests/support/test_values.h"
 
 using namespace ww;
 
 namespace {
 
-WireguardKey Key(int fill) {
-  WireguardKey key;
-  key.bytes.fill(static_cast<uint8_t>(fill));
-  return key;
-}
+using test_support::Key;
+using test_support::Cidr;
+using test_support::Address;
 
-Ipv4Cidr Cidr(std::string_view text) { return Ipv4Cidr::Parse(text).value(); }
-Ipv4Address Address(std::string_view text) { return Ipv4Address::Parse(text).value(); }
 
 const std::string kDnat25565 = "-p tcp -m tcp --dport 25565 -j DNAT --to-destination 10.77.0.2:25565";
 const std::string kDnat7777 = "-p tcp -m tcp --dport 7777 -j DNAT --to-destination 10.77.0.2:7777";

@@ -8,6 +8,7 @@
 #include "schema/ipam.h"
 #include "schema/render.h"
 #include "tests/support/random_fleet.h"
+#include "tests/support/test_values.h"
 
 using namespace ww;
 
@@ -23,8 +24,8 @@ const char* const kHubKey = "3XuJmXQaOBpgr9IfPzJiN//34mnna/DCNp4odqcGimI=";
 const char* const kLaptopKey = "Qi/cV1ANWngrYXoSx2a/Oggetwi2RR1FAVcl0l/eH2o=";
 
 WireguardKey Key(const char* text) { return *WireguardKey::Parse(text); }
-Ipv4Address Ip(const char* text) { return *Ipv4Address::Parse(text); }
-Ipv4Cidr Cidr(const char* text) { return *Ipv4Cidr::Parse(text); }
+using test_support::Address;
+using test_support::Cidr;
 
 Tunnel MakeTunnel(const std::string& name, const std::string& agent, const std::string& endpoint, const char* network,
                   const std::string& interface = "wg0") {
@@ -54,7 +55,7 @@ PortForward MakeForward(const std::string& name, const std::string& tunnel, Prot
   forward.spec.tunnel = tunnel;
   forward.spec.protocol = protocol;
   forward.spec.ports = *ParsePortList(ports);
-  forward.spec.to.address = Ip(address);
+  forward.spec.to.address = Address(address);
   return forward;
 }
 
@@ -74,7 +75,7 @@ Fleet HomeFleet() {
   phone.metadata.name = "phone";
   phone.spec.tunnel = "home";
   phone.spec.public_key = Key(kPhoneKey);
-  phone.spec.address = Ip("10.77.0.50");
+  phone.spec.address = Address("10.77.0.50");
   fleet.peers = {gw, nas, phone};
 
   PortForward web = MakeForward("web", "home", Protocol::kTcp, "8080", "192.168.60.10");
@@ -83,7 +84,7 @@ Fleet HomeFleet() {
   dayz.metadata.name = "dayz";
   dayz.spec.tunnel = "home";
   dayz.spec.template_name = "dayz";
-  dayz.spec.to.address = Ip("192.168.50.20");
+  dayz.spec.to.address = Address("192.168.50.20");
   fleet.forwards = {
       web,
       MakeForward("minecraft", "home", Protocol::kTcp, "25565", "10.77.0.3"),
@@ -356,7 +357,7 @@ TEST_CASE("Plain client with LANs: connmark reply routing, masquerade for its LA
 TEST_CASE("Gateway client: LAN policy routing keeps control address and LANs on main - no masquerade") {
   Fleet fleet = HomeFleet();
   RenderInput input = InputFor(fleet);
-  input.control_address = Ip("198.51.100.7");
+  input.control_address = Address("198.51.100.7");
   AgentConfig actual = MustRender(fleet, input, "home-gw");
 
   // fnv1a32("wg0") % 1000 = 553.
@@ -631,7 +632,7 @@ TEST_CASE("Missing keys and allocations fail with the agent or peer named") {
 TEST_CASE("Render is deterministic: twice equal, and document order does not matter") {
   Fleet fleet = HomeFleet();
   RenderInput input = InputFor(fleet);
-  input.control_address = Ip("198.51.100.7");
+  input.control_address = Address("198.51.100.7");
   auto first = RenderAll(fleet, input);
   auto second = RenderAll(fleet, input);
   REQUIRE(first.ok());

@@ -9,6 +9,7 @@
 #include "schema/diagnostic.h"
 #include "schema/model.h"
 #include "schema/validate.h"
+#include "tests/support/test_values.h"
 
 using namespace ww;
 
@@ -16,14 +17,9 @@ namespace {
 
 Origin At(int line) { return Origin{"fleet.yaml", {line, 1}, {}}; }
 
-Ipv4Address Address(const char* text) { return *Ipv4Address::Parse(text); }
-Ipv4Cidr Cidr(const char* text) { return *Ipv4Cidr::Parse(text); }
-
-WireguardKey Key(uint8_t fill) {
-  WireguardKey key;
-  key.bytes.fill(fill);
-  return key;
-}
+using test_support::Address;
+using test_support::Cidr;
+using test_support::Key;
 
 Tunnel MakeTunnel(const std::string& name, const char* agent, const char* network, int line) {
   Tunnel tunnel;
@@ -497,7 +493,9 @@ TEST_CASE("overlaps are found by a sweep at scale: one forward clashing with two
   Fleet fleet = BaseFleet();
   for (int i = 0; i < 20000; ++i) {
     std::string ports = std::to_string(1000 + 2 * i) + "-" + std::to_string(1001 + 2 * i);
-    fleet.forwards.push_back(Forward("f" + std::to_string(i), "vps", Protocol::kBoth, ports.c_str(), "192.168.1.10", 100 + i));
+    std::string name = "f";
+    name += std::to_string(i);  // not "f" + ...: GCC 12 warns falsely (-Wrestrict) on that
+    fleet.forwards.push_back(Forward(name, "vps", Protocol::kBoth, ports.c_str(), "192.168.1.10", 100 + i));
   }
   fleet.forwards.push_back(Forward("clash", "vps", Protocol::kUdp, "40001-40002", "192.168.1.10", 50000));
   CHECK(Validate(fleet) ==

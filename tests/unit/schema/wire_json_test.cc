@@ -11,19 +11,16 @@
 #include <variant>
 
 #include "schema/wire_json.h"
+#include "tests/support/test_values.h"
 
 using namespace ww;
 
 namespace {
 
-WireguardKey Key(int fill) {
-  WireguardKey key;
-  key.bytes.fill(static_cast<uint8_t>(fill));
-  return key;
-}
+using test_support::Key;
+using test_support::Cidr;
+using test_support::Address;
 
-Ipv4Cidr Cidr(std::string_view text) { return Ipv4Cidr::Parse(text).value(); }
-Ipv4Address Address(std::string_view text) { return Ipv4Address::Parse(text).value(); }
 
 AgentConfig SmallConfig() {
   AgentConfig config;

@@ -10,6 +10,7 @@
 #include "schema/render.h"
 #include "schema/validate.h"
 #include "tests/support/random_fleet.h"
+#include "tests/support/test_values.h"
 
 using namespace ww;
 
@@ -29,8 +30,8 @@ Fleet LoadClean(const std::string& yaml) {
   return loaded.fleet;
 }
 
-Ipv4Address Address(const char* text) { return *Ipv4Address::Parse(text); }
-Ipv4Cidr Cidr(const char* text) { return *Ipv4Cidr::Parse(text); }
+using test_support::Address;
+using test_support::Cidr;
 
 // One of each kind, touching every optional field once.
 Fleet SmallFleet() {
