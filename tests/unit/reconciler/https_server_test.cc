@@ -1,0 +1,478 @@
+// HttpsServer against a real TLS listener on 127.0.0.1 with certificates from our CA:
+// identity reaches handlers, missing/foreign/revoked certificates are refused, hostile
+// requests written by hand over raw TLS are refused before any handler (and before any body
+// is read), the REMOTE_ADDR header is ignored, long-polls do not starve other requests, and
+// Stop() wakes waiters. These tests also pin what cpp-httplib 0.11.4 does.
+
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "reconciler/api/https_server.h"
+#include "reconciler/pki/certificate_authority.h"
+
+namespace ww {
+namespace {
+
+std::int64_t Now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+struct Credentials {
+  std::string certificate_pem;
+  std::string key_pem;
+  std::string serial;
+};
+
+CertificateAuthority MakeCa(const char* name) {
+  Result<CertificateAuthority> ca = CertificateAuthority::Create(name, Now());
+  REQUIRE(ca.ok());
+  return std::move(ca).value();
+}
+
+Credentials IssueClient(const CertificateAuthority& ca, Identity identity) {
+  Result<std::string> key = GenerateP256Key();
+  REQUIRE(key.ok());
+  Result<std::string> csr = MakeCsr(*key, identity.id);
+  REQUIRE(csr.ok());
+  Result<IssuedCertificate> issued = ca.IssueClient(*csr, identity, Now());
+  REQUIRE(issued.ok());
+  return Credentials{issued->pem, *key, issued->serial_hex};
+}
+
+X509* ReadX509(const std::string& pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  X509* certificate = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  REQUIRE(certificate != nullptr);
+  return certificate;
+}
+
+EVP_PKEY* ReadKey(const std::string& pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  REQUIRE(key != nullptr);
+  return key;
+}
+
+// An httplib client that trusts `ca` for the server and presents `client` (if any).
+std::unique_ptr<httplib::SSLClient> MakeClient(int port, const CertificateAuthority& ca, const Credentials* client) {
+  std::unique_ptr<httplib::SSLClient> result;
+  if (client != nullptr) {
+    X509* certificate = ReadX509(client->certificate_pem);
+    EVP_PKEY* key = ReadKey(client->key_pem);
+    result = std::make_unique<httplib::SSLClient>("127.0.0.1", port, certificate, key);
+    X509_free(certificate);
+    EVP_PKEY_free(key);
+  } else {
+    result = std::make_unique<httplib::SSLClient>("127.0.0.1", port);
+  }
+  X509_STORE* store = X509_STORE_new();
+  X509* ca_certificate = ReadX509(ca.CertificatePem());
+  X509_STORE_add_cert(store, ca_certificate);
+  X509_free(ca_certificate);
+  result->set_ca_cert_store(store);  // takes ownership
+  result->enable_server_certificate_verification(true);
+  result->set_connection_timeout(10);
+  result->set_read_timeout(60);
+  return result;
+}
+
+struct RawReply {
+  bool handshake_ok = false;
+  std::string response;        // status line, headers and body as read
+  bool closed_after = false;   // the server closed the connection after its response
+};
+
+std::string StatusLine(const std::string& response) { return response.substr(0, response.find("\r\n")); }
+
+// Writes `bytes` by hand over a fresh TLS connection (with `client`'s certificate) and reads
+// one response: headers, then Content-Length bytes of body. With `check_close`, then waits for
+// the server to close (a 20 s socket timeout stands in for "never").
+RawReply RawExchange(int port, const Credentials& client, const std::string& bytes, bool check_close = false) {
+  RawReply reply;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  timeval timeout{20, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+  SSL_CTX* context = SSL_CTX_new(TLS_client_method());
+  X509* certificate = ReadX509(client.certificate_pem);
+  EVP_PKEY* key = ReadKey(client.key_pem);
+  SSL_CTX_use_certificate(context, certificate);
+  SSL_CTX_use_PrivateKey(context, key);
+  X509_free(certificate);
+  EVP_PKEY_free(key);
+  SSL* ssl = SSL_new(context);
+  SSL_set_fd(ssl, fd);
+  if (SSL_connect(ssl) == 1 && SSL_write(ssl, bytes.data(), static_cast<int>(bytes.size())) > 0) {
+    reply.handshake_ok = true;
+    char buffer[4096];
+    std::size_t wanted = std::string::npos;
+    for (;;) {
+      std::size_t header_end = reply.response.find("\r\n\r\n");
+      if (header_end != std::string::npos && wanted == std::string::npos) {
+        std::size_t length = 0;
+        std::size_t at = reply.response.find("Content-Length: ");
+        if (at != std::string::npos && at < header_end) length = std::stoul(reply.response.substr(at + 16));
+        wanted = header_end + 4 + length;
+      }
+      if (wanted != std::string::npos && reply.response.size() >= wanted) break;
+      int got = SSL_read(ssl, buffer, sizeof(buffer));
+      if (got <= 0) break;
+      reply.response.append(buffer, static_cast<std::size_t>(got));
+    }
+    if (check_close) reply.closed_after = SSL_read(ssl, buffer, sizeof(buffer)) <= 0;
+  }
+  SSL_free(ssl);
+  SSL_CTX_free(context);
+  close(fd);
+  return reply;
+}
+
+// A server with the routes the tests use; every handler call is counted.
+struct Fixture {
+  explicit Fixture(std::size_t workers = 16) : ca(MakeCa("test CA")) {
+    Result<IssuedServerCertificate> server_certificate = ca.IssueServer("", {"localhost"}, {"127.0.0.1"}, Now());
+    REQUIRE(server_certificate.ok());
+    agent = IssueClient(ca, {IdentityKind::kAgent, "node-1", "prod"});
+    HttpsServerOptions options;
+    options.server_certificate_pem = server_certificate->certificate.pem;
+    options.server_private_key_pem = server_certificate->private_key_pem;
+    options.worker_threads = workers;
+    options.is_revoked = [this](const std::string& serial) {
+      std::lock_guard<std::mutex> lock(mutex);
+      return serial == revoked_serial;
+    };
+    Result<std::unique_ptr<HttpsServer>> created = HttpsServer::Create(ca, std::move(options));
+    REQUIRE(created.ok());
+    server = std::move(created).value();
+
+    RouteOptions required;
+    RouteOptions optional{ClientCertificate::kOptional};
+    REQUIRE(server->Route(HttpMethod::kGet, "/whoami", required, [this](const HttpRequest& request) {
+      ++handler_calls;
+      bool header_visible = false;
+      for (const auto& [name, value] : request.headers) header_visible = header_visible || name == "REMOTE_ADDR";
+      return HttpResponse{200, "text/plain",
+                          IdentityUri(*request.identity) + " " + request.remote_addr + (header_visible ? " spoofed" : "")};
+    }).ok());
+    REQUIRE(server->Route(HttpMethod::kGet, "/public", optional, [this](const HttpRequest& request) {
+      ++handler_calls;
+      return HttpResponse{200, "text/plain", request.identity ? IdentityUri(*request.identity) : "anonymous"};
+    }).ok());
+    REQUIRE(server->Route(HttpMethod::kGet, "/v1/agents/([a-z0-9-]{1,63})/plan", required, [this](const HttpRequest& request) {
+      ++handler_calls;
+      return HttpResponse{200, "text/plain", "plan for " + request.path_parameters.at(0)};
+    }).ok());
+    RouteOptions small_body = required;
+    small_body.max_body = 1024;
+    REQUIRE(server->Route(HttpMethod::kPost, "/v1/report", small_body, [this](const HttpRequest& request) {
+      ++handler_calls;
+      return HttpResponse{200, "text/plain", "got " + std::to_string(request.body.size())};
+    }).ok());
+    REQUIRE(server->Route(HttpMethod::kGet, "/poll", required, [this](const HttpRequest& request) {
+      ++handler_calls;
+      LongPollHub::WaitResult result =
+          server->long_polls().Wait(request.QueryValue("key").value_or(""), 0, std::chrono::minutes(2));
+      switch (result.outcome) {
+        case LongPollHub::WaitOutcome::kNewer: return HttpResponse{200, "text/plain", "newer " + std::to_string(result.generation)};
+        case LongPollHub::WaitOutcome::kTimedOut: return HttpResponse{200, "text/plain", "timed out"};
+        case LongPollHub::WaitOutcome::kShutdown: return HttpResponse{503, "text/plain", "shutting down"};
+      }
+      return HttpResponse{500, "text/plain", ""};
+    }).ok());
+    Result<int> bound = server->Start("127.0.0.1", 0);
+    REQUIRE(bound.ok());
+    port = *bound;
+    REQUIRE(port > 0);
+  }
+
+  // Not a timing assertion: the deadline only turns "never" (too few workers) into a failure.
+  void WaitForWaiters(std::size_t count) {
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (server->long_polls().Waiting() < count && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    REQUIRE(server->long_polls().Waiting() == count);
+  }
+
+  CertificateAuthority ca;
+  Credentials agent;
+  std::unique_ptr<HttpsServer> server;
+  int port = 0;
+  std::atomic<int> handler_calls{0};
+  std::mutex mutex;
+  std::string revoked_serial;
+};
+
+TEST_CASE("https: a valid client certificate reaches the handler with its identity") {
+  Fixture fixture;
+  auto client = MakeClient(fixture.port, fixture.ca, &fixture.agent);
+  httplib::Result result = client->Get("/whoami");
+  REQUIRE(result);
+  CHECK(result->status == 200);
+  CHECK(result->body == "wirewarp://prod/agent/node-1 127.0.0.1");
+  httplib::Result plan = client->Get("/v1/agents/node-1/plan");
+  REQUIRE(plan);
+  CHECK(plan->body == "plan for node-1");
+  httplib::Result report = client->Post("/v1/report", std::string(1024, 'x'), "application/json");
+  REQUIRE(report);
+  CHECK(report->status == 200);
+  CHECK(report->body == "got 1024");
+  CHECK(fixture.handler_calls == 3);
+}
+
+TEST_CASE("https: no client certificate gets 401 on a protected route, and passes on an optional one") {
+  Fixture fixture;
+  auto client = MakeClient(fixture.port, fixture.ca, nullptr);
+  httplib::Result refused = client->Get("/whoami");
+  REQUIRE(refused);
+  CHECK(refused->status == 401);
+  CHECK(refused->body == "no client certificate\n");
+  httplib::Result open = client->Get("/public");
+  REQUIRE(open);
+  CHECK(open->status == 200);
+  CHECK(open->body == "anonymous");
+  CHECK(fixture.handler_calls == 1);
+
+  auto with_certificate = MakeClient(fixture.port, fixture.ca, &fixture.agent);
+  httplib::Result identified = with_certificate->Get("/public");
+  REQUIRE(identified);
+  CHECK(identified->body == "wirewarp://prod/agent/node-1");
+}
+
+TEST_CASE("https: a certificate from another CA fails the handshake") {
+  Fixture fixture;
+  CertificateAuthority other = MakeCa("other CA");
+  Credentials stranger = IssueClient(other, {IdentityKind::kAdmin, "node-1", "prod"});
+  auto client = MakeClient(fixture.port, fixture.ca, &stranger);
+  httplib::Result result = client->Get("/whoami");
+  CHECK_FALSE(result);
+  // Even on a route that needs no certificate: one that is presented must verify.
+  httplib::Result open = client->Get("/public");
+  CHECK_FALSE(open);
+  CHECK(fixture.handler_calls == 0);
+}
+
+TEST_CASE("https: a revoked certificate gets 401") {
+  Fixture fixture;
+  Credentials revoked = IssueClient(fixture.ca, {IdentityKind::kAgent, "node-2", "prod"});
+  {
+    std::lock_guard<std::mutex> lock(fixture.mutex);
+    fixture.revoked_serial = revoked.serial;
+  }
+  auto client = MakeClient(fixture.port, fixture.ca, &revoked);
+  httplib::Result result = client->Get("/whoami");
+  REQUIRE(result);
+  CHECK(result->status == 401);
+  CHECK(result->body == "client certificate " + revoked.serial + " is revoked\n");
+  // Checked on every request, not once per connection.
+  auto good = MakeClient(fixture.port, fixture.ca, &fixture.agent);
+  good->set_keep_alive(true);
+  REQUIRE(good->Get("/whoami"));
+  {
+    std::lock_guard<std::mutex> lock(fixture.mutex);
+    fixture.revoked_serial = fixture.agent.serial;
+  }
+  httplib::Result after = good->Get("/whoami");
+  REQUIRE(after);
+  CHECK(after->status == 401);
+  CHECK(fixture.handler_calls == 1);
+}
+
+TEST_CASE("https: hostile requests over raw TLS are refused before any handler") {
+  Fixture fixture;
+  const std::string host = "Host: 127.0.0.1\r\n";
+
+  SUBCASE("chunked body") {
+    RawReply reply = RawExchange(fixture.port, fixture.agent,
+                                 "POST /v1/report HTTP/1.1\r\n" + host +
+                                     "Transfer-Encoding: chunked\r\n\r\n400\r\n" + std::string(1024, 'x') + "\r\n0\r\n\r\n",
+                                 true);
+    CHECK(reply.handshake_ok);
+    CHECK(StatusLine(reply.response) == "HTTP/1.1 411 Length Required");
+    CHECK(reply.closed_after);
+  }
+  SUBCASE("gzip body") {
+    RawReply reply = RawExchange(fixture.port, fixture.agent,
+                                 "POST /v1/report HTTP/1.1\r\n" + host +
+                                     "Content-Encoding: gzip\r\nContent-Length: 4\r\n\r\nabcd");
+    CHECK(StatusLine(reply.response) == "HTTP/1.1 415 Unsupported Media Type");
+  }
+  SUBCASE("POST without Content-Length is answered without reading to EOF") {
+    RawReply reply = RawExchange(fixture.port, fixture.agent, "POST /v1/report HTTP/1.1\r\n" + host + "\r\nbody", true);
+    CHECK(StatusLine(reply.response) == "HTTP/1.1 411 Length Required");
+    CHECK(reply.closed_after);
+  }
+  SUBCASE("Content-Length above the route's limit is answered before the body arrives") {
+    // No body is sent: a server that read it first would never answer.
+    RawReply reply =
+        RawExchange(fixture.port, fixture.agent, "POST /v1/report HTTP/1.1\r\n" + host + "Content-Length: 1025\r\n\r\n", true);
+    CHECK(StatusLine(reply.response) == "HTTP/1.1 413 Payload Too Large");
+    CHECK(reply.response.find("Content-Length 1025 is above the limit of 1024 bytes") != std::string::npos);
+    CHECK(reply.closed_after);
+  }
+  SUBCASE("Expect: 100-continue above the limit gets 413, not 100") {
+    RawReply reply = RawExchange(fixture.port, fixture.agent,
+                                 "POST /v1/report HTTP/1.1\r\n" + host +
+                                     "Expect: 100-continue\r\nContent-Length: 5000000\r\n\r\n");
+    CHECK(StatusLine(reply.response) == "HTTP/1.1 413 Payload Too Large");
+  }
+  SUBCASE("100 headers") {
+    std::string headers;
+    for (int i = 0; i < 100; ++i) headers += "X-Flood-" + std::to_string(i) + ": y\r\n";
+    RawReply reply = RawExchange(fixture.port, fixture.agent, "GET /whoami HTTP/1.1\r\n" + host + headers + "\r\n");
+    CHECK(StatusLine(reply.response) == "HTTP/1.1 431 Request Header Fields Too Large");
+  }
+  SUBCASE("8,000-character path on a regex route") {
+    RawReply reply = RawExchange(fixture.port, fixture.agent,
+                                 "GET /v1/agents/" + std::string(8000, 'a') + "/plan HTTP/1.1\r\n" + host + "\r\n");
+    CHECK(StatusLine(reply.response) == "HTTP/1.1 400 Bad Request");
+  }
+  SUBCASE("traversal") {
+    RawReply reply = RawExchange(fixture.port, fixture.agent, "GET /v1/../whoami HTTP/1.1\r\n" + host + "\r\n");
+    CHECK(StatusLine(reply.response) == "HTTP/1.1 400 Bad Request");
+    RawReply encoded = RawExchange(fixture.port, fixture.agent, "GET /v1/%2E%2e/whoami HTTP/1.1\r\n" + host + "\r\n");
+    CHECK(StatusLine(encoded.response) == "HTTP/1.1 400 Bad Request");
+  }
+  SUBCASE("NUL byte") {
+    RawReply reply = RawExchange(fixture.port, fixture.agent, "GET /whoami%00.json HTTP/1.1\r\n" + host + "\r\n");
+    CHECK(StatusLine(reply.response) == "HTTP/1.1 400 Bad Request");
+  }
+  SUBCASE("unknown method") {
+    RawReply reply = RawExchange(fixture.port, fixture.agent, "PATCH /whoami HTTP/1.1\r\n" + host + "Content-Length: 0\r\n\r\n");
+    CHECK(StatusLine(reply.response) == "HTTP/1.1 405 Method Not Allowed");
+  }
+  CHECK(fixture.handler_calls == 0);
+}
+
+TEST_CASE("https: a well-formed raw request reaches the handler (the raw client itself works)") {
+  Fixture fixture;
+  RawReply reply = RawExchange(fixture.port, fixture.agent,
+                               "POST /v1/report HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhello");
+  CHECK(StatusLine(reply.response) == "HTTP/1.1 200 OK");
+  CHECK(reply.response.substr(reply.response.size() - 5) == "got 5");
+  CHECK(fixture.handler_calls == 1);
+}
+
+TEST_CASE("https: a client's REMOTE_ADDR header is ignored") {
+  Fixture fixture;
+  auto client = MakeClient(fixture.port, fixture.ca, &fixture.agent);
+  httplib::Result result = client->Get("/whoami", httplib::Headers{{"REMOTE_ADDR", "6.6.6.6"}});
+  REQUIRE(result);
+  CHECK(result->body == "wirewarp://prod/agent/node-1 127.0.0.1");
+}
+
+TEST_CASE("https: long-polls holding workers do not starve a plain request") {
+  // Ten workers, nine waiters: more than httplib's default pool of max(8, cores - 1), so
+  // this only passes when the pool size from the options is used.
+  constexpr int kWaiters = 9;
+  Fixture fixture(kWaiters + 1);
+  std::atomic<int> finished{0};
+  std::vector<std::string> bodies(kWaiters);
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < kWaiters; ++i) {
+    waiters.emplace_back([&, i] {
+      auto client = MakeClient(fixture.port, fixture.ca, &fixture.agent);
+      httplib::Result result = client->Get("/poll?key=agent-" + std::to_string(i));
+      bodies[static_cast<std::size_t>(i)] = result ? result->body : "no response";
+      ++finished;
+    });
+  }
+  fixture.WaitForWaiters(kWaiters);
+
+  auto client = MakeClient(fixture.port, fixture.ca, &fixture.agent);
+  httplib::Result plain = client->Get("/whoami");
+  REQUIRE(plain);
+  CHECK(plain->status == 200);
+  CHECK(finished == 0);  // every long-poll was still waiting while the plain request completed
+  CHECK(fixture.server->long_polls().Waiting() == kWaiters);
+
+  for (int i = 0; i < kWaiters; ++i) fixture.server->long_polls().Notify("agent-" + std::to_string(i), 7);
+  for (std::thread& waiter : waiters) waiter.join();
+  for (const std::string& body : bodies) CHECK(body == "newer 7");
+}
+
+TEST_CASE("https: Stop() wakes pending long-polls") {
+  Fixture fixture(4);
+  std::vector<int> statuses(2, 0);
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < 2; ++i) {
+    waiters.emplace_back([&, i] {
+      auto client = MakeClient(fixture.port, fixture.ca, &fixture.agent);
+      httplib::Result result = client->Get("/poll?key=agent-x");
+      statuses[static_cast<std::size_t>(i)] = result ? result->status : -1;
+    });
+  }
+  fixture.WaitForWaiters(2);
+  fixture.server->Stop();  // would hang for the two-minute wait without the hub's shutdown
+  for (std::thread& waiter : waiters) waiter.join();
+  CHECK(statuses == std::vector<int>{503, 503});
+  CHECK(fixture.server->long_polls().Waiting() == 0);
+  fixture.server->Stop();  // idempotent
+}
+
+TEST_CASE("long-poll hub: newer, timed out, shutdown") {
+  LongPollHub hub;
+  hub.Notify("a", 3);
+  LongPollHub::WaitResult newer = hub.Wait("a", 2, std::chrono::milliseconds(0));
+  CHECK(newer.outcome == LongPollHub::WaitOutcome::kNewer);
+  CHECK(newer.generation == 3);
+  LongPollHub::WaitResult same = hub.Wait("a", 3, std::chrono::milliseconds(0));
+  CHECK(same.outcome == LongPollHub::WaitOutcome::kTimedOut);
+  CHECK(same.generation == 3);
+  hub.Notify("a", 1);  // generations never go back
+  CHECK(hub.Wait("a", 2, std::chrono::milliseconds(0)).generation == 3);
+  CHECK(hub.Wait("b", 0, std::chrono::milliseconds(0)).outcome == LongPollHub::WaitOutcome::kTimedOut);
+
+  std::atomic<bool> woke{false};
+  LongPollHub::WaitResult notified;
+  std::thread waiter([&] {
+    notified = hub.Wait("b", 0, std::chrono::minutes(5));
+    woke = true;
+  });
+  while (hub.Waiting() < 1) std::this_thread::yield();
+  hub.Notify("c", 9);  // another key does not wake it
+  CHECK_FALSE(woke);
+  hub.Notify("b", 1);
+  waiter.join();
+  CHECK(notified.outcome == LongPollHub::WaitOutcome::kNewer);
+  CHECK(notified.generation == 1);
+
+  hub.Shutdown();
+  CHECK(hub.Wait("b", 5, std::chrono::minutes(5)).outcome == LongPollHub::WaitOutcome::kShutdown);
+}
+
+TEST_CASE("https: route patterns with nested groups are refused") {
+  Fixture fixture;
+  Status nested = fixture.server->Route(HttpMethod::kGet, "/v1/agents/((a|b)+)/plan", {}, [](const HttpRequest&) {
+    return HttpResponse{};
+  });
+  CHECK(nested.code() == StatusCode::kInvalidArgument);
+  CHECK(nested.message() == "route pattern \"/v1/agents/((a|b)+)/plan\" nests groups");
+  CHECK(fixture.server->Route(HttpMethod::kGet, "v1", {}, [](const HttpRequest&) { return HttpResponse{}; }).code() ==
+        StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ww
