@@ -28,6 +28,20 @@ Result<StoredState> LoadStoredState(const StateDir& state) {
   return stored;
 }
 
+// As LoadStoredState, but when last-applied.json holds exactly `desired_json` (the text
+// `desired` was parsed from) it is `desired`: the same bytes parse to the same config, so
+// the file is not parsed again. Any other content, also the same config formatted
+// differently, is parsed as usual.
+Result<StoredState> LoadStoredState(const StateDir& state, const AgentConfig& desired, std::string_view desired_json) {
+  if (desired_json.empty()) return LoadStoredState(state);
+  WW_ASSIGN_OR_RETURN(std::optional<std::string> text, state.ReadFile(kLastAppliedFile));
+  if (!text || *text != desired_json) return LoadStoredState(state);
+  StoredState stored;
+  stored.last_applied = desired;
+  WW_ASSIGN_OR_RETURN(stored.owned, state.LoadOwnedInterfaces());
+  return stored;
+}
+
 std::vector<std::string> SortedUnique(std::vector<std::string> names) {
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
@@ -202,11 +216,11 @@ const char* OutcomeName(StepReport::Outcome outcome) {
 }  // namespace
 
 Result<ApplyReport> ApplyConfig(CommandRunner& runner, StateDir& state, const AgentConfig& desired,
-                                const AgentOptions& options) {
+                                const AgentOptions& options, std::string_view desired_json) {
   WW_RETURN_IF_ERROR(CheckConfigIsSafe(state, desired));
   WW_RETURN_IF_ERROR(state.Lock());
   WW_RETURN_IF_ERROR(CheckKey(state, desired));
-  WW_ASSIGN_OR_RETURN(StoredState stored, LoadStoredState(state));
+  WW_ASSIGN_OR_RETURN(StoredState stored, LoadStoredState(state, desired, desired_json));
   WW_ASSIGN_OR_RETURN(ApplyReport report, RunPass(runner, state, stored, desired, options, InterfaceNames(desired)));
   // Rewritten only when it changes: the file is large for big fleets and each write fsyncs.
   if (options.dry_run == DryRun::kNo && report.converged && stored.last_applied != desired) {
@@ -259,9 +273,26 @@ std::string ApplyReportToJson(const ApplyReport& report) {
   out["steps"] = std::move(steps);
   out["commands"] = report.commands;
   if (!report.error.empty()) out["error"] = report.error;
-  if (report.after) out["observed"] = nlohmann::ordered_json::parse(ObservedStateToJson(*report.after, JsonStyle::kCompact));
   // error_handler replace: command text comes from the host and may not be UTF-8.
-  return out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+  std::string text = out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  if (report.after) {
+    // The observed state is large (every owned rule): its own pretty JSON is spliced in as
+    // the last member, indented one level, rather than parsed back and dumped again. JSON
+    // strings escape newlines, so every newline in it starts a line to indent.
+    std::string observed = ObservedStateToJson(*report.after, JsonStyle::kPretty);
+    while (!observed.empty() && observed.back() == '\n') observed.pop_back();
+    text.resize(text.size() - 2);  // "\n}": dump(2) closes the object on its own line
+    text.reserve(text.size() + observed.size() + observed.size() / 8 + 32);
+    text += ",\n  \"observed\": ";
+    for (size_t start = 0; start < observed.size();) {
+      size_t end = std::min(observed.find('\n', start), observed.size() - 1) + 1;
+      text.append(observed, start, end - start);
+      if (observed[end - 1] == '\n') text += "  ";
+      start = end;
+    }
+    text += "\n}";
+  }
+  return text + "\n";
 }
 
 }  // namespace ww::agent

@@ -7,6 +7,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/state/state_dir.h"
@@ -50,8 +51,11 @@ std::string ApplyReportToJson(const ApplyReport& report);
 // last applied config and those recorded as owned, so removed interfaces are cleaned up.
 // Returns an error only when nothing could be attempted (lock held, key mismatch, the
 // first observation failed); a failed step is reported in the ApplyReport.
+// `desired_json`, when not empty, is the text `desired` was parsed from (AgentConfigFromJson):
+// when last-applied.json holds the same bytes, the pass uses `desired` instead of parsing
+// the file again (a no-op re-apply of a large config would otherwise parse it twice).
 Result<ApplyReport> ApplyConfig(CommandRunner& runner, StateDir& state, const AgentConfig& desired,
-                                const AgentOptions& options);
+                                const AgentOptions& options, std::string_view desired_json = {});
 
 // Re-applies the stored last-applied config; kNotFound when there is none.
 Result<ApplyReport> RestoreLastApplied(CommandRunner& runner, StateDir& state, const AgentOptions& options);

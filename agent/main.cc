@@ -44,9 +44,19 @@ Result<std::string> ReadInput(const std::string& path) {
     buffer << std::cin.rdbuf();
     return buffer.str();
   }
-  std::ifstream file(path, std::ios::binary);
+  std::ifstream file(path, std::ios::binary | std::ios::ate);
   if (!file) return Status::NotFound("cannot read \"" + path + "\"");
-  buffer << file.rdbuf();
+  // One read of the whole file: a rendered config of thousands of forwards is large, and
+  // streaming it through a stringstream costs a copy per buffer.
+  std::streamoff size = file.tellg();
+  if (size > 0) {
+    std::string text(static_cast<size_t>(size), '\0');
+    file.seekg(0);
+    if (file.read(text.data(), size) && file.peek() == std::char_traits<char>::eof()) return text;
+    file.clear();
+  }
+  file.seekg(0);
+  buffer << file.rdbuf();  // not a regular file (a pipe), or it changed while read
   return buffer.str();
 }
 
@@ -156,7 +166,7 @@ int main(int argc, char** argv) {
     auto state = OpenState(flags, CreateMode::kCreateIfMissing);
     if (!state.ok()) return Fail(state.status());
     return RunWithRunner(flags, [&](CommandRunner& runner) {
-      return PrintReport(ApplyConfig(runner, *state, *desired, OptionsFrom(flags)));
+      return PrintReport(ApplyConfig(runner, *state, *desired, OptionsFrom(flags), *text));
     });
   }
   if (restore->parsed()) {

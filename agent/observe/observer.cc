@@ -133,13 +133,13 @@ Result<ObservedState> Observe(CommandRunner& runner, const ObserveRequest& reque
   WW_ASSIGN_OR_RETURN(CommandOutput rules_output, RunChecked(runner, ReadOnly({"ip", "-4", "-N", "-j", "rule", "show"})));
   WW_ASSIGN_OR_RETURN(state.rules, ParseIpRules(rules_output.stdout_data));
 
+  // One dump for all tables: on the nf_tables backend `iptables-save -t TABLE` reads every
+  // table's rules from the kernel anyway, so three calls cost three full dumps.
+  WW_ASSIGN_OR_RETURN(CommandOutput save_output, RunChecked(runner, ReadOnly({"iptables-save"})));
   for (FirewallTable table : {FirewallTable::kFilter, FirewallTable::kNat, FirewallTable::kMangle}) {
-    std::string table_name(FirewallTableName(table));
-    WW_ASSIGN_OR_RETURN(CommandOutput save_output, RunChecked(runner, ReadOnly({"iptables-save", "-t", table_name})));
-    auto owned = ParseIptablesSave(save_output.stdout_data, table);
-    if (!owned.ok()) return owned.status().WithContext("table " + table_name);
-    for (FirewallChain& chain : owned->chains) state.chains.push_back(std::move(chain));
-    for (FirewallJump& jump : owned->jumps) state.jumps.push_back(std::move(jump));
+    WW_ASSIGN_OR_RETURN(OwnedFirewall owned, ParseIptablesSave(save_output.stdout_data, table));
+    for (FirewallChain& chain : owned.chains) state.chains.push_back(std::move(chain));
+    for (FirewallJump& jump : owned.jumps) state.jumps.push_back(std::move(jump));
   }
 
   for (const std::string& key : SortedUnique(request.sysctl_keys)) {

@@ -34,7 +34,7 @@ ObserveRequest ObserveRequestFor(const AgentConfig& config);
 //                   wg show IF dump
 //   ip -4 -N -j route show table all proto 87
 //   ip -4 -N -j rule show
-//   iptables-save -t filter, -t nat, -t mangle
+//   iptables-save                                        (all tables; filter, nat and mangle are read)
 //   per key:        sysctl -n KEY
 // A missing interface or sysctl key is absent from the state, not an error. Fails with the
 // command's argv and stderr when a tool fails otherwise (an existing device `wg` cannot

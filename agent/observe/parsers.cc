@@ -256,19 +256,20 @@ Result<OwnedFirewall> ParseIptablesSave(std::string_view text, FirewallTable tab
   std::vector<std::string_view> lines = Lines(text);
   for (size_t i = 0; i < lines.size(); ++i) {
     std::string_view line = lines[i];
-    const std::string where = "iptables-save line " + std::to_string(i + 1);
+    // Built only for an error: a full dump has thousands of lines.
+    auto where = [i] { return "iptables-save line " + std::to_string(i + 1); };
     if (line.empty() || line.starts_with('#')) continue;
     if (line.starts_with('*')) {
-      if (in_table) return Status::InvalidArgument(where + ": " + Quoted(line) + " starts a table before COMMIT");
+      if (in_table) return Status::InvalidArgument(where() + ": " + Quoted(line) + " starts a table before COMMIT");
       in_table = true;
       in_wanted_table = line.substr(1) == wanted;
       if (in_wanted_table && seen_wanted_table) {
-        return Status::InvalidArgument(where + ": table " + Quoted(wanted) + " appears twice");
+        return Status::InvalidArgument(where() + ": table " + Quoted(wanted) + " appears twice");
       }
       seen_wanted_table = seen_wanted_table || in_wanted_table;
       continue;
     }
-    if (!in_table) return Status::InvalidArgument(where + ": " + Quoted(line) + " is outside a table");
+    if (!in_table) return Status::InvalidArgument(where() + ": " + Quoted(line) + " is outside a table");
     if (line == "COMMIT") {
       in_table = false;
       in_wanted_table = false;
@@ -280,7 +281,7 @@ Result<OwnedFirewall> ParseIptablesSave(std::string_view text, FirewallTable tab
       // ":NAME POLICY [packets:bytes]"; user-defined chains have the policy "-".
       std::vector<std::string_view> parts = Split(line.substr(1), ' ');
       if (parts.size() < 2 || parts[0].empty()) {
-        return Status::InvalidArgument(where + ": chain declaration " + Quoted(line) + " has no policy");
+        return Status::InvalidArgument(where() + ": chain declaration " + Quoted(line) + " has no policy");
       }
       if (parts[1] != "-") builtin_chains.emplace(parts[0]);
       if (IsOwnedChain(parts[0])) chains.try_emplace(std::string(parts[0]));
@@ -289,11 +290,11 @@ Result<OwnedFirewall> ParseIptablesSave(std::string_view text, FirewallTable tab
     if (line.starts_with('[')) {
       // "[packets:bytes] -A ..." from iptables-save -c.
       size_t end = line.find("] ");
-      if (end == std::string_view::npos) return Status::InvalidArgument(where + ": bad counters in " + Quoted(line));
+      if (end == std::string_view::npos) return Status::InvalidArgument(where() + ": bad counters in " + Quoted(line));
       line.remove_prefix(end + 2);
     }
     if (!line.starts_with("-A ")) {
-      return Status::InvalidArgument(where + ": " + Quoted(line) + " is not a chain, rule or COMMIT");
+      return Status::InvalidArgument(where() + ": " + Quoted(line) + " is not a chain, rule or COMMIT");
     }
     std::string_view rest = line.substr(3);
     size_t space = rest.find(' ');

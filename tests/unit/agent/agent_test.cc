@@ -206,7 +206,7 @@ std::string RulesJson(const std::vector<RoutingRule>& rules) {
   return "[" + Join(entries, ",") + "]\n";
 }
 
-// One table as `iptables-save -t TABLE` prints it, with foreign rules (Docker's chain, a
+// One table's section of `iptables-save`, with foreign rules (Docker's chain, a
 // user's NAT rule) that the agent must leave alone.
 std::string IptablesSave(const ObservedState& state, FirewallTable table) {
   std::vector<std::string> builtin;
@@ -318,10 +318,12 @@ class FakeHost : public CommandRunner {
       return Exit(0, RoutesJson(state_.routes));
     }
     if (argv == Argv{"ip", "-4", "-N", "-j", "rule", "show"}) return Exit(0, RulesJson(state_.rules));
-    for (FirewallTable table : {FirewallTable::kFilter, FirewallTable::kNat, FirewallTable::kMangle}) {
-      if (argv == Argv{"iptables-save", "-t", std::string(FirewallTableName(table))}) {
-        return Exit(0, IptablesSave(state_, table));
+    if (argv == Argv{"iptables-save"}) {
+      std::string text;
+      for (FirewallTable table : {FirewallTable::kFilter, FirewallTable::kNat, FirewallTable::kMangle}) {
+        text += IptablesSave(state_, table);
       }
+      return Exit(0, text);
     }
     if (argv.size() == 3 && argv[0] == "sysctl" && argv[1] == "-n") {
       for (const Sysctl& sysctl : state_.sysctls) {
@@ -409,9 +411,7 @@ const std::vector<std::string> kGatewayObservationWithDevice = {
     "wg show wg0 dump",
     "ip -4 -N -j route show table all proto 87",
     "ip -4 -N -j rule show",
-    "iptables-save -t filter",
-    "iptables-save -t nat",
-    "iptables-save -t mangle",
+    "iptables-save",
     "sysctl -n net.ipv4.conf.wg0.rp_filter",
     "sysctl -n net.ipv4.ip_forward",
 };
@@ -419,9 +419,7 @@ const std::vector<std::string> kGatewayObservationWithoutDevice = {
     "ip -d -j address show dev wg0",
     "ip -4 -N -j route show table all proto 87",
     "ip -4 -N -j rule show",
-    "iptables-save -t filter",
-    "iptables-save -t nat",
-    "iptables-save -t mangle",
+    "iptables-save",
     "sysctl -n net.ipv4.conf.wg0.rp_filter",
     "sysctl -n net.ipv4.ip_forward",
 };
@@ -702,6 +700,40 @@ TEST_CASE("a no-op apply on a host that matches the config runs no mutating comm
   CHECK(Inode(dir.path() + "/owned.json") == owned);
 }
 
+TEST_CASE("ApplyConfig does not parse last-applied.json again when it holds the desired text") {
+  TemporaryStateDir dir;
+  AgentConfig desired = RenderedExample("home-gw", dir.PublicKey());
+  FakeHost host(ObservedFromDesired(desired), KernelModule::kPresent);
+  REQUIRE(ApplyConfig(host, dir.state(), desired, AgentOptions{}).ok());
+  auto read = dir.state().ReadFile("last-applied.json");
+  REQUIRE(read.ok());
+  REQUIRE(read->has_value());
+  const std::string stored = **read;
+  CHECK(stored == AgentConfigToJson(desired, JsonStyle::kPretty));
+
+  // The stored text, given as the desired text: a no-op, the file untouched.
+  const ino_t last_applied = Inode(dir.path() + "/last-applied.json");
+  host.recorder().ClearCommands();
+  auto again = ApplyConfig(host, dir.state(), desired, AgentOptions{}, stored);
+  REQUIRE_MESSAGE(again.ok(), again.status().message());
+  CHECK(again->converged);
+  CHECK(host.recorder().CommandLines() == kGatewayObservationWithDevice);
+  CHECK(Inode(dir.path() + "/last-applied.json") == last_applied);
+
+  // Which path ran shows with a file the parser refuses: the same bytes as the desired text
+  // are taken as `desired` unparsed; any other bytes are parsed (and refused).
+  const std::string unparseable = stored.substr(0, stored.size() / 2);
+  REQUIRE(dir.state().WriteFileAtomically("last-applied.json", unparseable).ok());
+  host.recorder().ClearCommands();
+  auto same_bytes = ApplyConfig(host, dir.state(), desired, AgentOptions{}, unparseable);
+  REQUIRE_MESSAGE(same_bytes.ok(), same_bytes.status().message());
+  CHECK(same_bytes->converged);
+  auto other_bytes = ApplyConfig(host, dir.state(), desired, AgentOptions{}, stored);
+  REQUIRE_FALSE(other_bytes.ok());
+  CHECK(other_bytes.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(other_bytes.status().message().find("last-applied.json\" is corrupt (") != std::string::npos);
+}
+
 // The same on real captures (tests/testdata/agent/): the desired config is what the capture
 // shows, with the interface key replaced by this agent's key.
 TEST_CASE("a no-op apply on the captured VPS runs no mutating command") {
@@ -719,9 +751,8 @@ TEST_CASE("a no-op apply on the captured VPS runs no mutating command") {
   recorder.SetOutput({"ip", "-4", "-N", "-j", "route", "show", "table", "all", "proto", "87"},
                      read_only(Testdata("ip-route-vps-proto87.json")));
   recorder.SetOutput({"ip", "-4", "-N", "-j", "rule", "show"}, read_only(Testdata("ip-rule-vps-numeric.json")));
-  for (const char* table : {"filter", "nat", "mangle"}) {
-    recorder.SetOutput({"iptables-save", "-t", table}, read_only(Testdata(std::string("iptables-save-vps-") + table + ".txt")));
-  }
+  recorder.SetOutput({"iptables-save"}, read_only(Testdata("iptables-save-vps-filter.txt") + Testdata("iptables-save-vps-nat.txt") +
+                                                 Testdata("iptables-save-vps-mangle.txt")));
   recorder.SetOutput({"sysctl", "-n", "net.ipv4.ip_forward"}, read_only(Testdata("sysctl-vps-ip_forward.txt")));
   recorder.SetOutput({"sysctl", "-n", "net.ipv4.conf.wwobs0.rp_filter"}, read_only(Testdata("sysctl-vps-wwobs0-rp_filter.txt")));
 
@@ -766,9 +797,7 @@ TEST_CASE("a no-op apply on the captured VPS runs no mutating command") {
                                        "wg show wwobs0 dump",
                                        "ip -4 -N -j route show table all proto 87",
                                        "ip -4 -N -j rule show",
-                                       "iptables-save -t filter",
-                                       "iptables-save -t nat",
-                                       "iptables-save -t mangle",
+                                       "iptables-save",
                                        "sysctl -n net.ipv4.conf.wwobs0.rp_filter",
                                        "sysctl -n net.ipv4.ip_forward",
                                    });

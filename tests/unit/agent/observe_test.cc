@@ -125,9 +125,9 @@ void ScriptVps(RecordingRunner& runner) {
   runner.SetOutput({"ip", "-4", "-N", "-j", "route", "show", "table", "all", "proto", "87"},
                    Output(Testdata("ip-route-vps-proto87.json")));
   runner.SetOutput({"ip", "-4", "-N", "-j", "rule", "show"}, Output(Testdata("ip-rule-vps-numeric.json")));
-  for (const char* table : {"filter", "nat", "mangle"}) {
-    runner.SetOutput({"iptables-save", "-t", table}, Output(Testdata(std::string("iptables-save-vps-") + table + ".txt")));
-  }
+  // The captures are per table; the observer reads one dump of all tables.
+  runner.SetOutput({"iptables-save"}, Output(Testdata("iptables-save-vps-filter.txt") + Testdata("iptables-save-vps-nat.txt") +
+                                             Testdata("iptables-save-vps-mangle.txt")));
   runner.SetOutput({"sysctl", "-n", "net.ipv4.ip_forward"}, Output(Testdata("sysctl-vps-ip_forward.txt")));
   runner.SetOutput({"sysctl", "-n", "net.ipv4.conf.wwobs0.rp_filter"}, Output(Testdata("sysctl-vps-wwobs0-rp_filter.txt")));
   runner.SetOutput({"sysctl", "-n", "net.ipv4.conf.wwobs9.rp_filter"},
@@ -139,9 +139,7 @@ void ScriptVps(RecordingRunner& runner) {
 void ScriptEmptyHost(RecordingRunner& runner) {
   runner.SetOutput({"ip", "-4", "-N", "-j", "route", "show", "table", "all", "proto", "87"}, Output("[]\n"));
   runner.SetOutput({"ip", "-4", "-N", "-j", "rule", "show"}, Output(Testdata("ip-rule-vps-numeric.json")));
-  for (const char* table : {"filter", "nat", "mangle"}) {
-    runner.SetOutput({"iptables-save", "-t", table}, Output("*" + std::string(table) + "\n:FORWARD ACCEPT [0:0]\nCOMMIT\n"));
-  }
+  runner.SetOutput({"iptables-save"}, Output("*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n*nat\nCOMMIT\n*mangle\nCOMMIT\n"));
 }
 
 // The captured wwobs1 device as the kernel module would show it (no capture host had the
@@ -641,9 +639,7 @@ TEST_CASE("Observe reads the captured VPS: interfaces, routes, rules, chains, ju
                                      "ip -d -j address show dev wwobs9",
                                      "ip -4 -N -j route show table all proto 87",
                                      "ip -4 -N -j rule show",
-                                     "iptables-save -t filter",
-                                     "iptables-save -t nat",
-                                     "iptables-save -t mangle",
+                                     "iptables-save",
                                      "sysctl -n net.ipv4.conf.wwobs0.rp_filter",
                                      "sysctl -n net.ipv4.conf.wwobs9.rp_filter",
                                      "sysctl -n net.ipv4.ip_forward",
@@ -751,18 +747,18 @@ TEST_CASE("Observe fails with the command and its stderr when a tool fails") {
   SUBCASE("iptables-save") {
     RecordingRunner runner;
     ScriptVps(runner);
-    runner.SetOutput({"iptables-save", "-t", "nat"}, Output("", 1, "iptables-save: permission denied\n"));
+    runner.SetOutput({"iptables-save"}, Output("", 1, "iptables-save: permission denied\n"));
     auto state = Observe(runner, ObserveRequest{});
     REQUIRE_FALSE(state.ok());
-    CHECK(state.status().message().find("\"iptables-save -t nat\" failed (exit 1)") != std::string::npos);
+    CHECK(state.status().message().find("\"iptables-save\" failed (exit 1)") != std::string::npos);
   }
-  SUBCASE("unparseable iptables-save output names the table") {
+  SUBCASE("unparseable iptables-save output") {
     RecordingRunner runner;
     ScriptVps(runner);
-    runner.SetOutput({"iptables-save", "-t", "mangle"}, Output("*mangle\n"));
+    runner.SetOutput({"iptables-save"}, Output("*filter\nCOMMIT\n*mangle\n"));
     auto state = Observe(runner, ObserveRequest{});
     REQUIRE_FALSE(state.ok());
-    CHECK(state.status().message() == "table mangle: iptables-save: the last table has no COMMIT");
+    CHECK(state.status().message() == "iptables-save: the last table has no COMMIT");
   }
   SUBCASE("a sysctl that exists but cannot be read") {
     RecordingRunner runner;
