@@ -1,0 +1,178 @@
+#include "reconciler/server/bootstrap.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <vector>
+
+#include "reconciler/client/https_url.h"
+
+namespace ww {
+namespace {
+
+std::string JoinPath(const std::string& directory, std::string_view name) {
+  return directory + "/" + std::string(name);
+}
+
+Status ErrnoStatus(const std::string& what, const std::string& path) {
+  return Status::Internal(what + " \"" + path + "\": " + std::strerror(errno));
+}
+
+// Creates `path` with mode 0700, or checks that the existing directory is private.
+Status EnsurePrivateDirectory(const std::string& path) {
+  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus("creating directory", path);
+  struct stat info{};
+  if (stat(path.c_str(), &info) != 0) return ErrnoStatus("reading", path);
+  if (!S_ISDIR(info.st_mode)) return Status::FailedPrecondition("\"" + path + "\" is not a directory");
+  if ((info.st_mode & 077) != 0) {
+    return Status::FailedPrecondition("data directory \"" + path +
+                                      "\" is accessible to group or others; run: chmod 700 " + path);
+  }
+  return Status::Ok();
+}
+
+// Writes `contents` to a temporary file with `mode`, fsyncs it and renames it over `name`.
+Status WriteFileAtomically(const std::string& directory, std::string_view name, std::string_view contents,
+                           mode_t mode) {
+  std::string path = JoinPath(directory, name);
+  std::string temporary = path + ".tmp";
+  int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return ErrnoStatus("creating", temporary);
+  bool written = fchmod(fd, mode) == 0;
+  size_t offset = 0;
+  while (written && offset < contents.size()) {
+    ssize_t count = write(fd, contents.data() + offset, contents.size() - offset);
+    if (count < 0 && errno == EINTR) continue;
+    if (count <= 0) written = false;
+    if (count > 0) offset += static_cast<size_t>(count);
+  }
+  written = written && fsync(fd) == 0;
+  Status status = written ? Status::Ok() : ErrnoStatus("writing", temporary);
+  close(fd);
+  if (!status.ok()) return status;
+  if (rename(temporary.c_str(), path.c_str()) != 0) return ErrnoStatus("renaming to", path);
+  int directory_fd = open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (directory_fd >= 0) {
+    fsync(directory_fd);
+    close(directory_fd);
+  }
+  return Status::Ok();
+}
+
+Result<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream stream(path, std::ios::binary);
+  if (!stream) return Status::NotFound("cannot read \"" + path + "\"");
+  std::ostringstream contents;
+  contents << stream.rdbuf();
+  return contents.str();
+}
+
+bool FileExists(const std::string& path) {
+  struct stat info{};
+  return stat(path.c_str(), &info) == 0;
+}
+
+// "key: |" followed by the PEM indented two spaces.
+std::string YamlBlock(std::string_view key, std::string_view pem) {
+  std::string result = std::string(key) + ": |\n";
+  size_t start = 0;
+  while (start < pem.size()) {
+    size_t end = pem.find('\n', start);
+    if (end == std::string_view::npos) end = pem.size();
+    result += "  " + std::string(pem.substr(start, end - start)) + "\n";
+    start = end + 1;
+  }
+  return result;
+}
+
+std::string AdminConfig(const std::string& url, const std::string& ca_pin, const std::string& ca_pem,
+                        const std::string& certificate_pem, const std::string& key_pem) {
+  return "# wwctl configuration for the reconciler's administrator. Keep it secret: it holds a\n"
+         "# private key. Use it with: wwctl --config THIS_FILE ... or WWCTL_CONFIG=THIS_FILE\n"
+         "apiVersion: wirewarp.dev/v1\n"
+         "kind: WwctlConfig\n"
+         "server: " + url + "\n"
+         "caPin: " + ca_pin + "\n" +
+         YamlBlock("caCertificate", ca_pem) + YamlBlock("clientCertificate", certificate_pem) +
+         YamlBlock("clientKey", key_pem);
+}
+
+Status CreateAll(Bootstrap& bootstrap, const HttpsUrl& url, std::int64_t now) {
+  const std::string& directory = bootstrap.data_dir;
+  WW_ASSIGN_OR_RETURN(CertificateAuthority ca, CertificateAuthority::Create("WireWarp CA", now));
+  std::vector<std::string> dns_names{"localhost"};
+  std::vector<std::string> ip_addresses{"127.0.0.1"};
+  std::vector<std::string>& advertised = url.host_is_ip ? ip_addresses : dns_names;
+  if (std::find(advertised.begin(), advertised.end(), url.host) == advertised.end()) {
+    advertised.push_back(url.host);
+  }
+  WW_ASSIGN_OR_RETURN(IssuedServerCertificate server, ca.IssueServer("", dns_names, ip_addresses, now));
+
+  WW_ASSIGN_OR_RETURN(std::string admin_key, GenerateP256Key());
+  WW_ASSIGN_OR_RETURN(std::string admin_csr, MakeCsr(admin_key, "admin"));
+  Identity admin{IdentityKind::kAdmin, "admin", std::string(kDefaultFleet)};
+  WW_ASSIGN_OR_RETURN(IssuedCertificate admin_certificate,
+                      ca.IssueClient(admin_csr, admin, now, kAdminCertificateLifetime));
+  WW_RETURN_IF_ERROR(bootstrap.store->InsertCertificate(CertificateRecord{
+      admin_certificate.serial_hex, std::nullopt, IdentityUri(admin), CertificateRole::kAdmin,
+      admin_certificate.not_before, admin_certificate.not_after, std::nullopt}));
+  WW_ASSIGN_OR_RETURN(std::string ca_pin, SpkiPin(ca.CertificatePem()));
+
+  WW_RETURN_IF_ERROR(WriteFileAtomically(directory, kServerKeyFileName, server.private_key_pem, 0600));
+  WW_RETURN_IF_ERROR(
+      WriteFileAtomically(directory, kServerCertificateFileName, server.certificate.pem, 0644));
+  WW_RETURN_IF_ERROR(WriteFileAtomically(
+      directory, kAdminConfigFileName,
+      AdminConfig(bootstrap.advertise_url, ca_pin, ca.CertificatePem(), admin_certificate.pem, admin_key), 0600));
+  WW_RETURN_IF_ERROR(WriteFileAtomically(directory, kCaKeyFileName, ca.PrivateKeyPem(), 0600));
+  // Last: its presence says every other file is complete.
+  WW_RETURN_IF_ERROR(WriteFileAtomically(directory, kCaCertificateFileName, ca.CertificatePem(), 0644));
+
+  bootstrap.server_certificate_pem = server.certificate.pem;
+  bootstrap.server_private_key_pem = server.private_key_pem;
+  bootstrap.ca_pin = ca_pin;
+  bootstrap.ca = std::make_unique<CertificateAuthority>(std::move(ca));
+  bootstrap.outcome = BootstrapOutcome::kCreated;
+  return Status::Ok();
+}
+
+Status LoadAll(Bootstrap& bootstrap) {
+  const std::string& directory = bootstrap.data_dir;
+  WW_ASSIGN_OR_RETURN(std::string ca_pem, ReadWholeFile(JoinPath(directory, kCaCertificateFileName)));
+  WW_ASSIGN_OR_RETURN(std::string ca_key_pem, ReadWholeFile(JoinPath(directory, kCaKeyFileName)));
+  WW_ASSIGN_OR_RETURN(CertificateAuthority ca, CertificateAuthority::Load(ca_pem, ca_key_pem));
+  WW_ASSIGN_OR_RETURN(bootstrap.server_certificate_pem,
+                      ReadWholeFile(JoinPath(directory, kServerCertificateFileName)));
+  WW_ASSIGN_OR_RETURN(bootstrap.server_private_key_pem, ReadWholeFile(JoinPath(directory, kServerKeyFileName)));
+  WW_ASSIGN_OR_RETURN(bootstrap.ca_pin, SpkiPin(ca.CertificatePem()));
+  bootstrap.ca = std::make_unique<CertificateAuthority>(std::move(ca));
+  bootstrap.outcome = BootstrapOutcome::kLoaded;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Bootstrap> Bootstrap::Open(const std::string& data_dir, const std::string& advertise_url, std::int64_t now) {
+  WW_ASSIGN_OR_RETURN(HttpsUrl url, ParseHttpsUrl(advertise_url));
+  WW_RETURN_IF_ERROR(EnsurePrivateDirectory(data_dir));
+  Bootstrap bootstrap;
+  bootstrap.data_dir = data_dir;
+  bootstrap.advertise_url = advertise_url;
+  bootstrap.admin_config_path = JoinPath(data_dir, kAdminConfigFileName);
+  WW_ASSIGN_OR_RETURN(bootstrap.store, Store::Open(JoinPath(data_dir, kDatabaseFileName)));
+  if (FileExists(JoinPath(data_dir, kCaCertificateFileName))) {
+    WW_RETURN_IF_ERROR(LoadAll(bootstrap).WithContext("loading \"" + data_dir + "\""));
+  } else {
+    WW_RETURN_IF_ERROR(CreateAll(bootstrap, url, now).WithContext("initialising \"" + data_dir + "\""));
+  }
+  return bootstrap;
+}
+
+}  // namespace ww
