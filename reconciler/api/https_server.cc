@@ -21,10 +21,25 @@ LongPollHub::WaitResult LongPollHub::Wait(const std::string& key, std::uint64_t 
   std::unique_lock<std::mutex> lock(mutex_);
   Slot& slot = slots_[key];
   ++waiting_;
-  bool woken = slot.changed.wait_for(lock, timeout, [&] { return shut_down_ || slot.generation > after_generation; });
+  bool woken = slot.changed.wait_for(
+      lock, timeout, [&] { return shut_down_ || slot.revoked || slot.generation > after_generation; });
   --waiting_;
   if (shut_down_) return WaitResult{WaitOutcome::kShutdown, slot.generation};
+  if (slot.revoked) return WaitResult{WaitOutcome::kRevoked, slot.generation};
   return WaitResult{woken ? WaitOutcome::kNewer : WaitOutcome::kTimedOut, slot.generation};
+}
+
+void LongPollHub::Revoke(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Slot& slot = slots_[key];
+  slot.revoked = true;
+  slot.changed.notify_all();
+}
+
+void LongPollHub::Reinstate(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto found = slots_.find(key);
+  if (found != slots_.end()) found->second.revoked = false;
 }
 
 void LongPollHub::Notify(const std::string& key, std::uint64_t generation) {

@@ -28,20 +28,29 @@
 namespace ww {
 
 // Long-poll rendezvous: handlers wait for a key's generation to pass the one they hold; the
-// reconciler notifies when it stores a newer plan. Safe for any number of threads.
+// reconciler notifies when it stores a newer plan, and revokes a key when its agent is deleted
+// so that an open long-poll is answered at once (401) rather than at its timeout.
+// Safe for any number of threads.
 class LongPollHub {
  public:
-  enum class WaitOutcome { kNewer, kTimedOut, kShutdown };
+  // When several apply, kShutdown wins over kRevoked, which wins over kNewer.
+  enum class WaitOutcome { kNewer, kTimedOut, kShutdown, kRevoked };
   struct WaitResult {
     WaitOutcome outcome = WaitOutcome::kTimedOut;
     std::uint64_t generation = 0;  // the key's latest notified generation
   };
 
-  // Returns at once when the key's generation is above `after_generation` or the hub is shut
-  // down; otherwise waits up to `timeout` for a Notify of a newer generation.
+  // Returns at once when the hub is shut down, the key is revoked or its generation is above
+  // `after_generation`; otherwise waits up to `timeout` for one of those to happen.
   WaitResult Wait(const std::string& key, std::uint64_t after_generation, std::chrono::milliseconds timeout);
   // Records `generation` for `key` (generations never go back) and wakes that key's waiters.
   void Notify(const std::string& key, std::uint64_t generation);
+  // Wakes the key's waiters with kRevoked; until Reinstate(key), every Wait on the key returns
+  // kRevoked at once. Other keys are untouched. Revoking twice is the same as once. The
+  // key's generation is kept (Notify still records newer ones while it is revoked).
+  void Revoke(const std::string& key);
+  // Undoes Revoke(key), e.g. when an agent of that name enrolls again. No-op if not revoked.
+  void Reinstate(const std::string& key);
   // Wakes every waiter with kShutdown; later waits return kShutdown at once.
   void Shutdown();
   // How many threads are inside Wait right now (for tests and metrics).
@@ -50,6 +59,7 @@ class LongPollHub {
  private:
   struct Slot {
     std::uint64_t generation = 0;
+    bool revoked = false;
     std::condition_variable changed;
   };
 

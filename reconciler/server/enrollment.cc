@@ -184,6 +184,7 @@ class EnrollmentRoutes {
       std::string message = enrolled.status().message();
       if (message == kTokenRefusedMessage) return ErrorResponse(401, kTokenRefusedMessage);
       // The transaction rolled back, so the token is still usable with other values.
+      if (enrolled.status().code() == StatusCode::kFailedPrecondition) return ErrorResponse(403, message);
       if (message.find("agents.wireguard_public_key") != std::string::npos) {
         return ErrorResponse(409, "WireGuard public key \"" + *key_text + "\" is already enrolled");
       }

@@ -6,7 +6,9 @@
 //                     shown once and stored hashed, with the agent's install command.
 //   POST /v1/enroll   no client certificate; {token, csr, wireguardPublicKey, hostname, mode,
 //                     name?, version?} -> {"certificate","agent"}. Every token refusal is the same
-//                     401. The CSR's subject is ignored: the identity is the agent name.
+//                     401; a valid token used outside its scope (mode other than its type, or a
+//                     name other than its name) is 403 and stays unused. The CSR's subject is
+//                     ignored: the identity is the agent name.
 // JSON is parsed inside enrollment.cc only. Time comes from the injected clock.
 
 #include <cstddef>

@@ -53,6 +53,20 @@ RevisionSource ParseRevisionSource(std::string_view text) {
 
 Status TokenRefused() { return Status::InvalidArgument(kTokenRefusedMessage); }
 
+// A token enrolls only the role it was created for and, when named, only that agent name.
+Status CheckTokenScope(const TokenRecord& token, const AgentRecord& agent) {
+  bool role_matches = (token.type == TokenType::kServer) == (agent.role == AgentRole::kServer);
+  if (!role_matches) {
+    return Status::FailedPrecondition(std::string("token scope: this token enrolls a ") + TokenTypeName(token.type) +
+                                      " agent, not mode \"" + AgentRoleName(agent.role) + "\"");
+  }
+  if (!token.name.empty() && token.name != agent.name) {
+    return Status::FailedPrecondition("token scope: this token enrolls the agent named \"" + token.name +
+                                      "\", not \"" + agent.name + "\"");
+  }
+  return Status::Ok();
+}
+
 Status SetPragmas(sqlite3* db) {
   int defensive = 0;
   if (sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &defensive) != SQLITE_OK || defensive != 1) {
@@ -188,6 +202,9 @@ Result<TokenRecord> Store::Enroll(const std::string& token_id, const Sha256& sec
   TokenRecord token;
   Status status = WriteTransaction([&]() -> Status {
     WW_ASSIGN_OR_RETURN(token, ConsumeTokenInTransaction(token_id, secret_sha256, now, spki));
+    // Checked after the secret, so only a holder of the token learns its scope; the refusal
+    // rolls back the consumption above.
+    WW_RETURN_IF_ERROR(CheckTokenScope(token, agent));
     WW_RETURN_IF_ERROR(InsertAgentInTransaction(agent));
     return InsertCertificateInTransaction(certificate);
   });

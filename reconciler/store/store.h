@@ -141,9 +141,12 @@ class Store {
   Result<TokenRecord> ConsumeToken(const std::string& id, const Sha256& secret_sha256, int64_t now,
                                    const std::string& spki);
 
-  // Enrollment in one transaction: consumes the token (as ConsumeToken, same refusals), then
-  // inserts the agent and its certificate. Any failure leaves all three untouched, so a
-  // refused agent (e.g. a taken name) does not burn the token.
+  // Enrollment in one transaction: consumes the token (as ConsumeToken, same refusals), checks
+  // its scope, then inserts the agent and its certificate. A token of type server enrolls only
+  // role kServer, client only kClient, and a named token only an agent of that name; otherwise
+  // kFailedPrecondition with a message starting "token scope: " (it names the token's type or
+  // name, never its secret). Any failure leaves all three untouched, so a refused agent (wrong
+  // scope, a taken name) does not burn the token.
   Result<TokenRecord> Enroll(const std::string& token_id, const Sha256& secret_sha256, int64_t now,
                              const std::string& spki, const AgentRecord& agent,
                              const CertificateRecord& certificate);

@@ -353,6 +353,48 @@ TEST_CASE("A WireGuard key that is zero or already enrolled is refused without b
   CHECK(enrolled->agent_name == "two");
 }
 
+TEST_CASE("A token enrolls only its own mode and name; a scope refusal is 403 and keeps the token") {
+  Reconciler reconciler;
+  std::string client_token = reconciler.CreateToken({{"type", "client"}})["token"];
+  std::string named_token = reconciler.CreateToken({{"type", "server"}, {"name", "edge-1"}})["token"];
+  AgentFiles agent;
+
+  EnrollRequest as_server = agent.Request(reconciler, client_token, KeyFilledWith(11));
+  as_server.mode = "server";
+  Result<EnrollResult> refused = Enroll(as_server);
+  CHECK(refused.status() == Status::InvalidArgument("the reconciler refused the enrollment (HTTP 403): token scope: "
+                                                    "this token enrolls a client agent, not mode \"server\""));
+  CHECK(refused.status().message().find(client_token) == std::string::npos);
+  CHECK(agent.written.count("tls.pem") == 0);  // no certificate was handed out
+  CHECK(reconciler.bootstrap.store->FindAgentByName("laptop-7").status().code() == StatusCode::kNotFound);
+
+  as_server.mode = "client";
+  Result<EnrollResult> enrolled = Enroll(as_server);
+  REQUIRE_MESSAGE(enrolled.ok(), enrolled.status().ToString());
+  CHECK(enrolled->agent_name == "laptop-7");
+  CHECK(reconciler.bootstrap.store->FindAgentByName("laptop-7")->role == AgentRole::kClient);
+
+  AgentFiles edge;
+  EnrollRequest other_name = edge.Request(reconciler, named_token, KeyFilledWith(12));
+  other_name.mode = "server";
+  other_name.name = "edge-2";
+  CHECK(Enroll(other_name).status() ==
+        Status::InvalidArgument("the reconciler refused the enrollment (HTTP 403): token scope: this token enrolls "
+                                "the agent named \"edge-1\", not \"edge-2\""));
+  other_name.name = "";  // the name made from the hostname is another name too
+  CHECK(Enroll(other_name).status() ==
+        Status::InvalidArgument("the reconciler refused the enrollment (HTTP 403): token scope: this token enrolls "
+                                "the agent named \"edge-1\", not \"laptop-7\""));
+  CHECK(reconciler.bootstrap.store->FindAgentByName("edge-2").status().code() == StatusCode::kNotFound);
+  CHECK(edge.written.count("tls.pem") == 0);
+
+  other_name.name = "edge-1";
+  Result<EnrollResult> named = Enroll(other_name);
+  REQUIRE_MESSAGE(named.ok(), named.status().ToString());
+  CHECK(named->agent_name == "edge-1");
+  CHECK(reconciler.bootstrap.store->FindAgentByName("edge-1")->role == AgentRole::kServer);
+}
+
 TEST_CASE("POST /v1/tokens needs an admin certificate") {
   Reconciler reconciler;
   std::string body = R"({"type":"client"})";

@@ -198,6 +198,7 @@ struct Fixture {
         case LongPollHub::WaitOutcome::kNewer: return HttpResponse{200, "text/plain", "newer " + std::to_string(result.generation)};
         case LongPollHub::WaitOutcome::kTimedOut: return HttpResponse{200, "text/plain", "timed out"};
         case LongPollHub::WaitOutcome::kShutdown: return HttpResponse{503, "text/plain", "shutting down"};
+        case LongPollHub::WaitOutcome::kRevoked: return HttpResponse{401, "text/plain", "revoked"};
       }
       return HttpResponse{500, "text/plain", ""};
     }).ok());
@@ -461,6 +462,82 @@ TEST_CASE("long-poll hub: newer, timed out, shutdown") {
 
   hub.Shutdown();
   CHECK(hub.Wait("b", 5, std::chrono::minutes(5)).outcome == LongPollHub::WaitOutcome::kShutdown);
+}
+
+TEST_CASE("long-poll hub: Revoke wakes that key's waiter at once and sticks until Reinstate") {
+  LongPollHub hub;
+  hub.Notify("a", 4);
+  std::atomic<int> finished{0};
+  LongPollHub::WaitResult revoked_result;
+  LongPollHub::WaitResult other_result;
+  std::thread revoked_waiter([&] {
+    revoked_result = hub.Wait("a", 4, std::chrono::minutes(5));
+    ++finished;
+  });
+  std::thread other_waiter([&] {
+    other_result = hub.Wait("b", 0, std::chrono::minutes(5));
+    ++finished;
+  });
+  while (hub.Waiting() < 2) std::this_thread::yield();
+
+  hub.Revoke("a");
+  revoked_waiter.join();  // would hang for five minutes without the wake-up
+  CHECK(revoked_result.outcome == LongPollHub::WaitOutcome::kRevoked);
+  CHECK(revoked_result.generation == 4);
+  CHECK(finished == 1);  // the other key's waiter is still waiting
+  CHECK(hub.Waiting() == 1);
+
+  // Later waits on "a" return at once, even with a newer generation; "b" is untouched.
+  hub.Notify("a", 5);
+  LongPollHub::WaitResult again = hub.Wait("a", 0, std::chrono::minutes(5));
+  CHECK(again.outcome == LongPollHub::WaitOutcome::kRevoked);
+  CHECK(again.generation == 5);
+  hub.Revoke("a");  // twice is the same as once
+  CHECK(hub.Wait("a", 9, std::chrono::minutes(5)).outcome == LongPollHub::WaitOutcome::kRevoked);
+  CHECK(hub.Wait("c", 0, std::chrono::milliseconds(0)).outcome == LongPollHub::WaitOutcome::kTimedOut);
+
+  hub.Reinstate("a");
+  CHECK(hub.Wait("a", 4, std::chrono::milliseconds(0)).outcome == LongPollHub::WaitOutcome::kNewer);
+  CHECK(hub.Wait("a", 5, std::chrono::milliseconds(0)).outcome == LongPollHub::WaitOutcome::kTimedOut);
+  hub.Reinstate("never-seen");  // no-op
+  CHECK(hub.Wait("never-seen", 0, std::chrono::milliseconds(0)).outcome == LongPollHub::WaitOutcome::kTimedOut);
+
+  hub.Notify("b", 1);
+  other_waiter.join();
+  CHECK(other_result.outcome == LongPollHub::WaitOutcome::kNewer);
+  CHECK(other_result.generation == 1);
+
+  // Shutdown wins over a revocation.
+  hub.Revoke("a");
+  hub.Shutdown();
+  CHECK(hub.Wait("a", 0, std::chrono::minutes(5)).outcome == LongPollHub::WaitOutcome::kShutdown);
+}
+
+TEST_CASE("https: revoking a key answers its open long-poll at once, others keep waiting") {
+  Fixture fixture(4);
+  int revoked_status = 0;
+  std::string revoked_body;
+  std::string other_body;
+  std::thread revoked_waiter([&] {
+    auto client = MakeClient(fixture.port, fixture.ca, &fixture.agent);
+    httplib::Result result = client->Get("/poll?key=agent-gone");
+    revoked_status = result ? result->status : -1;
+    revoked_body = result ? result->body : "no response";
+  });
+  std::thread other_waiter([&] {
+    auto client = MakeClient(fixture.port, fixture.ca, &fixture.agent);
+    httplib::Result result = client->Get("/poll?key=agent-kept");
+    other_body = result ? result->body : "no response";
+  });
+  fixture.WaitForWaiters(2);
+  fixture.server->long_polls().Revoke("agent-gone");
+  revoked_waiter.join();  // would hang for the two-minute wait without the wake-up
+  CHECK(revoked_status == 401);
+  CHECK(revoked_body == "revoked");
+  CHECK(fixture.server->long_polls().Waiting() == 1);
+  fixture.server->long_polls().Notify("agent-kept", 3);
+  other_waiter.join();
+  CHECK(other_body == "newer 3");
 }
 
 TEST_CASE("https: route patterns with nested groups are refused") {

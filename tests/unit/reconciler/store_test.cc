@@ -328,7 +328,10 @@ TEST_CASE("store: enrollment consumes the token and stores agent and certificate
   TemporaryDirectory directory;
   std::unique_ptr<Store> store = OpenOrDie(directory.File("state.db"));
   REQUIRE(store->InsertAgent(MakeAgent("a0", "taken", 9)).ok());
-  REQUIRE(store->CreateToken(MakeToken("tok1", 2000)).ok());
+  TokenRecord unnamed_client = MakeToken("tok1", 2000);
+  unnamed_client.type = TokenType::kClient;
+  unnamed_client.name = "";
+  REQUIRE(store->CreateToken(unnamed_client).ok());
   CertificateRecord certificate{"0a", "a1", "CN=laptop", CertificateRole::kAgent, 900, 5000, std::nullopt};
 
   // A refused agent rolls the whole enrollment back: the token is still usable.
@@ -347,6 +350,66 @@ TEST_CASE("store: enrollment consumes the token and stores agent and certificate
                                              CertificateRecord{"0b", "a2", "CN=other", CertificateRole::kAgent, 0, 1, {}});
   CHECK(reused.status() == Status::InvalidArgument(kTokenRefusedMessage));
   CHECK(store->FindAgentByName("other").status().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("store: a client token does not enroll a server, and the refusal keeps the token") {
+  TemporaryDirectory directory;
+  std::unique_ptr<Store> store = OpenOrDie(directory.File("state.db"));
+  TokenRecord client_token = MakeToken("tok1", 2000);
+  client_token.type = TokenType::kClient;
+  client_token.name = "";
+  REQUIRE(store->CreateToken(client_token).ok());
+  CertificateRecord certificate{"0a", "a1", "CN=edge", CertificateRole::kAgent, 900, 5000, std::nullopt};
+  AgentRecord server_agent = MakeAgent("a1", "edge", 1);
+  server_agent.role = AgentRole::kServer;
+
+  Result<TokenRecord> refused = store->Enroll("tok1", Hash(0xab), 1500, "spki", server_agent, certificate);
+  CHECK(refused.status() ==
+        Status::FailedPrecondition("token scope: this token enrolls a client agent, not mode \"server\""));
+  CHECK(store->FindAgentByName("edge").status().code() == StatusCode::kNotFound);
+  CHECK(store->IsRevoked("0a").status().code() == StatusCode::kNotFound);
+
+  // Rolled back: the same token still enrolls in its own mode.
+  Result<TokenRecord> enrolled = store->Enroll("tok1", Hash(0xab), 1500, "spki", MakeAgent("a1", "edge", 1), certificate);
+  REQUIRE_MESSAGE(enrolled.ok(), enrolled.status().ToString());
+  CHECK(enrolled->used_at == std::optional<int64_t>(1500));
+  CHECK(store->FindAgentByName("edge")->role == AgentRole::kClient);
+}
+
+TEST_CASE("store: a server token does not enroll a client") {
+  TemporaryDirectory directory;
+  std::unique_ptr<Store> store = OpenOrDie(directory.File("state.db"));
+  REQUIRE(store->CreateToken(MakeToken("tok1", 2000)).ok());  // server, named "vps-1"
+  CertificateRecord certificate{"0a", "a1", "CN=vps-1", CertificateRole::kAgent, 900, 5000, std::nullopt};
+  Result<TokenRecord> refused = store->Enroll("tok1", Hash(0xab), 1500, "spki", MakeAgent("a1", "vps-1", 1), certificate);
+  CHECK(refused.status() ==
+        Status::FailedPrecondition("token scope: this token enrolls a server agent, not mode \"client\""));
+  CHECK(store->FindAgentByName("vps-1").status().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("store: a named token enrolls only that name") {
+  TemporaryDirectory directory;
+  std::unique_ptr<Store> store = OpenOrDie(directory.File("state.db"));
+  REQUIRE(store->CreateToken(MakeToken("tok1", 2000)).ok());  // server, named "vps-1"
+  CertificateRecord certificate{"0a", "a1", "CN=vps-1", CertificateRole::kAgent, 900, 5000, std::nullopt};
+  AgentRecord other = MakeAgent("a1", "vps-2", 1);
+  other.role = AgentRole::kServer;
+
+  Result<TokenRecord> refused = store->Enroll("tok1", Hash(0xab), 1500, "spki", other, certificate);
+  CHECK(refused.status() ==
+        Status::FailedPrecondition("token scope: this token enrolls the agent named \"vps-1\", not \"vps-2\""));
+  CHECK(store->FindAgentByName("vps-2").status().code() == StatusCode::kNotFound);
+
+  AgentRecord named = MakeAgent("a1", "vps-1", 1);
+  named.role = AgentRole::kServer;
+  Result<TokenRecord> enrolled = store->Enroll("tok1", Hash(0xab), 1500, "spki", named, certificate);
+  REQUIRE_MESSAGE(enrolled.ok(), enrolled.status().ToString());
+  CHECK(store->FindAgentByName("vps-1").value() == named);
+
+  // A used token is refused with the one token message, before any scope is checked.
+  Result<TokenRecord> reused = store->Enroll("tok1", Hash(0xab), 1600, "spki", MakeAgent("a2", "x", 2),
+                                             CertificateRecord{"0b", "a2", "CN=x", CertificateRole::kAgent, 0, 1, {}});
+  CHECK(reused.status() == Status::InvalidArgument(kTokenRefusedMessage));
 }
 
 TEST_CASE("store: revisions keep their order and the current pointer follows the latest") {
