@@ -121,6 +121,13 @@ struct NestingTooDeep {
   Mark mark;
 };
 
+// Thrown when yaml-cpp starts a second document where the previous one started: on a stray
+// ',' at the top level yaml-cpp 0.7 emits empty documents forever without moving on.
+struct NoProgress {
+  Mark mark;
+  int offset = 0;
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -310,6 +317,8 @@ class YamlTreeBuilder : public YAML::EventHandler {
       : limits_(limits), on_document_(on_document) {}
 
   void OnDocumentStart(const YAML::Mark& mark) override {
+    if (mark.pos == last_document_offset_) throw NoProgress{ToMark(mark), mark.pos};
+    last_document_offset_ = mark.pos;
     doc_.Clear(ToMark(mark));
     stack_.clear();
     anchor_names_.clear();
@@ -468,6 +477,7 @@ class YamlTreeBuilder : public YAML::EventHandler {
   std::vector<uint32_t> keys_;
   std::vector<std::string> anchor_names_;
   bool reported_anchor_ = false;
+  int last_document_offset_ = -1;
 };
 
 std::optional<YamlError> ParseYamlDocuments(std::string_view content, const YamlLimits& limits,
@@ -483,6 +493,10 @@ std::optional<YamlError> ParseYamlDocuments(std::string_view content, const Yaml
     }
   } catch (const NestingTooDeep& too_deep) {
     return YamlError{too_deep.mark, "nesting deeper than " + std::to_string(limits.max_depth) + " levels is not supported" + stopped};
+  } catch (const NoProgress& stuck) {
+    size_t offset = static_cast<size_t>(stuck.offset);
+    std::string_view next = offset < content.size() ? content.substr(offset, 1) : std::string_view();
+    return YamlError{stuck.mark, "invalid YAML: unexpected " + QuoteForMessage(next) + stopped};
   } catch (const YAML::Exception& exception) {
     // ParserException and the rest: yaml-cpp cannot resume after any of them.
     return YamlError{ToMark(exception.mark), "invalid YAML: " + exception.msg + stopped};

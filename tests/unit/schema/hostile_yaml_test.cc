@@ -271,6 +271,11 @@ TEST_CASE("Hostile: a syntax error stops the file - earlier documents load, othe
   CHECK(result.fleet.peers[1].metadata.name == "other");
   CHECK(Errors("apiVersion: wirewarp.dev/v1\nmetadata:\n\tname: x\n") ==
         Lines{"evil.yaml:3:6: error: invalid YAML: illegal map value (the rest of the file is not read)"});
+  // yaml-cpp 0.7 would emit empty documents forever on a stray top-level ','.
+  LoadResult stray = LoadFleet({{"evil.yaml", kValidPeer + "---\n,kind: Peer\n"}});
+  CHECK(FormatDiagnostics(stray.diagnostics) ==
+        Lines{"evil.yaml:9:1: error: invalid YAML: unexpected \",\" (the rest of the file is not read)"});
+  CHECK(stray.fleet.peers.size() == 1);
   CHECK(Errors("a: [1, 2\n") ==
         Lines{"evil.yaml:2:1: error: invalid YAML: end of sequence flow not found (the rest of the file is not read)"});
 }
