@@ -10,6 +10,8 @@ WireguardKey Key(int fill) {
   return key;
 }
 
+WireguardKey KeyFromBase64(std::string_view base64) { return WireguardKey::Parse(base64).value(); }
+
 Ipv4Cidr Cidr(std::string_view text) { return Ipv4Cidr::Parse(text).value(); }
 
 Ipv4Address Address(std::string_view text) { return Ipv4Address::Parse(text).value(); }

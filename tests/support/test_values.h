@@ -14,6 +14,8 @@ namespace ww::test_support {
 
 // A key whose 32 bytes are all `fill`: distinct keys for distinct fills, no randomness.
 WireguardKey Key(int fill);
+// A key from its 44-character base64 text.
+WireguardKey KeyFromBase64(std::string_view base64);
 // "10.77.0.0/24".
 Ipv4Cidr Cidr(std::string_view text);
 // "10.77.0.1".

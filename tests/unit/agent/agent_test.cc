@@ -28,6 +28,8 @@
 #include "agent/system/recording_runner.h"
 #include "schema/plan.h"
 #include "schema/wire_json.h"
+#include "tests/support/temporary_directory.h"
+#include "tests/support/test_values.h"
 
 namespace ww::agent {
 namespace {
@@ -50,17 +52,8 @@ std::string ReadSourceFile(const std::string& relative_path) {
 
 std::string Testdata(const std::string& name) { return ReadSourceFile("tests/testdata/agent/" + name); }
 
-WireguardKey Key(const char* base64) {
-  auto key = WireguardKey::Parse(base64);
-  REQUIRE(key.ok());
-  return *key;
-}
-
-Ipv4Cidr Cidr(const char* text) {
-  auto cidr = Ipv4Cidr::Parse(text);
-  REQUIRE(cidr.ok());
-  return *cidr;
-}
+using test_support::Cidr;
+using test_support::KeyFromBase64;
 
 std::string Hex(uint32_t value) {
   char text[16];
@@ -81,23 +74,13 @@ std::string Join(const std::vector<std::string>& parts, const std::string& separ
 class TemporaryStateDir {
  public:
   TemporaryStateDir() {
-    std::string pattern = (fs::temp_directory_path() / "ww-agent-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-    auto opened = StateDir::Open(path_, CreateMode::kOpenExisting);
+    auto opened = StateDir::Open(directory_.path(), CreateMode::kOpenExisting);
     REQUIRE_MESSAGE(opened.ok(), opened.status().message());
     state_.emplace(std::move(*opened));
   }
-  TemporaryStateDir(const TemporaryStateDir&) = delete;
-  TemporaryStateDir& operator=(const TemporaryStateDir&) = delete;
-  ~TemporaryStateDir() {
-    state_.reset();
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
 
   StateDir& state() { return *state_; }
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return directory_.path(); }
   WireguardKey PublicKey() {
     auto key = state_->EnsureWireguardKey();
     REQUIRE(key.ok());
@@ -115,7 +98,7 @@ class TemporaryStateDir {
   }
 
  private:
-  std::string path_;
+  test_support::TemporaryDirectory directory_{"ww-agent-test"};  // outlives state_
   std::optional<StateDir> state_;
 };
 
@@ -622,7 +605,7 @@ TEST_CASE("a command that cannot run at all (a timeout) is reported like a faile
 TEST_CASE("a config for another agent's key is refused before any command runs") {
   TemporaryStateDir dir;
   const WireguardKey own_key = dir.PublicKey();
-  AgentConfig desired = RenderedExample("vps", Key(kRenderedVpsKey));
+  AgentConfig desired = RenderedExample("vps", KeyFromBase64(kRenderedVpsKey));
   FakeHost host(EmptyHost(), KernelModule::kPresent);
 
   auto report = ApplyConfig(host, dir.state(), desired, AgentOptions{});
@@ -885,7 +868,7 @@ TEST_CASE("RestoreLastApplied without a stored config is kNotFound and runs noth
 }
 
 TEST_CASE("ApplyReportToJson prints the report in a fixed shape") {
-  const WireguardKey peer = Key(kRenderedVpsKey);
+  const WireguardKey peer = KeyFromBase64(kRenderedVpsKey);
   ApplyReport report;
   report.agent = "vps";
   Route route{Cidr("192.168.50.0/24"), "wg0", std::nullopt, kMainTable};

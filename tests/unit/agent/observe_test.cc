@@ -17,6 +17,7 @@
 #include "agent/observe/observer.h"
 #include "agent/observe/parsers.h"
 #include "agent/system/recording_runner.h"
+#include "tests/support/test_values.h"
 
 using namespace ww;
 using namespace ww::agent;
@@ -31,17 +32,8 @@ std::string Testdata(const std::string& name) {
   return content.str();
 }
 
-WireguardKey Key(const char* base64) {
-  auto key = WireguardKey::Parse(base64);
-  REQUIRE(key.ok());
-  return *key;
-}
-
-Ipv4Cidr Cidr(const char* text) {
-  auto cidr = Ipv4Cidr::Parse(text);
-  REQUIRE(cidr.ok());
-  return *cidr;
-}
+using test_support::Cidr;
+using test_support::KeyFromBase64;
 
 Ipv4Address Ip(const char* text) {
   auto address = Ipv4Address::Parse(text);
@@ -60,12 +52,12 @@ constexpr const char* kRedactedPreshared = "B/UoJCcu6AvXGlofhfeN3RKA5cyo8XtbPJlX
 std::vector<ObservedPeer> VpsPeers() {
   // Sorted by key bytes: 0x51.. (UTj), 0x97.. (lxE), 0xef.. (78d), not by base64 text.
   return {
-      ObservedPeer{.public_key = Key(kPeerXPublic), .endpoint = "", .allowed_ips = {}, .persistent_keepalive = 25,
+      ObservedPeer{.public_key = KeyFromBase64(kPeerXPublic), .endpoint = "", .allowed_ips = {}, .persistent_keepalive = 25,
                    .latest_handshake = 0, .rx_bytes = 0, .tx_bytes = 0},
-      ObservedPeer{.public_key = Key(kPeerYPublic), .endpoint = "198.51.100.20:51820",
+      ObservedPeer{.public_key = KeyFromBase64(kPeerYPublic), .endpoint = "198.51.100.20:51820",
                    .allowed_ips = {Cidr("10.77.0.3/32")}, .persistent_keepalive = 0, .latest_handshake = 0,
                    .rx_bytes = 0, .tx_bytes = 0},
-      ObservedPeer{.public_key = Key(kGwPublic), .endpoint = "192.0.2.2:51821",
+      ObservedPeer{.public_key = KeyFromBase64(kGwPublic), .endpoint = "192.0.2.2:51821",
                    .allowed_ips = {Cidr("10.77.0.2/32"), Cidr("192.168.1.0/24")}, .persistent_keepalive = 0,
                    .latest_handshake = 1795305720, .rx_bytes = 420, .tx_bytes = 428},
   };
@@ -160,7 +152,7 @@ std::string KernelLinkJson() {
 TEST_CASE("ParseWireguardDump reads a server device with three kinds of peers") {
   auto dump = ParseWireguardDump(Testdata("wg-dump-vps-wwobs0.txt"));
   REQUIRE(dump.ok());
-  CHECK(dump->public_key == Key(kVpsPublic));
+  CHECK(dump->public_key == KeyFromBase64(kVpsPublic));
   CHECK(dump->listen_port == 51820);
   CHECK(dump->fwmark == 0xca6c);
   CHECK(dump->peers == VpsPeers());
@@ -169,10 +161,10 @@ TEST_CASE("ParseWireguardDump reads a server device with three kinds of peers") 
 TEST_CASE("ParseWireguardDump reads a client device: fwmark off, keepalive, 0.0.0.0/0") {
   auto dump = ParseWireguardDump(Testdata("wg-dump-gw-wwobs1.txt"));
   REQUIRE(dump.ok());
-  CHECK(*dump == WireguardDump{.public_key = Key(kGwPublic),
+  CHECK(*dump == WireguardDump{.public_key = KeyFromBase64(kGwPublic),
                                .listen_port = 51821,
                                .fwmark = 0,
-                               .peers = {ObservedPeer{.public_key = Key(kVpsPublic),
+                               .peers = {ObservedPeer{.public_key = KeyFromBase64(kVpsPublic),
                                                       .endpoint = "192.0.2.1:51820",
                                                       .allowed_ips = {Cidr("0.0.0.0/0")},
                                                       .persistent_keepalive = 25,
@@ -653,7 +645,7 @@ TEST_CASE("Observe reads the captured VPS: interfaces, routes, rules, chains, ju
                                                   .addresses = {Cidr("10.77.0.1/24")},
                                                   .listen_port = 51820,
                                                   .fwmark = 0xca6c,
-                                                  .public_key = Key(kVpsPublic),
+                                                  .public_key = KeyFromBase64(kVpsPublic),
                                                   .implementation = WireguardImplementation::kUserspace,
                                                   .peers = VpsPeers()});
   CHECK(state->interfaces[1] == ObservedInterface{.name = "wwobs2",

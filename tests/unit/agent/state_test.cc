@@ -16,31 +16,14 @@
 #include "agent/state/wireguard_keys.h"
 #include "agent/system/process_runner.h"
 #include "schema/wire_json.h"
+#include "tests/support/temporary_directory.h"
 
 namespace ww::agent {
 namespace {
 
+using test_support::TemporaryDirectory;
+
 namespace fs = std::filesystem;
-
-// A fresh directory from mkdtemp, removed with everything in it at the end of the test.
-class TemporaryDirectory {
- public:
-  TemporaryDirectory() {
-    std::string pattern = (fs::temp_directory_path() / "ww-state-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  TemporaryDirectory(const TemporaryDirectory&) = delete;
-  TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
-  ~TemporaryDirectory() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 WireguardKey KeyFromHex(std::string_view hex) {
   WireguardKey key;

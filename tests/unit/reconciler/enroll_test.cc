@@ -26,23 +26,16 @@
 #include "reconciler/pki/token.h"
 #include "reconciler/server/bootstrap.h"
 #include "reconciler/server/enrollment.h"
+#include "tests/support/temporary_directory.h"
 
 namespace ww {
 namespace {
 
+using test_support::TemporaryDirectory;
+
 std::int64_t RealNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
-
-struct TemporaryDirectory {
-  std::string path;
-  TemporaryDirectory() {
-    char pattern[] = "/tmp/ww-enroll-test-XXXXXX";
-    REQUIRE(mkdtemp(pattern) != nullptr);
-    path = pattern;
-  }
-  ~TemporaryDirectory() { std::filesystem::remove_all(path); }
-};
 
 unsigned FileMode(const std::string& path) {
   struct stat info{};
@@ -91,7 +84,7 @@ struct Reconciler {
   Credentials admin;
 
   Reconciler() {
-    Result<Bootstrap> opened = Bootstrap::Open(directory.path + "/data", "https://127.0.0.1:8443", RealNow());
+    Result<Bootstrap> opened = Bootstrap::Open(directory.path() + "/data", "https://127.0.0.1:8443", RealNow());
     REQUIRE(opened.ok());
     bootstrap = std::move(opened).value();
     HttpsServerOptions options;
@@ -137,7 +130,7 @@ struct Reconciler {
     } else {
       client = std::make_unique<httplib::SSLClient>("127.0.0.1", port);
     }
-    client->set_ca_cert_path((directory.path + "/data/ca.pem").c_str());
+    client->set_ca_cert_path((directory.path() + "/data/ca.pem").c_str());
     client->enable_server_certificate_verification(true);
     client->set_connection_timeout(10);
     client->set_read_timeout(10);
@@ -167,9 +160,9 @@ struct AgentFiles {
     request.hostname = "laptop-7";
     request.version = "test";
     request.wireguard_public_key = key;
-    request.state_dir = directory.path;
+    request.state_dir = directory.path();
     request.write_file = [this](std::string_view name, std::string_view contents) {
-      std::ofstream(directory.path + "/" + std::string(name)) << contents;
+      std::ofstream(directory.path() + "/" + std::string(name)) << contents;
       written[std::string(name)] = std::string(contents);
       return Status::Ok();
     };
@@ -203,7 +196,7 @@ TEST_CASE("AgentNameFromHostname makes a valid agent name") {
 
 TEST_CASE("Bootstrap creates the data directory once and loads it afterwards") {
   TemporaryDirectory directory;
-  std::string data = directory.path + "/data";
+  std::string data = directory.path() + "/data";
   std::int64_t now = RealNow();
   Result<Bootstrap> first = Bootstrap::Open(data, "https://rc.example.com:9443", now);
   REQUIRE(first.ok());
@@ -241,11 +234,11 @@ TEST_CASE("Bootstrap creates the data directory once and loads it afterwards") {
 
 TEST_CASE("Bootstrap refuses a data directory others can read") {
   TemporaryDirectory directory;
-  REQUIRE(chmod(directory.path.c_str(), 0755) == 0);
-  Result<Bootstrap> opened = Bootstrap::Open(directory.path, "https://127.0.0.1", RealNow());
-  CHECK(opened.status() == Status::FailedPrecondition("data directory \"" + directory.path +
+  REQUIRE(chmod(directory.path().c_str(), 0755) == 0);
+  Result<Bootstrap> opened = Bootstrap::Open(directory.path(), "https://127.0.0.1", RealNow());
+  CHECK(opened.status() == Status::FailedPrecondition("data directory \"" + directory.path() +
                                                       "\" is accessible to group or others; run: chmod 700 " +
-                                                      directory.path));
+                                                      directory.path()));
 }
 
 TEST_CASE("An agent enrolls with a token and a pinned CA and the token works once") {

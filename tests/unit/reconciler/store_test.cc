@@ -1,6 +1,7 @@
 // The SQLite store against a real database file in a fresh temporary directory.
 
 #include "reconciler/store/store.h"
+#include "tests/support/temporary_directory.h"
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -17,27 +18,9 @@
 namespace ww {
 namespace {
 
+using test_support::TemporaryDirectory;
+
 namespace fs = std::filesystem;
-
-// A fresh directory from mkdtemp, removed with everything in it at the end of the test.
-class TemporaryDirectory {
- public:
-  TemporaryDirectory() {
-    std::string pattern = (fs::temp_directory_path() / "ww-store-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  TemporaryDirectory(const TemporaryDirectory&) = delete;
-  TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
-  ~TemporaryDirectory() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 std::unique_ptr<Store> OpenOrDie(const std::string& path) {
   Result<std::unique_ptr<Store>> store = Store::Open(path);
