@@ -14,3 +14,5 @@ endif()
 # Debian's cpp-httplib is a compiled library: link it only through pkg-config, so every
 # translation unit sees the same CPPHTTPLIB_* defines (ODR).
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# libgit2: the reconciler's git source (reconciler/git only).
+pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2)
