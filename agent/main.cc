@@ -2,19 +2,34 @@
 // builds the real dependencies (ProcessRunner, StateDir), runs one command and turns its
 // result into output and an exit code here, in one place.
 //
-// Exit codes: 0 success (apply: converged), 1 failure (apply: not converged), 2 usage error.
+// Exit codes: 0 success (apply: converged), 1 failure (apply: not converged), 2 usage error,
+// 3 (run) the reconciler refused this agent: deleted or its certificate revoked.
 
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <random>
 #include <sstream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "agent/agent.h"
+#include "agent/daemon/control_plane.h"
+#include "agent/daemon/daemon.h"
+#include "agent/daemon/system_metrics.h"
 #include "agent/state/state_dir.h"
 #include "agent/system/logging_runner.h"
 #include "agent/system/process_runner.h"
 #include "agent/system/recording_runner.h"
+#include "reconciler/client/enroll_client.h"
 #include "schema/wire_json.h"
 
 namespace {
@@ -31,6 +46,15 @@ struct Flags {
   bool dry_run = false;
   bool verbose = false;
   std::string wireguard = "auto";
+  // enroll
+  std::string url;
+  std::string token;
+  std::string token_file;
+  std::string ca_pin;
+  std::string mode;
+  std::string name;
+  // run
+  int wait_seconds = 25;
 };
 
 int Fail(const Status& status) {
@@ -90,6 +114,123 @@ int RunWithRunner(const Flags& flags, Pass pass) {
 
 Result<StateDir> OpenState(const Flags& flags, CreateMode mode) { return StateDir::Open(flags.state_dir, mode); }
 
+std::string Hostname() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
+
+std::string Trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+int Enroll(const Flags& flags) {
+  std::string token = flags.token;
+  if (!flags.token_file.empty()) {
+    auto text = ReadInput(flags.token_file);
+    if (!text.ok()) return Fail(text.status());
+    token = Trimmed(*text);
+  }
+  if (token.empty()) return Fail(Status::InvalidArgument("the token is empty"));
+  auto state = OpenState(flags, CreateMode::kCreateIfMissing);
+  if (!state.ok()) return Fail(state.status());
+  auto key = state->EnsureWireguardKey();
+  if (!key.ok()) return Fail(key.status());
+  ww::EnrollRequest request;
+  request.url = flags.url;
+  request.token = std::move(token);
+  request.ca_pins = {flags.ca_pin};
+  request.mode = flags.mode;
+  request.name = flags.name;
+  request.hostname = Hostname();
+  request.version = std::string(kAgentVersion);
+  request.wireguard_public_key = *key;
+  request.state_dir = state->path();
+  request.write_file = [&](std::string_view name, std::string_view contents) {
+    return state->WriteFileAtomically(name, contents);
+  };
+  auto enrolled = ww::Enroll(request);
+  if (!enrolled.ok()) return Fail(enrolled.status());
+  Status saved = state->WriteFileAtomically(kReconcilerUrlFile, flags.url + "\n");
+  if (saved.ok()) saved = state->WriteFileAtomically(kAgentNameFile, enrolled->agent_name + "\n");
+  if (!saved.ok()) return Fail(saved);
+  std::cout << enrolled->agent_name << "\n";
+  return 0;
+}
+
+// Runs the daemon on a worker thread while this thread waits for SIGTERM/SIGINT (blocked in
+// every thread, so no handler runs inside a library). On a signal the daemon stops; a poll
+// still in flight after a moment is abandoned, but never an apply half done.
+int Run(const Flags& flags) {
+  auto state = OpenState(flags, CreateMode::kOpenExisting);
+  if (!state.ok()) return Fail(state.status());
+  auto name = state->ReadFile(kAgentNameFile, 4096);
+  auto url = state->ReadFile(kReconcilerUrlFile, 4096);
+  if (!name.ok()) return Fail(name.status());
+  if (!url.ok()) return Fail(url.status());
+  if (!*name || !*url) {
+    return Fail(Status::FailedPrecondition(flags.state_dir + " holds no enrollment: run wirewarp-agent enroll first"));
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  ProcessRunner runner;
+  SystemSampler sampler(state->path());
+  std::mutex sampler_mutex;
+  std::random_device seed;
+  std::mt19937_64 generator(seed());
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  std::mutex random_mutex;
+
+  DaemonOptions options;
+  options.agent_name = Trimmed(**name);
+  options.hostname = Hostname();
+  options.poll_wait = std::chrono::seconds(flags.wait_seconds);
+  options.apply = OptionsFrom(flags);
+  DaemonEnvironment environment;
+  environment.runner = &runner;
+  environment.state = &*state;
+  environment.make_client = ApiClientFactory(Trimmed(**url), *state);
+  environment.random = [&] {
+    std::lock_guard<std::mutex> lock(random_mutex);
+    return uniform(generator);
+  };
+  environment.now = [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  };
+  environment.sample_system = [&] {
+    std::lock_guard<std::mutex> lock(sampler_mutex);
+    return sampler.Sample();
+  };
+  environment.log = &std::cerr;
+  AgentDaemon daemon(std::move(options), std::move(environment));
+
+  std::atomic<bool> finished{false};
+  DaemonExit exit = DaemonExit::kFailed;
+  std::thread worker([&] {
+    exit = daemon.Run();
+    finished = true;
+  });
+  timespec tick{0, 200 * 1000 * 1000};
+  while (!finished) {
+    int signal_number = sigtimedwait(&signals, nullptr, &tick);
+    if (signal_number != SIGTERM && signal_number != SIGINT) continue;
+    daemon.Stop();
+    for (int waited = 0; waited < 40 && !finished; ++waited) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (finished) break;
+    // A long-poll still waits for its answer: leave it, but not in the middle of an apply.
+    auto paused = daemon.PauseHostChanges();
+    std::cerr << "wirewarp-agent event=exit reason=stopped abandoned=poll\n" << std::flush;
+    std::_Exit(0);
+  }
+  worker.join();
+  return DaemonExitCode(exit);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,6 +275,30 @@ int main(int argc, char** argv) {
   add_apply_flags(down);
   down->footer("Example:\n  wirewarp-agent down --state-dir /var/lib/wirewarp");
 
+  CLI::App* enroll = app.add_subcommand("enroll", "Join a reconciler with a one-time token; prints the agent's name");
+  add_state(enroll);
+  enroll->add_option("--url", flags.url, "The reconciler, https://HOST[:PORT]")->required();
+  auto* token_option = enroll->add_option("--token", flags.token, "The enrollment token (prefer --token-file)");
+  auto* token_file_option = enroll->add_option("--token-file", flags.token_file, "File holding the token, or - for stdin");
+  token_option->excludes(token_file_option);
+  token_file_option->excludes(token_option);
+  enroll->add_option("--ca-pin", flags.ca_pin, "sha256:HEX of the reconciler CA's public key")->required();
+  enroll->add_option("--mode", flags.mode, "server or client")->required()->check(CLI::IsMember({"server", "client"}));
+  enroll->add_option("--name", flags.name, "Agent name (default: derived from the host name)");
+  enroll->footer("Example (the command `wwctl token create` prints):\n"
+                 "  wirewarp-agent enroll --url https://vpn.example.net:8443 --token-file token \\\n"
+                 "    --ca-pin sha256:4f1c... --mode client --state-dir /var/lib/wirewarp");
+
+  CLI::App* run = app.add_subcommand("run", "Keep this host in line with the reconciler: restore, long-poll, apply, report");
+  add_state(run);
+  run->add_option("--wait", flags.wait_seconds, "Long-poll wait in seconds (the reconciler caps it at 30)")
+      ->default_val(25)
+      ->check(CLI::Range(1, 30));
+  run->add_option("--wireguard", flags.wireguard, "auto (kernel, else wireguard-go), kernel or userspace")
+      ->check(CLI::IsMember({"auto", "kernel", "userspace"}));
+  run->footer("Example:\n  wirewarp-agent run --state-dir /var/lib/wirewarp\n"
+              "Exit codes: 0 stopped by SIGTERM/SIGINT (the tunnel stays up), 1 cannot run, 3 deleted or revoked");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -141,6 +306,14 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
+  if (enroll->parsed()) {
+    if (flags.token.empty() && flags.token_file.empty()) {
+      std::cerr << "wirewarp-agent: error: enroll needs --token-file or --token\n";
+      return 2;
+    }
+    return Enroll(flags);
+  }
+  if (run->parsed()) return Run(flags);
   if (keygen->parsed()) {
     auto state = OpenState(flags, CreateMode::kCreateIfMissing);
     if (!state.ok()) return Fail(state.status());

@@ -241,6 +241,15 @@ Result<std::optional<std::string>> StateDir::ReadFile(std::string_view name, siz
   return std::optional<std::string>(std::move(contents));
 }
 
+Status StateDir::RemoveFile(std::string_view name) {
+  if (::unlinkat(directory_fd_, std::string(name).c_str(), 0) != 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return FileError("removing", FilePath(name), errno);
+  }
+  if (::fsync(directory_fd_) != 0) return FileError("syncing", path_, errno);
+  return Status::Ok();
+}
+
 namespace {
 
 // Reads wireguard.key into a fixed buffer (no reallocation leaves copies of the secret in

@@ -21,6 +21,11 @@ namespace ww::agent {
 inline constexpr std::string_view kWireguardKeyFile = "wireguard.key";
 inline constexpr std::string_view kLastAppliedFile = "last-applied.json";
 inline constexpr std::string_view kOwnedFile = "owned.json";
+// The name the reconciler gave this agent at enrollment (one line); the TLS files beside it
+// are named in reconciler/client/enroll_client.h.
+inline constexpr std::string_view kAgentNameFile = "agent-name";
+// The reconciler URL the agent enrolled with (one line), which `run` dials.
+inline constexpr std::string_view kReconcilerUrlFile = "reconciler-url";
 
 enum class CreateMode { kOpenExisting, kCreateIfMissing };
 
@@ -66,6 +71,8 @@ class StateDir {
   Status WriteFileAtomically(std::string_view name, std::string_view contents);
   // nullopt when the file does not exist. Refuses files over `max_size` bytes.
   Result<std::optional<std::string>> ReadFile(std::string_view name, size_t max_size = 64u << 20) const;
+  // Removes `name` and syncs the directory; a missing file is not an error.
+  Status RemoveFile(std::string_view name);
 
  private:
   StateDir(std::string path, int directory_fd) : path_(std::move(path)), directory_fd_(directory_fd) {}
