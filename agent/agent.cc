@@ -112,13 +112,14 @@ Status CheckKey(StateDir& state, const AgentConfig& desired) {
 // Refuses a config whose text is unsafe in argv or a restore script (an option-like name, a
 // newline in a rule, a jump to a chain the agent does not own) before any command runs, also
 // observation. Planning against an empty host puts every value of the config into a step,
-// and ToCommandBatches checks every step. AgentConfigFromJson refuses the same values; this
-// covers configs built in code (the daemon, tests).
+// and CheckPlanIsSafe runs ToCommandBatches' check on every step (without building the
+// commands). AgentConfigFromJson refuses the same values; this covers configs built in code
+// (the daemon, tests).
 Status CheckConfigIsSafe(const StateDir& state, const AgentConfig& desired) {
   CommandContext context;
   context.private_key_path = state.WireguardKeyPath();
-  auto batches = ToCommandBatches(ComputePlan(desired, ObservedState{}), context);
-  if (!batches.ok()) return batches.status().WithContext("refusing the config, nothing was run");
+  Status status = CheckPlanIsSafe(ComputePlan(desired, ObservedState{}), context);
+  if (!status.ok()) return status.WithContext("refusing the config, nothing was run");
   return Status::Ok();
 }
 

@@ -356,10 +356,15 @@ Command CreateInterfaceCommand(const std::string& name, WireguardImplementation 
   return command;
 }
 
-Result<std::vector<CommandBatch>> ToCommandBatches(const Plan& plan, const CommandContext& context) {
+Status CheckPlanIsSafe(const Plan& plan, const CommandContext& context) {
   for (size_t index = 0; index < plan.steps.size(); ++index) {
     WW_RETURN_IF_ERROR(StepChecker(index, plan.steps[index], context).Check());
   }
+  return Status::Ok();
+}
+
+Result<std::vector<CommandBatch>> ToCommandBatches(const Plan& plan, const CommandContext& context) {
+  WW_RETURN_IF_ERROR(CheckPlanIsSafe(plan, context));
 
   CommandMaker maker(context);
   std::vector<CommandBatch> batches;

@@ -46,6 +46,11 @@ struct CommandBatch {
 // kInvalidArgument naming the step when its text is unsafe to pass on.
 Result<std::vector<CommandBatch>> ToCommandBatches(const Plan& plan, const CommandContext& context);
 
+// ToCommandBatches' check alone: kInvalidArgument naming the first step whose text is
+// unsafe to pass on, without building any command (a config's safety check before any
+// command runs costs this, not a full set of restore scripts).
+Status CheckPlanIsSafe(const Plan& plan, const CommandContext& context);
+
 // The commands of ToCommandBatches, flattened.
 Result<std::vector<Command>> ToCommands(const Plan& plan, const CommandContext& context);
 

@@ -293,3 +293,99 @@ TEST_CASE("Parsing accepts the boundaries of every numeric field") {
   REQUIRE_MESSAGE(back.ok(), back.status().ToString());
   CHECK(*back == observed);
 }
+
+// Plain documents take a fast reader, anything unusual the full parser: both must read the
+// same values and refuse with the same messages.
+TEST_CASE("Parsing reads escapes, non-ASCII text and integer edges alike on every path") {
+  auto document = [](const std::string& agent, const std::string& notices, const std::string& mtu) {
+    return "{\"formatVersion\":1,\"agent\":" + agent +
+           ",\"interfaces\":[{\"name\":\"wg0\",\"tunnel\":\"home\",\"role\":\"server\",\"address\":\"10.77.0.1/24\","
+           "\"listenPort\":51820,\"mtu\":" + mtu + ",\"fwmark\":0,\"publicKey\":\"" + Key(1).ToBase64() +
+           "\",\"peers\":[]}],\"routes\":[],\"rules\":[],\"chains\":[],\"jumps\":[],\"sysctls\":[],\"notices\":" + notices +
+           "}";
+  };
+  auto plain = AgentConfigFromJson(document("\"vps\"", R"(["a\"b\\c\/d e"])", "1420"));
+  REQUIRE_MESSAGE(plain.ok(), plain.status().ToString());
+  CHECK(plain->agent == "vps");
+  CHECK(plain->interfaces.at(0).mtu == 1420);
+  CHECK(plain->notices == std::vector<std::string>{"a\"b\\c/d e"});
+  CHECK(AgentConfigFromJson(document("\"vps\"", R"(["\b\f\n\r\t"])", "1420")).status().message() ==
+        "notices[0]: \"\\b\\f\\n\\r\\t\" contains a control character");
+
+  auto escaped = AgentConfigFromJson(document(R"("\u0076ps")", R"(["caf\u00e9 caf\u00c3\u00a9", "café \ud83d\ude00"])", "1420"));
+  REQUIRE_MESSAGE(escaped.ok(), escaped.status().ToString());
+  CHECK(escaped->agent == "vps");
+  CHECK(escaped->notices == std::vector<std::string>{"caf\xC3\xA9 caf\xC3\x83\xC2\xA9", "caf\xC3\xA9 \xF0\x9F\x98\x80"});
+
+  CHECK(AgentConfigFromJson(document("\"vps\"", "[]", "-0")).status().message() ==
+        "interfaces[0].mtu: 0 is out of range (expected 68-65535)");
+  CHECK(AgentConfigFromJson(document("\"vps\"", "[]", "-9223372036854775808")).status().message() ==
+        "interfaces[0].mtu: -9223372036854775808 is out of range (expected 68-65535)");
+  CHECK(AgentConfigFromJson(document("\"vps\"", "[]", "18446744073709551615")).status().message() ==
+        "interfaces[0].mtu: 18446744073709551615 is out of range (expected 68-65535)");
+  CHECK(AgentConfigFromJson(document("\"vps\"", "[]", "18446744073709551616")).status().message() ==
+        "interfaces[0].mtu: expected an integer 68-65535, got number 1.8446744073709552e+19");
+  CHECK(AgentConfigFromJson(document("\"vps\"", "[]", "1420.0")).status().message() ==
+        "interfaces[0].mtu: expected an integer 68-65535, got number 1420.0");
+  CHECK(AgentConfigFromJson(document("\"vps\"", "[]", "01420")).status().message().starts_with(
+        "invalid JSON: parse error at line 1, column "));
+  CHECK(AgentConfigFromJson(document("\"vps\"", "[],\"agent\":\"vps\"", "1420")).status().message() ==
+        "agent: duplicate key");
+  CHECK(AgentConfigFromJson(document("\"vps\"", "[]", "1420") + " x").status().message().starts_with(
+        "invalid JSON: parse error at line 1, column "));
+  CHECK(AgentConfigFromJson(document("\"v\tps\"", "[]", "1420")).status().message().starts_with(
+        "invalid JSON: parse error at line 1, column "));
+}
+
+// Pretty chains are written without a tree: the text must be exactly nlohmann's layout.
+TEST_CASE("ObservedStateToJson writes chains exactly as the pretty layout, escapes included") {
+  ObservedState state;
+  state.chains.push_back({FirewallTable::kNat, "WIREWARP-PREROUTING", {"-p tcp -j ACCEPT", "-m comment --comment \"a\\b\""}});
+  state.chains.push_back({FirewallTable::kFilter, "WIREWARP-EMPTY", {}});
+  state.chains.push_back({FirewallTable::kMangle, "WIREWARP-MSS", {"caf\xC3\xA9\t\x7f", "bad \xFF byte"}});
+  state.sysctls.push_back({"net.ipv4.ip_forward", "1"});
+  CHECK(ObservedStateToJson(state, JsonStyle::kPretty) ==
+        "{\n"
+        "  \"formatVersion\": 1,\n"
+        "  \"interfaces\": [],\n"
+        "  \"routes\": [],\n"
+        "  \"rules\": [],\n"
+        "  \"chains\": [\n"
+        "    {\n"
+        "      \"table\": \"nat\",\n"
+        "      \"name\": \"WIREWARP-PREROUTING\",\n"
+        "      \"rules\": [\n"
+        "        \"-p tcp -j ACCEPT\",\n"
+        "        \"-m comment --comment \\\"a\\\\b\\\"\"\n"
+        "      ]\n"
+        "    },\n"
+        "    {\n"
+        "      \"table\": \"filter\",\n"
+        "      \"name\": \"WIREWARP-EMPTY\",\n"
+        "      \"rules\": []\n"
+        "    },\n"
+        "    {\n"
+        "      \"table\": \"mangle\",\n"
+        "      \"name\": \"WIREWARP-MSS\",\n"
+        "      \"rules\": [\n"
+        "        \"caf\xC3\xA9\\t\x7f\",\n"
+        "        \"bad \xEF\xBF\xBD byte\"\n"
+        "      ]\n"
+        "    }\n"
+        "  ],\n"
+        "  \"jumps\": [],\n"
+        "  \"sysctls\": [\n"
+        "    {\n"
+        "      \"key\": \"net.ipv4.ip_forward\",\n"
+        "      \"value\": \"1\"\n"
+        "    }\n"
+        "  ]\n"
+        "}\n");
+  state.chains.pop_back();
+  auto pretty = ObservedStateFromJson(ObservedStateToJson(state, JsonStyle::kPretty));
+  REQUIRE_MESSAGE(pretty.ok(), pretty.status().ToString());
+  CHECK(*pretty == state);
+  CHECK(ObservedStateToJson(state, JsonStyle::kCompact).find(
+            "\"chains\":[{\"table\":\"nat\",\"name\":\"WIREWARP-PREROUTING\",\"rules\":[\"-p tcp -j ACCEPT\",") !=
+        std::string::npos);
+}
