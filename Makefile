@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config ccache git \
   libyaml-cpp-dev libcli11-dev libgit2-dev libcpp-httplib-dev libssl-dev libsqlite3-dev \
   nlohmann-json3-dev doctest-dev \
-  iproute2 iptables wireguard-tools wireguard-go python3 time
+  iproute2 iptables wireguard-tools wireguard-go python3 time curl openssl chromium
 
 .PHONY: all build deps configure test bench run clean
 

@@ -1,0 +1,36 @@
+#pragma once
+// The /badge.svg status badge, in the shields.io flat style: "wirewarp | converged" (green),
+// "N pending" (amber), "degraded" (red) or "no revision" (grey). Pure: computed from the
+// snapshot's JSON text; every text in the SVG is XML-escaped.
+
+#include <string>
+#include <string_view>
+
+#include "schema/result.h"
+
+namespace ww {
+
+inline constexpr std::string_view kBadgeContentType = "image/svg+xml";
+
+enum class BadgeState { kConverged, kPending, kDegraded, kNoRevision };
+
+struct BadgeSummary {
+  BadgeState state = BadgeState::kNoRevision;
+  int pending_agents = 0;  // agents not yet converged (kPending)
+
+  friend bool operator==(const BadgeSummary&, const BadgeSummary&) = default;
+};
+
+// kNoRevision without a revision; kConverged when the snapshot says so; kDegraded when an
+// agent is degraded, disconnected or failed to render, or a forward failed; else kPending.
+Result<BadgeSummary> SummarizeSnapshot(std::string_view snapshot_json);
+
+// "converged", "2 pending", "degraded", "no revision".
+std::string BadgeMessage(const BadgeSummary& summary);
+
+std::string BadgeSvg(const BadgeSummary& summary);
+
+// &, <, >, " and ' as entities.
+std::string EscapeXml(std::string_view text);
+
+}  // namespace ww

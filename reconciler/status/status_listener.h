@@ -1,0 +1,86 @@
+#pragma once
+// The read-only status listener (--status-listen, default 127.0.0.1:8080): plain HTTP serving
+// the embedded status page, /status.json, /badge.svg and /metrics. GET and HEAD only, except
+// POST /hooks/git, which is handed to an injected webhook handler (git forges present no
+// client certificate). Every request passes the request guard first; every answer carries the
+// page's Content-Security-Policy. httplib stays inside status_listener.cc. Thread safety: build
+// with Create, then Start(); Stop() may be called from any thread, once or more.
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "schema/result.h"
+
+namespace ww {
+
+inline constexpr std::string_view kDefaultStatusListen = "127.0.0.1:8080";
+inline constexpr std::string_view kWebhookPath = "/hooks/git";
+// Sent with every answer of the listener, errors included.
+inline constexpr std::string_view kStatusContentSecurityPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+// One embedded file of the page. The views point at storage that outlives the listener
+// (the embedded assets are static data).
+struct StaticAsset {
+  std::string_view content_type;
+  std::string_view content;
+};
+
+// What the webhook handler answers; sent as is (202 at once is the handler's job).
+struct WebhookAnswer {
+  int status = 202;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+struct StatusListenerOptions {
+  // The fleet snapshot as JSON text (API.md "Fleet snapshot"). Required. An error is answered
+  // 503 on /status.json, /badge.svg and /metrics.
+  std::function<Result<std::string>()> snapshot;
+  // Looks up a page file by request path ("/", "/app.js"); nullopt answers 404. Required.
+  std::function<std::optional<StaticAsset>(std::string_view path)> find_asset;
+  // POST /hooks/git with the request's headers (as sent) and body. Empty (no git source): the
+  // path is read-only like the rest (POST answers 405).
+  std::function<WebhookAnswer(const HttpHeaders& headers, const std::string& body)> webhook;
+  // Largest accepted webhook body (Content-Length is required). Default: 1 MiB.
+  std::size_t max_webhook_body = 1024 * 1024;
+  // Worker threads (one per open connection). Default: 8.
+  std::size_t worker_threads = 8;
+  std::chrono::seconds read_timeout{5};
+  std::chrono::seconds write_timeout{5};
+  std::chrono::seconds keep_alive_timeout{5};
+};
+
+class StatusListener {
+ public:
+  static Result<std::unique_ptr<StatusListener>> Create(StatusListenerOptions options);
+  ~StatusListener();  // Stop()s
+
+  StatusListener(const StatusListener&) = delete;
+  StatusListener& operator=(const StatusListener&) = delete;
+
+  // Binds (port 0 picks a free one), serves on a thread and returns the bound port.
+  Result<int> Start(const std::string& host, int port);
+  // Stops accepting, finishes open requests and joins. Idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit StatusListener(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Splits "HOST:PORT" (e.g. the --status-listen value); the message quotes a bad value.
+Result<std::pair<std::string, int>> ParseListenAddress(std::string_view address);
+
+}  // namespace ww
