@@ -14,6 +14,15 @@ const std::vector<CommandInfo>& Commands() {
       {"plan", "Print the steps that take an agent's observed state to its config", RegisterPlan},
       {"schema", "Print the JSON Schema of fleet documents, for editors", RegisterSchema},
       {"version", "Print the version of wwctl and of its wire format", RegisterVersion},
+      {"apply", "Upload a fleet to the reconciler as the next revision (--dry-run: show the plans)", RegisterApply},
+      {"diff", "Show what applying a fleet would change on each agent (exit 1 when anything would)", RegisterDiff},
+      {"get", "List agents, tunnels, peers, forwards or revisions from the reconciler", RegisterGet},
+      {"status", "Summarise the fleet: current revision, convergence, each agent's phase", RegisterStatus},
+      {"wait", "Wait until the fleet has converged, optionally on a given revision", RegisterWait},
+      {"token", "Create single-use enrollment tokens for new agents", RegisterToken},
+      {"agent", "Delete an agent and revoke its certificates", RegisterAgent},
+      {"history", "List the revisions the reconciler accepted, newest first", RegisterHistory},
+      {"rollback", "Make an earlier revision current again, as a new revision", RegisterRollback},
   };
   return commands;
 }
@@ -30,11 +39,16 @@ int ReportError(CommandContext& context, int exit_code, std::string_view message
 }
 
 int RunWwctl(int argc, char** argv, CommandContext& context) {
-  CLI::App app("wwctl: WireWarp's command line. These commands work offline on fleet files.", "wwctl");
+  CLI::App app(
+      "wwctl: WireWarp's command line. validate, render, plan and schema work offline on fleet files;\n"
+      "the others talk to the reconciler with the config file from --config, $WWCTL_CONFIG or\n"
+      "~/.config/wirewarp/wwctl.yaml (the reconciler writes DATA_DIR/admin.wwctl.yaml).",
+      "wwctl");
   app.require_subcommand(1);
   app.set_version_flag("--version", VersionText());
   app.footer(
-      "Exit status: 0 success, 1 invalid input (findings printed), 2 usage or I/O error.\n"
+      "Exit status: 0 success, 1 invalid input (findings printed) or refused by the reconciler,\n"
+      "2 usage, I/O or connection error; diff and wait document their own (see COMMAND --help).\n"
       "\n"
       "Example:\n"
       "  wwctl validate -f examples/homelab\n"
@@ -65,6 +79,8 @@ int RunWwctl(int argc, char** argv, CommandContext& context) {
     for (int i = 1; i < argc; ++i) {
       if (std::string_view(argv[i]) == "--detailed-exitcode") return kExitFailure;
     }
+    // `wait` gives 2 the meaning "timed out": a usage error there is 1.
+    if (!app.get_subcommands().empty() && app.get_subcommands().front()->get_name() == "wait") return kExitFailure;
     return kExitUsage;
   }
 

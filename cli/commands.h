@@ -3,8 +3,9 @@
 // {name, one-line help, register function}, one file per command in cli/commands/.
 // RunWwctl parses argv with CLI11 and runs one command; adding a command is a new file plus
 // one row. Exit codes are part of the contract scripts and CI rely on: 0 success, 1 a
-// failure about the input (invalid fleet, missing key), 2 usage or I/O error; `plan
-// --detailed-exitcode` adds 2 (changes) and 3 (destructive changes).
+// failure about the input (invalid fleet, missing key) or a refusal by the reconciler, 2 usage,
+// I/O or connection error; `plan --detailed-exitcode` adds 2 (changes) and 3 (destructive
+// changes), `diff` is 0/1/2 = same/different/error and `wait` 0/1/2 = met/error/timed out.
 
 #include <functional>
 #include <iosfwd>
@@ -49,6 +50,16 @@ CommandRun RegisterRender(CLI::App& command);
 CommandRun RegisterPlan(CLI::App& command);
 CommandRun RegisterSchema(CLI::App& command);
 CommandRun RegisterVersion(CLI::App& command);
+// Against the reconciler (cli/remote_session.h): the config file, then mutual TLS.
+CommandRun RegisterApply(CLI::App& command);
+CommandRun RegisterDiff(CLI::App& command);
+CommandRun RegisterGet(CLI::App& command);
+CommandRun RegisterStatus(CLI::App& command);
+CommandRun RegisterWait(CLI::App& command);
+CommandRun RegisterToken(CLI::App& command);
+CommandRun RegisterAgent(CLI::App& command);
+CommandRun RegisterHistory(CLI::App& command);
+CommandRun RegisterRollback(CLI::App& command);
 
 // "wwctl 0.1.0 (wire format 1)": `wwctl version` and `wwctl --version`.
 std::string VersionText();

@@ -24,7 +24,8 @@ TEST_CASE("--help of wwctl and of every command exits 0 and shows an example") {
     WwctlRun help = RunWwctl({name, "--help"});
     CHECK(help.exit_code == 0);
     CHECK(help.err == "");
-    CHECK(help.out.starts_with(std::string(command.help) + "\nUsage: wwctl " + name + " [OPTIONS]\n"));
+    // CLI11 2.1 appends positionals or SUBCOMMAND after [OPTIONS] for some commands.
+    CHECK(help.out.starts_with(std::string(command.help) + "\nUsage: wwctl " + name + " [OPTIONS]"));
     CHECK(help.out.find("\nExample:\n  wwctl " + name) != std::string::npos);
   }
 }
@@ -52,10 +53,11 @@ TEST_CASE("no command or an unknown command or an extra argument exits 2") {
   CHECK(none.out == "");
   CHECK(none.err == "wwctl: error: A subcommand is required\nRun 'wwctl --help' for usage.\n");
 
-  WwctlRun unknown = RunWwctl({"apply", "-f", "x"});
+  WwctlRun unknown = RunWwctl({"aply", "-f", "x"});
   CHECK(unknown.exit_code == 2);
   CHECK(unknown.err ==
-        "wwctl: error: unknown command \"apply\" (commands: validate render plan schema version)\n"
+        "wwctl: error: unknown command \"aply\" (commands: validate render plan schema version apply diff get status "
+        "wait token agent history rollback)\n"
         "Run 'wwctl --help' for usage.\n");
 
   WwctlRun extra = RunWwctl({"version", "now"});

@@ -1,0 +1,65 @@
+// wwctl agent delete: forget an agent and revoke its certificates at once; its open long-poll
+// is answered 401. Its tunnels stay in the fleet files: remove them there.
+#include <memory>
+#include <ostream>
+
+#include "cli/cli11.h"
+#include "cli/commands.h"
+#include "cli/remote_session.h"
+
+namespace ww::cli {
+
+namespace {
+
+struct AgentFlags {
+  RemoteFlags remote;
+  std::string name;
+};
+
+// The reconciler's agent names (an identity's id): lowercase letters, digits and '-'.
+bool IsAgentName(const std::string& name) {
+  if (name.empty() || name.size() > 63 || name.front() == '-') return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+int RunAgentDelete(const AgentFlags& flags, CommandContext& context) {
+  if (!IsAgentName(flags.name)) {
+    return ReportError(context, kExitUsage,
+                       "\"" + flags.name + "\" is not an agent name (lowercase letters, digits and '-', at most 63)");
+  }
+  Result<std::unique_ptr<ApiClient>> client = ConnectToReconciler(flags.remote, context);
+  if (!client.ok()) return ReportError(context, kExitUsage, client.status().message());
+  Result<ApiResponse> response = (*client)->Delete("/v1/agents/" + flags.name);
+  if (!response.ok()) return ReportError(context, kExitUsage, response.status().message());
+  if (response->status != 200 && response->status != 204) return ReportAnswerError(context, *response, kExitFailure);
+  context.out << "Agent " << flags.name << " deleted; its certificates are revoked.\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+CommandRun RegisterAgent(CLI::App& command) {
+  auto flags = std::make_shared<AgentFlags>();
+  command.require_subcommand(1);
+  command.footer(
+      "Example:\n"
+      "  wwctl agent delete home-gw\n"
+      "  wwctl agent delete --help");
+  CLI::App* remove = command.add_subcommand("delete", "Delete an agent and revoke its certificates at once");
+  remove->add_option("name", flags->name, "The agent's name")->required()->type_name("NAME");
+  AddConfigFlag(*remove, flags->remote);
+  remove->footer(
+      "Exit status:\n"
+      "  0  deleted\n"
+      "  1  the reconciler refused (unknown agent: HTTP 404)\n"
+      "  2  usage or config error, or the reconciler could not be reached\n"
+      "\n"
+      "Example:\n"
+      "  wwctl agent delete home-gw");
+  return [flags](CommandContext& context) { return RunAgentDelete(*flags, context); };
+}
+
+}  // namespace ww::cli

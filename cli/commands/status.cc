@@ -1,0 +1,113 @@
+// wwctl status: the fleet at a glance: the current revision, whether every agent has
+// converged on it, a rejected git commit if any, and one line per agent.
+#include <memory>
+#include <ostream>
+
+#include "cli/cli11.h"
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "cli/remote_output.h"
+#include "cli/remote_session.h"
+
+namespace ww::cli {
+
+namespace {
+
+struct StatusFlags {
+  RemoteFlags remote;
+  std::string format = "text";
+};
+
+// What needs attention on an agent: its error, else its message, else its first drift, else
+// that it has not enrolled yet.
+std::string AgentNote(const Json& agent) {
+  std::string note = JsonString(agent, "lastError");
+  note = note.substr(0, note.find('\n'));
+  std::optional<std::int64_t> failures = JsonInteger(agent, "consecutiveFailures");
+  if (!note.empty() && failures && *failures > 1) note += " (failed " + std::to_string(*failures) + " times)";
+  if (note.empty()) note = JsonString(agent, "message");
+  const Json& drift = JsonArray(agent, "drift");
+  if (note.empty() && !drift.empty() && drift.front().is_string()) {
+    note = "drift: " + drift.front().get<std::string>();
+    if (drift.size() > 1) note += " (+" + std::to_string(drift.size() - 1) + " more)";
+  }
+  const bool not_enrolled = agent.is_object() && agent.contains("enrolled") && agent["enrolled"].is_boolean() &&
+                            !agent["enrolled"].get<bool>();
+  if (note.empty() && not_enrolled) note = "not enrolled yet (wwctl token create)";
+  return note.substr(0, note.find('\n'));
+}
+
+void PrintStatus(const Json& status, std::ostream& out) {
+  const Json* revision = status.is_object() && status.contains("revision") ? &status["revision"] : nullptr;
+  if (revision != nullptr && revision->is_object()) {
+    out << "Revision:   " << DescribeRevision(*revision) << ", created " << UtcTime(JsonInteger(*revision, "createdAt"))
+        << '\n';
+  } else {
+    out << "Revision:   none yet (run 'wwctl apply -f FLEET' or configure a git source)\n";
+  }
+  const Json& agents = JsonArray(status, "agents");
+  size_t converged = 0;
+  for (const Json& agent : agents) converged += JsonString(agent, "phase") == "converged" ? 1 : 0;
+  out << "Converged:  " << (JsonBool(status, "converged") ? "yes" : "no") << " (" << converged << " of "
+      << agents.size() << (agents.size() == 1 ? " agent" : " agents") << " converged)\n";
+  if (status.is_object() && status.contains("rejected") && status["rejected"].is_object()) {
+    const Json& rejected = status["rejected"];
+    const Json& errors = JsonArray(rejected, "errors");
+    out << "Rejected:   commit " << ShortCommit(JsonString(rejected, "commit")) << " at "
+        << UtcTime(JsonInteger(rejected, "at")) << ", " << errors.size() << (errors.size() == 1 ? " error" : " errors")
+        << '\n';
+    for (const Json& error : errors) {
+      if (error.is_string()) out << "  " << error.get<std::string>() << '\n';
+    }
+  }
+  if (agents.empty()) return;
+  out << '\n';
+  std::optional<std::int64_t> now = JsonInteger(status, "now");
+  Table table({"AGENT", "MODE", "PHASE", "CONNECTED", "LAST SEEN", "NOTE"});
+  for (const Json& agent : agents) {
+    std::optional<std::int64_t> last_seen = JsonInteger(agent, "lastSeen");
+    std::string seen = !last_seen ? "never" : now ? Age(*now - *last_seen) + " ago" : UtcTime(last_seen);
+    std::string mode = JsonString(agent, "mode");
+    std::string phase = JsonString(agent, "phase");
+    table.AddRow({JsonString(agent, "name"), mode.empty() ? "-" : mode, phase.empty() ? "-" : phase,
+                  JsonBool(agent, "connected") ? "yes" : "no", seen, AgentNote(agent)});
+  }
+  table.Print(out);
+}
+
+int RunStatus(const StatusFlags& flags, CommandContext& context) {
+  Result<std::unique_ptr<ApiClient>> client = ConnectToReconciler(flags.remote, context);
+  if (!client.ok()) return ReportError(context, kExitUsage, client.status().message());
+  Result<ApiResponse> response = (*client)->Get("/v1/status");
+  if (!response.ok()) return ReportError(context, kExitUsage, response.status().message());
+  if (response->status != 200) return ReportAnswerError(context, *response, kExitFailure);
+  Result<Json> answer = ParseAnswer(*response);
+  if (!answer.ok()) return ReportError(context, kExitFailure, answer.status().message());
+  if (flags.format == "text") {
+    PrintStatus(*answer, context.out);
+  } else {
+    PrintData(*answer, flags.format, context.out);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+CommandRun RegisterStatus(CLI::App& command) {
+  auto flags = std::make_shared<StatusFlags>();
+  AddConfigFlag(command, flags->remote);
+  AddOutputFlag(command, flags->format, {"text", "json", "yaml"},
+                "text: a summary; json, yaml: the whole fleet snapshot (GET /v1/status)");
+  command.footer(
+      "Exit status:\n"
+      "  0  printed (converged or not; use 'wwctl wait' to gate on convergence)\n"
+      "  1  the reconciler answered with an error\n"
+      "  2  usage or config error, or the reconciler could not be reached\n"
+      "\n"
+      "Example:\n"
+      "  wwctl status\n"
+      "  wwctl status -o json");
+  return [flags](CommandContext& context) { return RunStatus(*flags, context); };
+}
+
+}  // namespace ww::cli

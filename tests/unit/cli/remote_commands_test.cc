@@ -1,0 +1,596 @@
+// wwctl's commands against a reconciler: a REAL HttpsServer (mutual TLS, certificates from a
+// real first start's CA, the admin.wwctl.yaml it wrote) whose routes give canned API.md
+// answers and record every request. Asserts exact output, exit codes and request bodies.
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "reconciler/api/https_server.h"
+#include "reconciler/server/bootstrap.h"
+#include "tests/support/temporary_directory.h"
+#include "tests/unit/cli/wwctl_process.h"
+
+namespace ww::cli {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::int64_t Now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+struct Recorded {
+  std::string method;
+  std::string path;
+  std::string query;  // "limit=5"
+  std::string body;
+  std::string identity;
+};
+
+// A reconciler stand-in: real TLS and client-certificate checks, canned answers per
+// "METHOD PATH" (served in order, the last one repeating), every request recorded.
+class FakeReconciler {
+ public:
+  FakeReconciler() {
+    // The advertised port is a placeholder until the server has bound one; fixed below.
+    Result<Bootstrap> opened = Bootstrap::Open(directory_.File("data"), "https://127.0.0.1:1", Now());
+    REQUIRE(opened.ok());
+    bootstrap_ = std::move(opened).value();
+    HttpsServerOptions options;
+    options.server_certificate_pem = bootstrap_.server_certificate_pem;
+    options.server_private_key_pem = bootstrap_.server_private_key_pem;
+    options.worker_threads = 4;
+    Result<std::unique_ptr<HttpsServer>> server = HttpsServer::Create(*bootstrap_.ca, std::move(options));
+    REQUIRE(server.ok());
+    server_ = std::move(server).value();
+    RouteOptions upload;
+    upload.max_body = size_t{8} << 20;
+    REQUIRE(server_->Route(HttpMethod::kGet, "/v1/status", {}, Handler()).ok());
+    REQUIRE(server_->Route(HttpMethod::kGet, "/v1/revisions", {}, Handler()).ok());
+    REQUIRE(server_->Route(HttpMethod::kPost, "/v1/revisions", upload, Handler()).ok());
+    REQUIRE(server_->Route(HttpMethod::kPost, "/v1/revisions/([0-9]{1,20})/rollback", {}, Handler()).ok());
+    REQUIRE(server_->Route(HttpMethod::kPost, "/v1/tokens", {}, Handler()).ok());
+    REQUIRE(server_->Route(HttpMethod::kDelete, "/v1/agents/([a-z0-9-]{1,63})", {}, Handler()).ok());
+    Result<int> port = server_->Start("127.0.0.1", 0);
+    REQUIRE(port.ok());
+    url_ = "https://127.0.0.1:" + std::to_string(*port);
+    std::string config = test::ReadText(bootstrap_.admin_config_path);
+    size_t at = config.find("server: https://127.0.0.1:1\n");
+    REQUIRE(at != std::string::npos);
+    config.replace(at, 27, "server: " + url_);
+    test::WriteText(bootstrap_.admin_config_path, config);
+  }
+  ~FakeReconciler() { server_->Stop(); }
+
+  void Answer(const std::string& method_and_path, int status, std::string body) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    answers_[method_and_path].answers.push_back(HttpResponse{status, "application/json", std::move(body)});
+  }
+  std::vector<Recorded> requests() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return requests_;
+  }
+  const std::string& config_path() const { return bootstrap_.admin_config_path; }
+  const std::string& url() const { return url_; }
+  std::string File(std::string_view name) const { return directory_.File(name); }
+
+ private:
+  RouteHandler Handler() {
+    return [this](const HttpRequest& request) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      std::string query;
+      for (const auto& [name, value] : request.query) query += (query.empty() ? "" : "&") + name + "=" + value;
+      requests_.push_back(Recorded{request.method, request.path, query, request.body,
+                                   request.identity ? IdentityUri(*request.identity) : ""});
+      Script& script = answers_[request.method + " " + request.path];
+      if (script.answers.empty()) return HttpResponse{404, "application/json", R"({"error": "no canned answer"})"};
+      return script.answers[std::min(script.served++, script.answers.size() - 1)];
+    };
+  }
+
+  test_support::TemporaryDirectory directory_{"ww-remote-commands"};
+  Bootstrap bootstrap_;
+  std::unique_ptr<HttpsServer> server_;
+  std::string url_;
+  mutable std::mutex mutex_;
+  // Answers in order; once all were served, the last repeats.
+  struct Script {
+    std::vector<HttpResponse> answers;
+    size_t served = 0;
+  };
+  std::map<std::string, Script> answers_;  // GUARDED_BY(mutex_)
+  std::vector<Recorded> requests_;                           // GUARDED_BY(mutex_)
+};
+
+struct Run {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs wwctl in-process with the fake's config.
+Run Wwctl(const FakeReconciler& fake, const std::vector<std::string>& args, const std::string& input = "") {
+  std::vector<std::string> storage;
+  storage.reserve(args.size() + 3);
+  storage.emplace_back("wwctl");
+  for (const std::string& arg : args) storage.push_back(arg);
+  storage.emplace_back("--config");
+  storage.push_back(fake.config_path());
+  std::vector<char*> argv;
+  for (std::string& arg : storage) argv.push_back(arg.data());
+  std::istringstream in(input);
+  std::ostringstream out;
+  std::ostringstream err;
+  CommandContext context{in, out, err};
+  Run run;
+  run.exit_code = RunWwctl(static_cast<int>(argv.size()), argv.data(), context);
+  run.out = out.str();
+  run.err = err.str();
+  return run;
+}
+
+const char* const kStatus = R"({"now": 1763780000, "converged": false,
+ "revision": {"id": 7, "source": "apply", "commit": "", "author": "", "message": "",
+              "appliedBy": "wirewarp://default/admin/admin", "createdAt": 1763779000, "contentSha256": "ab12"},
+ "rejected": null,
+ "agents": [{"name": "vps", "mode": "server", "connected": true, "lastSeen": 1763779990, "version": "0.1.0",
+             "hostname": "vps", "generation": 12, "appliedGeneration": 12, "phase": "converged", "drift": [],
+             "lastError": "", "message": "", "system": {"cpuPercent": 1.5}},
+            {"name": "home-gw", "mode": "client", "connected": false, "lastSeen": 1763772800, "version": "0.1.0",
+             "hostname": "gw", "generation": 12, "appliedGeneration": 11, "phase": "disconnected",
+             "drift": ["set peer abc on wg0", "add route 10.8.0.0/24"], "lastError": "", "message": "", "system": {}},
+            {"name": "spare", "mode": "client", "enrolled": false, "connected": false, "lastSeen": null,
+             "phase": "unknown"},
+            {"name": "nas", "mode": "client", "connected": true, "lastSeen": 1763779999, "phase": "degraded",
+             "generation": 12, "appliedGeneration": 10, "lastError": "wg: interface busy\nmore", "consecutiveFailures": 3}],
+ "tunnels": [{"name": "home", "server": "vps", "interface": "wg0", "selfHeal": true,
+              "peers": [{"name": "home-gw", "agent": "home-gw", "address": "10.8.0.2/32",
+                         "handshakeAgeSeconds": 12, "rxBytes": 1536, "txBytes": 300},
+                        {"name": "phone", "agent": null, "address": "10.8.0.3/32",
+                         "handshakeAgeSeconds": null, "rxBytes": 0, "txBytes": 0}]}],
+ "forwards": [{"name": "minecraft", "tunnel": "home", "agent": "vps", "protocol": "tcp",
+               "ports": "25565", "to": "192.168.1.10:25565", "description": "", "state": "applied"}],
+ "revisions": [], "events": []})";
+
+const char* const kRevisions = R"({"revisions": [
+ {"id": 7, "source": "git", "commit": "0123456789abcdef0123456789abcdef01234567", "author": "Ada",
+  "message": "Open the minecraft port\n\nlong text", "appliedBy": "", "createdAt": 1763779000, "contentSha256": "ab"},
+ {"id": 6, "source": "apply", "commit": "", "author": "", "message": "",
+  "appliedBy": "wirewarp://default/admin/admin", "createdAt": 1763692600, "contentSha256": "cd"}]})";
+
+// A fleet directory with two files, as `-f DIR` reads them.
+std::string WriteFleet(const FakeReconciler& fake) {
+  std::string directory = fake.File("fleet");
+  std::filesystem::create_directories(directory + "/more");
+  test::WriteText(directory + "/tunnel.yaml", "apiVersion: wirewarp.dev/v1\nkind: Tunnel\n");
+  test::WriteText(directory + "/more/peer.yml", "kind: Peer\n");
+  test::WriteText(directory + "/notes.txt", "not part of the fleet\n");
+  return directory;
+}
+
+TEST_CASE("apply uploads every fleet file as documents and prints the revision and each agent") {
+  FakeReconciler fake;
+  fake.Answer("POST /v1/revisions", 200, R"({"accepted": true, "revision": 7, "warnings": ["peer phone has no agent"],
+    "agents": [{"agent": "vps", "phase": "pending", "steps": ["create interface wg0", "add address 10.8.0.1/24", "set peer x"],
+                "destructive": false},
+               {"agent": "home-gw", "phase": "converged", "steps": [], "destructive": false}]})");
+  std::string fleet = WriteFleet(fake);
+  Run run = Wwctl(fake, {"apply", "-f", fleet});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out ==
+        "Revision 7 accepted.\n"
+        "agent vps: 3 steps (pending)\n"
+        "agent home-gw: no changes (converged)\n");
+  CHECK(run.err == "wwctl: warning: peer phone has no agent\n");
+  std::vector<Recorded> requests = fake.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].method == "POST");
+  CHECK(requests[0].path == "/v1/revisions");
+  CHECK(requests[0].identity == "wirewarp://default/admin/admin");
+  Json expected{{"documents",
+                 {{{"path", fleet + "/more/peer.yml"}, {"content", "kind: Peer\n"}},
+                  {{"path", fleet + "/tunnel.yaml"}, {"content", "apiVersion: wirewarp.dev/v1\nkind: Tunnel\n"}}}},
+                {"dryRun", false},
+                {"allowDestructive", false},
+                {"force", false}};
+  CHECK(Json::parse(requests[0].body) == expected);
+}
+
+TEST_CASE("apply --dry-run --allow-destructive --force from stdin shows every agent's steps") {
+  FakeReconciler fake;
+  fake.Answer("POST /v1/revisions", 200, R"({"accepted": true, "revision": null, "warnings": [],
+    "agents": [{"agent": "vps", "phase": "pending", "steps": ["remove peer abc from wg0"], "destructive": true}]})");
+  Run run = Wwctl(fake, {"apply", "-f", "-", "--dry-run", "--allow-destructive", "--force"}, "kind: Tunnel\n");
+  CHECK(run.exit_code == 0);
+  CHECK(run.out ==
+        "Dry run: nothing was stored.\n"
+        "agent vps: 1 step, destructive (pending)\n"
+        "  remove peer abc from wg0\n");
+  CHECK(run.err == "");
+  REQUIRE(fake.requests().size() == 1);
+  CHECK(fake.requests()[0].body ==
+        R"({"documents":[{"path":"-","content":"kind: Tunnel\n"}],"dryRun":true,"allowDestructive":true,"force":true})");
+}
+
+TEST_CASE("apply of an identical fleet says unchanged and -o json passes the answer through") {
+  FakeReconciler fake;
+  const std::string answer = R"({"accepted":true,"revision":null,"unchanged":true,"warnings":[],"agents":[]})";
+  fake.Answer("POST /v1/revisions", 200, answer);
+  Run text = Wwctl(fake, {"apply", "-f", "-"}, "kind: Tunnel\n");
+  CHECK(text.exit_code == 0);
+  CHECK(text.out == "Unchanged: the fleet is identical to the current revision.\n");
+  Run json = Wwctl(fake, {"apply", "-f", "-", "-o", "json"}, "kind: Tunnel\n");
+  CHECK(json.exit_code == 0);
+  CHECK(json.out == Json::parse(answer).dump(2) + "\n");
+  Run yaml = Wwctl(fake, {"apply", "-f", "-", "-o", "yaml"}, "kind: Tunnel\n");
+  CHECK(yaml.out == "accepted: true\nrevision: null\nunchanged: true\nwarnings: []\nagents: []\n");
+}
+
+TEST_CASE("apply of an invalid fleet prints the diagnostics as validate does and exits 1") {
+  FakeReconciler fake;
+  fake.Answer("POST /v1/revisions", 422, R"({"error": "the fleet is invalid: 2 errors", "diagnostics": [
+    "fleet/vps.yaml:4:3: error: Tunnel/home: spec.listenPort: \"99999\" is not a port",
+    "fleet/vps.yaml:9:5: error: Peer/phone: spec.tunnel: no Tunnel \"hme\"; did you mean \"home\"?"]})");
+  Run run = Wwctl(fake, {"apply", "-f", "-"}, "kind: Tunnel\n");
+  CHECK(run.exit_code == 1);
+  CHECK(run.out ==
+        "fleet/vps.yaml:4:3: error: Tunnel/home: spec.listenPort: \"99999\" is not a port\n"
+        "fleet/vps.yaml:9:5: error: Peer/phone: spec.tunnel: no Tunnel \"hme\"; did you mean \"home\"?\n");
+  CHECK(run.err == "wwctl: error: the fleet is invalid: 2 errors\n");
+}
+
+TEST_CASE("apply refused as destructive exits 1, unreachable reconciler exits 2") {
+  FakeReconciler fake;
+  fake.Answer("POST /v1/revisions", 409,
+              R"j({"error": "refusing a destructive revision: it removes every tunnel (--allow-destructive)"})j");
+  Run refused = Wwctl(fake, {"apply", "-f", "-"}, "kind: Tunnel\n");
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.out == "");
+  CHECK(refused.err == "wwctl: error: refusing a destructive revision: it removes every tunnel (--allow-destructive)\n");
+
+  fake.Answer("POST /v1/tokens", 403, R"({"error": "viewers cannot create tokens"})");
+  Run forbidden = Wwctl(fake, {"token", "create", "--type", "client"});
+  CHECK(forbidden.exit_code == 1);
+  CHECK(forbidden.err == "wwctl: error: the reconciler answered HTTP 403: viewers cannot create tokens\n");
+
+  // Nothing listens on port 1.
+  std::string config = test::ReadText(fake.config_path());
+  config.replace(config.find(fake.url()), fake.url().size(), "https://127.0.0.1:1");
+  test::WriteText(fake.config_path(), config);
+  Run down = Wwctl(fake, {"apply", "-f", "-"}, "kind: Tunnel\n");
+  CHECK(down.exit_code == 2);
+  CHECK(down.err.starts_with("wwctl: error: POST https://127.0.0.1:1/v1/revisions failed: "));
+}
+
+TEST_CASE("apply refuses a file that is not UTF-8 locally, as validate reports it") {
+  FakeReconciler fake;
+  Run run = Wwctl(fake, {"apply", "-f", "-"}, "kind: Tunnel\nmetadata: {name: \"h\xffme\"}\n");
+  CHECK(run.exit_code == 1);
+  CHECK(run.out.starts_with("-:2:"));
+  CHECK(run.out.find(": error: ") != std::string::npos);
+  CHECK(run.err == "wwctl: error: the fleet is invalid: 1 error\n");
+  CHECK(fake.requests().empty());
+}
+
+TEST_CASE("diff exits 0 without differences, 1 with them, 2 on errors") {
+  FakeReconciler fake;
+  fake.Answer("POST /v1/revisions", 200, R"({"accepted": true, "revision": null, "warnings": [],
+    "agents": [{"agent": "vps", "phase": "converged", "steps": [], "destructive": false}]})");
+  fake.Answer("POST /v1/revisions", 200, R"({"accepted": true, "revision": null, "warnings": [],
+    "agents": [{"agent": "vps", "phase": "pending", "steps": ["add forward tcp 25565 to 192.168.1.10:25565"], "destructive": false},
+               {"agent": "home-gw", "phase": "converged", "steps": [], "destructive": false},
+               {"agent": "nas", "phase": "pending", "steps": ["remove peer abc from wg0", "remove interface wg1"], "destructive": true}]})");
+  fake.Answer("POST /v1/revisions", 422, R"({"error": "the fleet is invalid: 1 error", "diagnostics": ["-:1:1: error: no kind"]})");
+
+  Run same = Wwctl(fake, {"diff", "-f", "-"}, "kind: Tunnel\n");
+  CHECK(same.exit_code == 0);
+  CHECK(same.out == "No differences.\n");
+  CHECK(same.err == "");
+
+  Run different = Wwctl(fake, {"diff", "-f", "-"}, "kind: Tunnel\n");
+  CHECK(different.exit_code == 1);
+  CHECK(different.out ==
+        "agent vps: 1 step\n"
+        "  add forward tcp 25565 to 192.168.1.10:25565\n"
+        "agent nas: 2 steps, destructive\n"
+        "  remove peer abc from wg0\n"
+        "  remove interface wg1\n");
+  CHECK(different.err == "2 of 3 agents would change\n");
+
+  Run invalid = Wwctl(fake, {"diff", "-f", "-"}, "kind: Tunnel\n");
+  CHECK(invalid.exit_code == 2);
+  CHECK(invalid.out == "-:1:1: error: no kind\n");
+  CHECK(invalid.err == "wwctl: error: the fleet is invalid: 1 error\n");
+
+  std::vector<Recorded> requests = fake.requests();
+  REQUIRE(requests.size() == 3);
+  Json body = Json::parse(requests[0].body);
+  CHECK(body["dryRun"] == true);
+  CHECK(body["allowDestructive"] == true);
+  CHECK(body["force"] == true);
+
+  Run unreadable = Wwctl(fake, {"diff", "-f", fake.File("missing.yaml")});
+  CHECK(unreadable.exit_code == 2);
+  CHECK(unreadable.err == "wwctl: error: cannot read \"" + fake.File("missing.yaml") + "\": No such file or directory\n");
+}
+
+TEST_CASE("get lists agents, tunnels, peers and forwards as aligned tables") {
+  FakeReconciler fake;
+  fake.Answer("GET /v1/status", 200, kStatus);
+  Run agents = Wwctl(fake, {"get", "agents"});
+  CHECK(agents.exit_code == 0);
+  CHECK(agents.out ==
+        "NAME      MODE     PHASE          CONNECTED   LAST SEEN   GENERATION   VERSION\n"
+        "vps       server   converged      yes         10s         12/12        0.1.0\n"
+        "home-gw   client   disconnected   no          2h          11/12        0.1.0\n"
+        "spare     client   unknown        no          never       -/-          -\n"
+        "nas       client   degraded       yes         1s          10/12        -\n");
+  CHECK(agents.err == "");
+  Run tunnels = Wwctl(fake, {"get", "tunnels"});
+  CHECK(tunnels.out ==
+        "NAME   SERVER   INTERFACE   PEERS   SELF-HEAL\n"
+        "home   vps      wg0         2       yes\n");
+  Run peers = Wwctl(fake, {"get", "peers"});
+  CHECK(peers.out ==
+        "NAME      TUNNEL   AGENT     ADDRESS       HANDSHAKE   RX        TX\n"
+        "home-gw   home     home-gw   10.8.0.2/32   12s ago     1.5 KiB   300 B\n"
+        "phone     home     -         10.8.0.3/32   never       0 B       0 B\n");
+  Run forwards = Wwctl(fake, {"get", "forwards"});
+  CHECK(forwards.out ==
+        "NAME        TUNNEL   AGENT   PROTOCOL   PORTS   TO                   STATE\n"
+        "minecraft   home     vps     tcp        25565   192.168.1.10:25565   applied\n");
+  for (const Recorded& request : fake.requests()) CHECK(request.path == "/v1/status");
+}
+
+TEST_CASE("get -o json and -o yaml pass the reconciler's data through") {
+  FakeReconciler fake;
+  fake.Answer("GET /v1/status", 200, kStatus);
+  Json status = Json::parse(kStatus);
+  Run json = Wwctl(fake, {"get", "forwards", "-o", "json"});
+  CHECK(json.exit_code == 0);
+  CHECK(json.out == Json{{"forwards", status["forwards"]}}.dump(2) + "\n");
+  Run peers = Wwctl(fake, {"get", "peers", "-o", "json"});
+  Json flat = Json::parse(peers.out);
+  REQUIRE(flat["peers"].size() == 2);
+  CHECK(flat["peers"][1] == Json::parse(R"({"tunnel": "home", "name": "phone", "agent": null, "address": "10.8.0.3/32",
+                                            "handshakeAgeSeconds": null, "rxBytes": 0, "txBytes": 0})"));
+  Run yaml = Wwctl(fake, {"get", "forwards", "-o", "yaml"});
+  CHECK(yaml.out ==
+        "forwards:\n"
+        "  - name: minecraft\n"
+        "    tunnel: home\n"
+        "    agent: vps\n"
+        "    protocol: tcp\n"
+        "    ports: \"25565\"\n"
+        "    to: \"192.168.1.10:25565\"\n"
+        "    description: \"\"\n"
+        "    state: applied\n");
+}
+
+TEST_CASE("get revisions and history list revisions newest first") {
+  FakeReconciler fake;
+  fake.Answer("GET /v1/revisions", 200, kRevisions);
+  const std::string table =
+      "REVISION   SOURCE   COMMIT         CREATED                BY                               MESSAGE\n"
+      "7          git      0123456789ab   2025-11-22T02:36:40Z   Ada                              Open the minecraft port\n"
+      "6          apply    -              2025-11-21T02:36:40Z   wirewarp://default/admin/admin\n";
+  Run get = Wwctl(fake, {"get", "revisions"});
+  CHECK(get.exit_code == 0);
+  CHECK(get.out == table);
+  Run history = Wwctl(fake, {"history", "--limit", "5"});
+  CHECK(history.exit_code == 0);
+  CHECK(history.out == table);
+  Run json = Wwctl(fake, {"history", "-o", "json"});
+  CHECK(json.out == Json::parse(kRevisions).dump(2) + "\n");
+  std::vector<Recorded> requests = fake.requests();
+  REQUIRE(requests.size() == 3);
+  CHECK(requests[0].query == "");
+  CHECK(requests[1].query == "limit=5");
+  CHECK(requests[2].query == "limit=20");
+}
+
+TEST_CASE("status summarises the revision, convergence and every agent") {
+  FakeReconciler fake;
+  Json status = Json::parse(kStatus);
+  status["rejected"] = Json::parse(R"({"commit": "fedcba9876543210", "at": 1763779500,
+                                        "errors": ["vps.yaml:4:3: error: bad port"]})");
+  fake.Answer("GET /v1/status", 200, status.dump());
+  Run run = Wwctl(fake, {"status"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out ==
+        "Revision:   revision 7 (apply by wirewarp://default/admin/admin), created 2025-11-22T02:36:40Z\n"
+        "Converged:  no (1 of 4 agents converged)\n"
+        "Rejected:   commit fedcba987654 at 2025-11-22T02:45:00Z, 1 error\n"
+        "  vps.yaml:4:3: error: bad port\n"
+        "\n"
+        "AGENT     MODE     PHASE          CONNECTED   LAST SEEN   NOTE\n"
+        "vps       server   converged      yes         10s ago\n"
+        "home-gw   client   disconnected   no          2h ago      drift: set peer abc on wg0 (+1 more)\n"
+        "spare     client   unknown        no          never       not enrolled yet (wwctl token create)\n"
+        "nas       client   degraded       yes         1s ago      wg: interface busy (failed 3 times)\n");
+  Run json = Wwctl(fake, {"status", "-o", "json"});
+  CHECK(Json::parse(json.out) == status);
+
+  FakeReconciler fresh;
+  fresh.Answer("GET /v1/status", 200, R"({"now": 5, "converged": false, "revision": null, "rejected": null,
+    "agents": [], "tunnels": [], "forwards": [], "revisions": [], "events": []})");
+  Run empty = Wwctl(fresh, {"status"});
+  CHECK(empty.exit_code == 0);
+  CHECK(empty.out ==
+        "Revision:   none yet (run 'wwctl apply -f FLEET' or configure a git source)\n"
+        "Converged:  no (0 of 0 agents converged)\n");
+}
+
+std::string StatusWith(bool converged, int revision, const std::string& commit = "") {
+  Json status = Json::parse(kStatus);
+  status["converged"] = converged;
+  status["revision"]["id"] = revision;
+  status["revision"]["commit"] = commit;
+  if (!commit.empty()) status["revision"]["source"] = "git";
+  return status.dump();
+}
+
+TEST_CASE("wait exits 0 once converged on the awaited revision") {
+  FakeReconciler fake;
+  fake.Answer("GET /v1/status", 200, StatusWith(false, 7));
+  fake.Answer("GET /v1/status", 200, StatusWith(true, 8, "0123456789abcdef"));
+  Run run = Wwctl(fake, {"wait", "--for=converged", "--revision", "012345", "--timeout", "30s"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out == "Converged: revision 8 (git commit 0123456789ab).\n");
+  CHECK(run.err == "");
+  CHECK(fake.requests().size() == 2);
+
+  Run by_id = Wwctl(fake, {"wait", "--for=converged", "--revision", "8", "--timeout", "0s"});
+  CHECK(by_id.exit_code == 0);
+}
+
+TEST_CASE("wait exits 2 when the revision never arrives, 1 on errors") {
+  FakeReconciler fake;
+  fake.Answer("GET /v1/status", 200, StatusWith(true, 7));
+  Run timed_out = Wwctl(fake, {"wait", "--for=converged", "--revision", "8", "--timeout", "1s"});
+  CHECK(timed_out.exit_code == 2);
+  CHECK(timed_out.out == "");
+  CHECK(timed_out.err ==
+        "wwctl: error: timed out after 1s waiting for converged: revision 8 is not current yet (current: revision 7 "
+        "(apply by wirewarp://default/admin/admin))\n");
+
+  Run not_converged_once = Wwctl(fake, {"wait", "--for=converged", "--timeout", "0s"});
+  CHECK(not_converged_once.exit_code == 0);
+
+  Run bad_timeout = Wwctl(fake, {"wait", "--for=converged", "--timeout", "soon"});
+  CHECK(bad_timeout.exit_code == 1);
+  CHECK(bad_timeout.err == "wwctl: error: --timeout: \"soon\" is not a duration such as 90s, 5m, 1h30m or 2d\n");
+  Run usage = Wwctl(fake, {"wait", "--timeout", "1s"});
+  CHECK(usage.exit_code == 1);
+  Run bad_revision = Wwctl(fake, {"wait", "--for=converged", "--revision", "main"});
+  CHECK(bad_revision.exit_code == 1);
+}
+
+TEST_CASE("wait fails at once on a rejected commit and on a refused request") {
+  FakeReconciler fake;
+  Json status = Json::parse(StatusWith(false, 7));
+  status["rejected"] = Json::parse(R"({"commit": "deadbeef00", "at": 1, "errors": ["a.yaml:1:1: error: no"]})");
+  fake.Answer("GET /v1/status", 200, status.dump());
+  Run rejected = Wwctl(fake, {"wait", "--for=converged", "--revision", "deadbeef", "--timeout", "5m"});
+  CHECK(rejected.exit_code == 1);
+  CHECK(rejected.err == "wwctl: error: commit deadbeef00 was rejected (1 error): a.yaml:1:1: error: no\n");
+
+  FakeReconciler refusing;
+  refusing.Answer("GET /v1/status", 401, R"({"error": "certificate revoked"})");
+  Run refused = Wwctl(refusing, {"wait", "--for=converged", "--timeout", "5m"});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err == "wwctl: error: the reconciler answered HTTP 401: certificate revoked\n");
+}
+
+TEST_CASE("wait reports the agents still pending when it times out") {
+  FakeReconciler fake;
+  fake.Answer("GET /v1/status", 200, StatusWith(false, 7));
+  Run run = Wwctl(fake, {"wait", "--for=converged", "--timeout", "0s"});
+  CHECK(run.exit_code == 2);
+  CHECK(run.err ==
+        "wwctl: error: timed out after 0s waiting for converged: revision 7 (apply by wirewarp://default/admin/admin) "
+        "is not converged (home-gw disconnected, spare unknown, nas degraded)\n");
+}
+
+TEST_CASE("token create posts the type, name and ttl and prints the install command") {
+  FakeReconciler fake;
+  fake.Answer("POST /v1/tokens", 200, R"({"token": "wwt_abc", "id": "t1", "expiresAt": 1763866400,
+    "installCommand": "wirewarp-agent enroll --url https://vps.example:8443 --token wwt_abc --ca-pin sha256:00 --mode server"})");
+  Run run = Wwctl(fake, {"token", "create", "--type", "server", "--name", "vps", "--ttl", "24h"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out ==
+        "wirewarp-agent enroll --url https://vps.example:8443 --token wwt_abc --ca-pin sha256:00 --mode server\n");
+  CHECK(run.err ==
+        "Run this on the new server agent's host. The token works once, expires at 2025-11-23T02:53:20Z and is not "
+        "shown again.\n");
+  REQUIRE(fake.requests().size() == 1);
+  CHECK(fake.requests()[0].body == R"({"type":"server","name":"vps","ttlSeconds":86400})");
+
+  // The reconciler's own command names a TOKEN_FILE placeholder instead of the secret.
+  fake.Answer("POST /v1/tokens", 200, R"({"token": "wwt_def", "id": "t2", "expiresAt": 1763866400,
+    "installCommand": "wirewarp-agent enroll --url https://vps.example:8443 --token-file TOKEN_FILE --ca-pin sha256:00 --mode client --state-dir /var/lib/wirewarp"})");
+  Run minimal = Wwctl(fake, {"token", "create", "--type", "client"});
+  CHECK(minimal.exit_code == 0);
+  CHECK(minimal.out ==
+        "wirewarp-agent enroll --url https://vps.example:8443 --token wwt_def --ca-pin sha256:00 --mode client "
+        "--state-dir /var/lib/wirewarp\n");
+  CHECK(fake.requests()[1].body == R"({"type":"client"})");
+
+  Run bad_ttl = Wwctl(fake, {"token", "create", "--type", "client", "--ttl", "24"});
+  CHECK(bad_ttl.exit_code == 2);
+  CHECK(bad_ttl.err == "wwctl: error: --ttl: \"24\" is not a duration such as 90s, 5m, 1h30m or 2d\n");
+  Run bad_type = Wwctl(fake, {"token", "create", "--type", "router"});
+  CHECK(bad_type.exit_code == 2);
+  CHECK(fake.requests().size() == 2);
+}
+
+TEST_CASE("agent delete sends DELETE and reports an unknown agent") {
+  FakeReconciler fake;
+  fake.Answer("DELETE /v1/agents/home-gw", 204, "");
+  fake.Answer("DELETE /v1/agents/ghost", 404, R"({"error": "no agent \"ghost\""})");
+  Run run = Wwctl(fake, {"agent", "delete", "home-gw"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out == "Agent home-gw deleted; its certificates are revoked.\n");
+  Run ghost = Wwctl(fake, {"agent", "delete", "ghost"});
+  CHECK(ghost.exit_code == 1);
+  CHECK(ghost.err == "wwctl: error: the reconciler answered HTTP 404: no agent \"ghost\"\n");
+  Run bad = Wwctl(fake, {"agent", "delete", "../tokens"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err == "wwctl: error: \"../tokens\" is not an agent name (lowercase letters, digits and '-', at most 63)\n");
+  std::vector<Recorded> requests = fake.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].method == "DELETE");
+  CHECK(requests[0].path == "/v1/agents/home-gw");
+}
+
+TEST_CASE("rollback posts allowDestructive and prints the new revision") {
+  FakeReconciler fake;
+  fake.Answer("POST /v1/revisions/6/rollback", 200, R"({"accepted": true, "revision": 9, "warnings": [],
+    "agents": [{"agent": "vps", "phase": "pending", "steps": ["remove forward tcp 25565"], "destructive": true}]})");
+  fake.Answer("POST /v1/revisions/5/rollback", 409, R"j({"error": "refusing a destructive revision: it removes 2 of 3 peers (--allow-destructive)"})j");
+  Run run = Wwctl(fake, {"rollback", "6", "--allow-destructive"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out == "Revision 9 created by the rollback.\nagent vps: 1 step, destructive (pending)\n");
+  Run refused = Wwctl(fake, {"rollback", "5"});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err == "wwctl: error: refusing a destructive revision: it removes 2 of 3 peers (--allow-destructive)\n");
+  Run bad = Wwctl(fake, {"rollback", "HEAD~1"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err == "wwctl: error: \"HEAD~1\" is not a revision id; see 'wwctl history'\n");
+  std::vector<Recorded> requests = fake.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].body == R"({"allowDestructive":true})");
+  CHECK(requests[1].body == R"({"allowDestructive":false})");
+}
+
+TEST_CASE("the wwctl binary finds its config through WWCTL_CONFIG and warns about its mode") {
+  FakeReconciler fake;
+  fake.Answer("GET /v1/status", 200, kStatus);
+  REQUIRE(::chmod(fake.config_path().c_str(), 0640) == 0);
+  ::setenv("WWCTL_CONFIG", fake.config_path().c_str(), 1);
+  test::WwctlRun run = test::RunWwctl({"get", "tunnels"});
+  test::WwctlRun missing = test::RunWwctl({"get", "tunnels", "--config", fake.File("none.yaml")});
+  ::unsetenv("WWCTL_CONFIG");
+  CHECK(run.exit_code == 0);
+  CHECK(run.out == "NAME   SERVER   INTERFACE   PEERS   SELF-HEAL\nhome   vps      wg0         2       yes\n");
+  CHECK(run.err == "wwctl: warning: \"" + fake.config_path() +
+                       "\" holds a private key but is accessible to group or others (mode 0640); run: chmod 600 " +
+                       fake.config_path() + "\n");
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err == "wwctl: error: cannot read \"" + fake.File("none.yaml") +
+                           "\": No such file or directory (from --config)\n");
+}
+
+}  // namespace
+}  // namespace ww::cli
