@@ -23,6 +23,7 @@ const std::vector<CommandInfo>& Commands() {
       {"agent", "Delete an agent and revoke its certificates", RegisterAgent},
       {"history", "List the revisions the reconciler accepted, newest first", RegisterHistory},
       {"rollback", "Make an earlier revision current again, as a new revision", RegisterRollback},
+      {"sync", "Make the reconciler fetch its git source now", RegisterSync},
   };
   return commands;
 }

@@ -60,6 +60,7 @@ CommandRun RegisterToken(CLI::App& command);
 CommandRun RegisterAgent(CLI::App& command);
 CommandRun RegisterHistory(CLI::App& command);
 CommandRun RegisterRollback(CLI::App& command);
+CommandRun RegisterSync(CLI::App& command);
 
 // "wwctl 0.1.0 (wire format 1)": `wwctl version` and `wwctl --version`.
 std::string VersionText();

@@ -57,7 +57,7 @@ TEST_CASE("no command or an unknown command or an extra argument exits 2") {
   CHECK(unknown.exit_code == 2);
   CHECK(unknown.err ==
         "wwctl: error: unknown command \"aply\" (commands: validate render plan schema version apply diff get status "
-        "wait token agent history rollback)\n"
+        "wait token agent history rollback sync)\n"
         "Run 'wwctl --help' for usage.\n");
 
   WwctlRun extra = RunWwctl({"version", "now"});
