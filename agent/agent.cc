@@ -110,11 +110,11 @@ Status CheckKey(StateDir& state, const AgentConfig& desired) {
 }
 
 // Refuses a config whose text is unsafe in argv or a restore script (an option-like name, a
-// newline in a rule, a jump to a chain the agent does not own) before any command runs, also
-// observation. Planning against an empty host puts every value of the config into a step,
-// and CheckPlanIsSafe runs ToCommandBatches' check on every step (without building the
-// commands). AgentConfigFromJson refuses the same values; this covers configs built in code
-// (the daemon, tests).
+// newline in a rule, a jump to a chain the agent does not own) before any command that
+// carries a value of the config runs, also observation. Planning against an empty host puts
+// every value of the config into a step, and CheckPlanIsSafe runs ToCommandBatches' check on
+// every step (without building the commands). AgentConfigFromJson refuses the same values;
+// this covers configs built in code (the daemon, tests).
 Status CheckConfigIsSafe(const StateDir& state, const AgentConfig& desired) {
   CommandContext context;
   context.private_key_path = state.WireguardKeyPath();
@@ -123,12 +123,14 @@ Status CheckConfigIsSafe(const StateDir& state, const AgentConfig& desired) {
   return Status::Ok();
 }
 
+// `pending`: the first observation, started while the caller checked the config.
 Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, StoredState& stored, const AgentConfig& desired,
-                            const AgentOptions& options, std::vector<std::string> owned_after) {
+                            const AgentOptions& options, std::vector<std::string> owned_after,
+                            PendingObservation pending) {
   ApplyReport report;
   report.agent = desired.agent;
   ObserveRequest request = BuildObserveRequest(stored, desired);
-  WW_ASSIGN_OR_RETURN(ObservedState before, Observe(runner, request));
+  WW_ASSIGN_OR_RETURN(ObservedState before, FinishObserve(runner, std::move(pending), request));
   report.plan = ComputePlan(desired, before);
   for (size_t i = 0; i < report.plan.steps.size(); ++i) {
     report.steps.push_back({i, DescribeStep(report.plan.steps[i]), StepReport::Outcome::kPlanned, ""});
@@ -218,11 +220,16 @@ const char* OutcomeName(StepReport::Outcome outcome) {
 
 Result<ApplyReport> ApplyConfig(CommandRunner& runner, StateDir& state, const AgentConfig& desired,
                                 const AgentOptions& options, std::string_view desired_json) {
-  WW_RETURN_IF_ERROR(CheckConfigIsSafe(state, desired));
   WW_RETURN_IF_ERROR(state.Lock());
+  // The observation's fixed commands (iptables-save, the no-op's largest cost by far) run
+  // while the config is checked and the stored state is read. Nothing of the config reaches
+  // them, so a refused config still runs no command that depends on it.
+  PendingObservation pending = StartObserve(runner);
+  WW_RETURN_IF_ERROR(CheckConfigIsSafe(state, desired));
   WW_RETURN_IF_ERROR(CheckKey(state, desired));
   WW_ASSIGN_OR_RETURN(StoredState stored, LoadStoredState(state, desired, desired_json));
-  WW_ASSIGN_OR_RETURN(ApplyReport report, RunPass(runner, state, stored, desired, options, InterfaceNames(desired)));
+  WW_ASSIGN_OR_RETURN(ApplyReport report, RunPass(runner, state, stored, desired, options, InterfaceNames(desired),
+                                                  std::move(pending)));
   // Rewritten only when it changes: the file is large for big fleets and each write fsyncs.
   if (options.dry_run == DryRun::kNo && report.converged && stored.last_applied != desired) {
     WW_RETURN_IF_ERROR(state.SaveLastApplied(desired));
@@ -238,10 +245,11 @@ Result<ApplyReport> RestoreLastApplied(CommandRunner& runner, StateDir& state, c
 
 Result<ApplyReport> TearDown(CommandRunner& runner, StateDir& state, const AgentOptions& options) {
   WW_RETURN_IF_ERROR(state.Lock());
+  PendingObservation pending = StartObserve(runner);
   AgentConfig nothing;
   WW_ASSIGN_OR_RETURN(StoredState stored, LoadStoredState(state));
   if (stored.last_applied) nothing.agent = stored.last_applied->agent;
-  WW_ASSIGN_OR_RETURN(ApplyReport report, RunPass(runner, state, stored, nothing, options, {}));
+  WW_ASSIGN_OR_RETURN(ApplyReport report, RunPass(runner, state, stored, nothing, options, {}, std::move(pending)));
   if (options.dry_run == DryRun::kNo && report.converged) {
     // Forget the config so a boot-time `restore` does not bring the tunnel back.
     std::error_code error;

@@ -91,11 +91,21 @@ Result<std::optional<ObservedInterface>> ObserveInterface(CommandRunner& runner,
   return std::optional<ObservedInterface>(std::move(interface));
 }
 
+PendingObservation::Started StartReadOnly(CommandRunner& runner, std::vector<std::string> argv) {
+  PendingObservation::Started started{ReadOnly(std::move(argv)), nullptr};
+  started.running = runner.Start(started.command);
+  return started;
+}
+
+Result<CommandOutput> WaitChecked(PendingObservation::Started& started) {
+  return WaitChecked(*started.running, started.command);
+}
+
 // The value, or nullopt when the key does not exist on this host (yet: per-interface keys
 // appear with the interface).
-Result<std::optional<std::string>> ReadSysctl(CommandRunner& runner, const std::string& key) {
-  Command command = ReadOnly({"sysctl", "-n", key});
-  WW_ASSIGN_OR_RETURN(CommandOutput output, runner.Run(command));
+Result<std::optional<std::string>> ReadSysctl(PendingObservation::Started& started) {
+  const Command& command = started.command;
+  WW_ASSIGN_OR_RETURN(CommandOutput output, started.running->Wait());
   if (output.exit_code != 0) {
     // procps: "sysctl: cannot stat /proc/sys/net/...: No such file or directory".
     if (output.stderr_data.find("No such file or directory") != std::string::npos) {
@@ -117,34 +127,48 @@ ObserveRequest ObserveRequestFor(const AgentConfig& config) {
   return request;
 }
 
-Result<ObservedState> Observe(CommandRunner& runner, const ObserveRequest& request) {
-  ObservedState state;
+PendingObservation StartObserve(CommandRunner& runner) {
+  PendingObservation pending;
+  pending.routes = StartReadOnly(
+      runner, {"ip", "-4", "-N", "-j", "route", "show", "table", "all", "proto", std::to_string(kRouteProtocol)});
+  pending.rules = StartReadOnly(runner, {"ip", "-4", "-N", "-j", "rule", "show"});
+  // One dump for all tables: on the nf_tables backend `iptables-save -t TABLE` reads every
+  // table's rules from the kernel anyway, so three calls cost three full dumps.
+  pending.firewall = StartReadOnly(runner, {"iptables-save"});
+  return pending;
+}
 
+Result<ObservedState> Observe(CommandRunner& runner, const ObserveRequest& request) {
+  return FinishObserve(runner, StartObserve(runner), request);
+}
+
+Result<ObservedState> FinishObserve(CommandRunner& runner, PendingObservation pending, const ObserveRequest& request) {
+  std::vector<std::string> sysctl_keys = SortedUnique(request.sysctl_keys);
+  std::vector<PendingObservation::Started> sysctls;
+  for (const std::string& key : sysctl_keys) sysctls.push_back(StartReadOnly(runner, {"sysctl", "-n", key}));
+
+  ObservedState state;
   for (const std::string& name : SortedUnique(request.interfaces)) {
     WW_ASSIGN_OR_RETURN(std::optional<ObservedInterface> interface, ObserveInterface(runner, name));
     if (interface) state.interfaces.push_back(std::move(*interface));
   }
 
-  WW_ASSIGN_OR_RETURN(CommandOutput routes_output,
-                      RunChecked(runner, ReadOnly({"ip", "-4", "-N", "-j", "route", "show", "table", "all", "proto",
-                                                   std::to_string(kRouteProtocol)})));
+  WW_ASSIGN_OR_RETURN(CommandOutput routes_output, WaitChecked(pending.routes));
   WW_ASSIGN_OR_RETURN(state.routes, ParseIpRoutes(routes_output.stdout_data));
 
-  WW_ASSIGN_OR_RETURN(CommandOutput rules_output, RunChecked(runner, ReadOnly({"ip", "-4", "-N", "-j", "rule", "show"})));
+  WW_ASSIGN_OR_RETURN(CommandOutput rules_output, WaitChecked(pending.rules));
   WW_ASSIGN_OR_RETURN(state.rules, ParseIpRules(rules_output.stdout_data));
 
-  // One dump for all tables: on the nf_tables backend `iptables-save -t TABLE` reads every
-  // table's rules from the kernel anyway, so three calls cost three full dumps.
-  WW_ASSIGN_OR_RETURN(CommandOutput save_output, RunChecked(runner, ReadOnly({"iptables-save"})));
+  WW_ASSIGN_OR_RETURN(CommandOutput save_output, WaitChecked(pending.firewall));
   for (FirewallTable table : {FirewallTable::kFilter, FirewallTable::kNat, FirewallTable::kMangle}) {
     WW_ASSIGN_OR_RETURN(OwnedFirewall owned, ParseIptablesSave(save_output.stdout_data, table));
     for (FirewallChain& chain : owned.chains) state.chains.push_back(std::move(chain));
     for (FirewallJump& jump : owned.jumps) state.jumps.push_back(std::move(jump));
   }
 
-  for (const std::string& key : SortedUnique(request.sysctl_keys)) {
-    WW_ASSIGN_OR_RETURN(std::optional<std::string> value, ReadSysctl(runner, key));
-    if (value) state.sysctls.push_back({key, std::move(*value)});
+  for (size_t i = 0; i < sysctls.size(); ++i) {
+    WW_ASSIGN_OR_RETURN(std::optional<std::string> value, ReadSysctl(sysctls[i]));
+    if (value) state.sysctls.push_back({sysctl_keys[i], std::move(*value)});
   }
   return state;
 }

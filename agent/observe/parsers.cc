@@ -301,7 +301,9 @@ Result<OwnedFirewall> ParseIptablesSave(std::string_view text, FirewallTable tab
     std::string_view chain = rest.substr(0, space);
     std::string_view rule = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
     if (IsOwnedChain(chain)) {
-      chains[std::string(chain)].emplace_back(rule);
+      auto found = chains.find(chain);  // no string built per rule: a dump has thousands
+      if (found == chains.end()) found = chains.try_emplace(std::string(chain)).first;
+      found->second.emplace_back(rule);
     } else if (builtin_chains.contains(chain) && IsOwnedChain(RuleTarget(rule))) {
       owned.jumps.push_back({table, std::string(chain), std::string(rule)});
     }

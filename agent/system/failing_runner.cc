@@ -15,4 +15,9 @@ Result<CommandOutput> FailingRunner::Run(const Command& command) {
   return CommandOutput{1, "", message + "\n"};
 }
 
+std::unique_ptr<RunningCommand> FailingRunner::Start(const Command& command) {
+  if (command.effect != Effect::kMutating) return inner_.Start(command);
+  return CommandRunner::Start(command);
+}
+
 }  // namespace ww::agent

@@ -20,6 +20,8 @@ class FailingRunner : public CommandRunner {
       : inner_(inner), fail_at_(fail_at), failure_(failure) {}
 
   Result<CommandOutput> Run(const Command& command) override;
+  // Read-only commands start on the wrapped runner; mutating ones run at once (counted).
+  std::unique_ptr<RunningCommand> Start(const Command& command) override;
 
   // Mutating commands seen so far, the failed one included.
   int mutating_count() const { return mutating_count_; }

@@ -12,11 +12,20 @@ std::string FormatLogLine(const Command& command) {
   return line;
 }
 
-Result<CommandOutput> LoggingRunner::Run(const Command& command) {
+void LoggingRunner::Log(const Command& command) {
   if (which_ == LoggedCommands::kAll || command.effect == Effect::kMutating) {
     log_ << FormatLogLine(command) << '\n' << std::flush;
   }
+}
+
+Result<CommandOutput> LoggingRunner::Run(const Command& command) {
+  Log(command);
   return inner_.Run(command);
+}
+
+std::unique_ptr<RunningCommand> LoggingRunner::Start(const Command& command) {
+  Log(command);
+  return inner_.Start(command);
 }
 
 }  // namespace ww::agent

@@ -18,8 +18,11 @@ class LoggingRunner : public CommandRunner {
       : inner_(inner), log_(log), which_(which) {}
 
   Result<CommandOutput> Run(const Command& command) override;
+  std::unique_ptr<RunningCommand> Start(const Command& command) override;
 
  private:
+  void Log(const Command& command);
+
   CommandRunner& inner_;
   std::ostream& log_;
   LoggedCommands which_;

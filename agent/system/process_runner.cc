@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -266,16 +268,22 @@ class SpawnAttributes {
   posix_spawn_file_actions_t actions_;
 };
 
-}  // namespace
+// A spawned process with the agent's ends of its pipes, and when its time is up.
+struct Spawned {
+  explicit Spawned(pid_t pid) : child(pid) {}
+  Child child;
+  UniqueFd input;
+  UniqueFd output;
+  UniqueFd errors;
+  Clock::time_point deadline;
+};
 
-ProcessRunner::ProcessRunner(ProcessRunnerOptions options) : options_(std::move(options)) {}
-
-Result<CommandOutput> ProcessRunner::Run(const Command& command) {
+Result<std::unique_ptr<Spawned>> Spawn(const Command& command, const ProcessRunnerOptions& options) {
   if (command.argv.empty() || command.argv[0].empty()) {
     return Status::InvalidArgument("cannot run a command with an empty argv");
   }
   const std::string& program = command.argv[0];
-  WW_ASSIGN_OR_RETURN(std::string path, ResolveProgram(program, options_.search_path));
+  WW_ASSIGN_OR_RETURN(std::string path, ResolveProgram(program, options.search_path));
 
   WW_ASSIGN_OR_RETURN(Pipe stdin_pipe, MakePipe(program));
   WW_ASSIGN_OR_RETURN(Pipe stdout_pipe, MakePipe(program));
@@ -303,15 +311,15 @@ Result<CommandOutput> ProcessRunner::Run(const Command& command) {
   argv.reserve(command.argv.size() + 1);
   for (const std::string& argument : command.argv) argv.push_back(const_cast<char*>(argument.c_str()));
   argv.push_back(nullptr);
-  std::string path_variable = "PATH=" + options_.search_path;
+  std::string path_variable = "PATH=" + options.search_path;
   std::string locale_variable = "LC_ALL=C";
   char* environment[] = {path_variable.data(), locale_variable.data(), nullptr};
 
-  ScopedSigpipeBlock sigpipe_block;
   pid_t pid = 0;
   int spawn_error = ::posix_spawn(&pid, path.c_str(), spawn.actions(), spawn.attributes(), argv.data(), environment);
   if (spawn_error != 0) return PosixError("starting \"" + path + "\"", spawn_error);
-  Child child(pid);
+  auto spawned = std::make_unique<Spawned>(pid);
+  spawned->deadline = Clock::now() + command.timeout;
 
   stdin_pipe.read_end.Reset();
   stdout_pipe.write_end.Reset();
@@ -319,14 +327,24 @@ Result<CommandOutput> ProcessRunner::Run(const Command& command) {
   WW_RETURN_IF_ERROR(SetNonBlocking(stdin_pipe.write_end.get(), program));
   WW_RETURN_IF_ERROR(SetNonBlocking(stdout_pipe.read_end.get(), program));
   WW_RETURN_IF_ERROR(SetNonBlocking(stderr_pipe.read_end.get(), program));
-  UniqueFd& input = stdin_pipe.write_end;
-  UniqueFd& output = stdout_pipe.read_end;
-  UniqueFd& errors = stderr_pipe.read_end;
-  if (command.stdin_data.empty()) input.Reset();
+  spawned->input = std::move(stdin_pipe.write_end);
+  spawned->output = std::move(stdout_pipe.read_end);
+  spawned->errors = std::move(stderr_pipe.read_end);
+  if (command.stdin_data.empty()) spawned->input.Reset();
+  return spawned;
+}
+
+// Feeds stdin, collects stdout and stderr and reaps the process, killing it at its deadline.
+Result<CommandOutput> Drive(Spawned& spawned, const Command& command, const ProcessRunnerOptions& options) {
+  const std::string& program = command.argv[0];
+  ScopedSigpipeBlock sigpipe_block;
+  Child& child = spawned.child;
+  UniqueFd& input = spawned.input;
+  UniqueFd& output = spawned.output;
+  UniqueFd& errors = spawned.errors;
 
   CommandOutput result;
   size_t input_offset = 0;
-  Clock::time_point deadline = Clock::now() + command.timeout;
   while (true) {
     child.Poll();
     if (child.exited() && (input.valid() || output.valid() || errors.valid())) {
@@ -340,10 +358,10 @@ Result<CommandOutput> ProcessRunner::Run(const Command& command) {
     }
     if (child.exited()) break;
 
-    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(spawned.deadline - Clock::now());
     if (remaining.count() <= 0) {
       child.SignalGroup(SIGTERM);
-      child.WaitFor(options_.kill_grace);
+      child.WaitFor(options.kill_grace);
       if (!child.exited()) {
         child.SignalGroup(SIGKILL);
         child.WaitBlocking();
@@ -390,6 +408,47 @@ Result<CommandOutput> ProcessRunner::Run(const Command& command) {
   }
   result.exit_code = child.exit_code();
   return result;
+}
+
+// A process spawned and driven by a thread of its own: Start returns at once (a spawn waits
+// for the child's exec), and the pipes are drained while the caller works (a large output
+// would otherwise fill its pipe and stall the process).
+class BackgroundProcess : public RunningCommand {
+ public:
+  BackgroundProcess(Command command, const ProcessRunnerOptions& options)
+      : command_(std::move(command)), options_(options) {
+    thread_ = std::thread([this] {
+      Result<std::unique_ptr<Spawned>> spawned = Spawn(command_, options_);
+      result_ = spawned.ok() ? Drive(**spawned, command_, options_) : Result<CommandOutput>(spawned.status());
+    });
+  }
+  ~BackgroundProcess() override {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  Result<CommandOutput> Wait() override {
+    if (thread_.joinable()) thread_.join();
+    return std::move(result_);
+  }
+
+ private:
+  Command command_;
+  ProcessRunnerOptions options_;
+  Result<CommandOutput> result_ = Status::Internal("the command has not ended");
+  std::thread thread_;
+};
+
+}  // namespace
+
+ProcessRunner::ProcessRunner(ProcessRunnerOptions options) : options_(std::move(options)) {}
+
+Result<CommandOutput> ProcessRunner::Run(const Command& command) {
+  WW_ASSIGN_OR_RETURN(std::unique_ptr<Spawned> spawned, Spawn(command, options_));
+  return Drive(*spawned, command, options_);
+}
+
+std::unique_ptr<RunningCommand> ProcessRunner::Start(const Command& command) {
+  return std::make_unique<BackgroundProcess>(command, options_);
 }
 
 }  // namespace ww::agent

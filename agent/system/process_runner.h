@@ -2,7 +2,8 @@
 // ProcessRunner: the real CommandRunner. Spawns argv directly (posix_spawn, never a shell)
 // with a clean environment (PATH and LC_ALL=C only, so tool output is parseable), pipes
 // for stdin/stdout/stderr driven by poll() (no deadlock on multi-megabyte outputs), and a
-// timeout that kills the process group (SIGTERM, then SIGKILL). One runner may be used from
+// timeout that kills the process group (SIGTERM, then SIGKILL). Start() spawns and drives
+// each process from a thread of its own, so several run at once. One runner may be used from
 // one thread at a time; separate runners may run concurrently.
 
 #include <chrono>
@@ -29,6 +30,8 @@ class ProcessRunner : public CommandRunner {
   // out (it is then killed and its partial output dropped). Exit code 128+N when the
   // process died of signal N.
   Result<CommandOutput> Run(const Command& command) override;
+  // Returns at once; a thread spawns the process and collects its output until Wait().
+  std::unique_ptr<RunningCommand> Start(const Command& command) override;
 
  private:
   ProcessRunnerOptions options_;

@@ -20,6 +20,15 @@ Result<CommandOutput> RecordingRunner::Run(const Command& command) {
   return CommandOutput{};
 }
 
+std::unique_ptr<RunningCommand> RecordingRunner::Start(const Command& command) {
+  if (read_only_runner_ != nullptr && command.effect == Effect::kReadOnly &&
+      scripted_.find(command.argv) == scripted_.end()) {
+    commands_.push_back(command);
+    return read_only_runner_->Start(command);
+  }
+  return FinishedCommand(Run(command));
+}
+
 std::vector<Command> RecordingRunner::MutatingCommands() const {
   std::vector<Command> mutating;
   for (const Command& command : commands_) {

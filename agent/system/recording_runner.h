@@ -24,6 +24,8 @@ class RecordingRunner : public CommandRunner {
   void SetFailure(std::vector<std::string> argv, Status status);
 
   Result<CommandOutput> Run(const Command& command) override;
+  // Records like Run; read-only commands passed to `read_only_runner` start there.
+  std::unique_ptr<RunningCommand> Start(const Command& command) override;
 
   // Everything Run saw, in order.
   const std::vector<Command>& commands() const { return commands_; }

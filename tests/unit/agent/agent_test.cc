@@ -387,24 +387,33 @@ std::vector<StepReport::Outcome> Outcomes(const ApplyReport& report) {
 }
 
 // The observer's commands for examples/homelab/rendered/home-gw.json: one interface, two
-// sysctl keys; `test -S` only when the device is not a tun (kernel module present).
+// sysctl keys; `test -S` only when the device is not a tun (kernel module present). The
+// commands that do not depend on the interfaces start first, so they run meanwhile.
 const std::vector<std::string> kGatewayObservationWithDevice = {
+    "ip -4 -N -j route show table all proto 87",
+    "ip -4 -N -j rule show",
+    "iptables-save",
+    "sysctl -n net.ipv4.conf.wg0.rp_filter",
+    "sysctl -n net.ipv4.ip_forward",
     "ip -d -j address show dev wg0",
     "test -S /var/run/wireguard/wg0.sock",
     "wg show wg0 dump",
-    "ip -4 -N -j route show table all proto 87",
-    "ip -4 -N -j rule show",
-    "iptables-save",
-    "sysctl -n net.ipv4.conf.wg0.rp_filter",
-    "sysctl -n net.ipv4.ip_forward",
 };
 const std::vector<std::string> kGatewayObservationWithoutDevice = {
-    "ip -d -j address show dev wg0",
     "ip -4 -N -j route show table all proto 87",
     "ip -4 -N -j rule show",
     "iptables-save",
     "sysctl -n net.ipv4.conf.wg0.rp_filter",
     "sysctl -n net.ipv4.ip_forward",
+    "ip -d -j address show dev wg0",
+};
+
+// What runs before a config is checked: the observation's commands with a fixed argv, which
+// no value of a config reaches (they overlap the checks).
+const std::vector<std::string> kFixedObservation = {
+    "ip -4 -N -j route show table all proto 87",
+    "ip -4 -N -j rule show",
+    "iptables-save",
 };
 
 // ---- tests ----------------------------------------------------------------------------------
@@ -602,7 +611,7 @@ TEST_CASE("a command that cannot run at all (a timeout) is reported like a faile
   CHECK_FALSE(dir.LastApplied().has_value());
 }
 
-TEST_CASE("a config for another agent's key is refused before any command runs") {
+TEST_CASE("a config for another agent's key is refused before any command that depends on it runs") {
   TemporaryStateDir dir;
   const WireguardKey own_key = dir.PublicKey();
   AgentConfig desired = RenderedExample("vps", KeyFromBase64(kRenderedVpsKey));
@@ -614,7 +623,7 @@ TEST_CASE("a config for another agent's key is refused before any command runs")
   CHECK(report.status().message() == std::string("the config for interface wg0 expects public key ") + kRenderedVpsKey +
                                          " but this agent's key is " + own_key.ToBase64() +
                                          " (render the config with this agent's key)");
-  CHECK(host.recorder().commands().empty());
+  CHECK(host.recorder().CommandLines() == kFixedObservation);
   CHECK_FALSE(dir.LastApplied().has_value());
 }
 
@@ -776,13 +785,13 @@ TEST_CASE("a no-op apply on the captured VPS runs no mutating command") {
   CHECK(report->plan.empty());
   CHECK(report->converged);
   CHECK(recorder.CommandLines() == std::vector<std::string>{
-                                       "ip -d -j address show dev wwobs0",
-                                       "wg show wwobs0 dump",
                                        "ip -4 -N -j route show table all proto 87",
                                        "ip -4 -N -j rule show",
                                        "iptables-save",
                                        "sysctl -n net.ipv4.conf.wwobs0.rp_filter",
                                        "sysctl -n net.ipv4.ip_forward",
+                                       "ip -d -j address show dev wwobs0",
+                                       "wg show wwobs0 dump",
                                    });
 }
 
@@ -945,7 +954,7 @@ TEST_CASE("ApplyReportToJson prints the report in a fixed shape") {
 )");
 }
 
-TEST_CASE("hostile desired configs are refused with a clear error before any command runs") {
+TEST_CASE("hostile desired configs are refused with a clear error before any command that carries them runs") {
   SUBCASE("from JSON") {
     std::string deep = R"({"formatVersion":1,"agent":"vps","notices":)" + std::string(200, '[') + std::string(200, ']') + "}";
     auto nested = AgentConfigFromJson(deep);
@@ -996,7 +1005,7 @@ TEST_CASE("hostile desired configs are refused with a clear error before any com
     CHECK(report.status().code() == StatusCode::kInvalidArgument);
     CHECK(report.status().message().find(expected) != std::string::npos);
     CHECK(report.status().message().find("nothing was run") != std::string::npos);
-    CHECK(host.recorder().commands().empty());
+    CHECK(host.recorder().CommandLines() == kFixedObservation);
     CHECK_FALSE(dir.LastApplied().has_value());
     CHECK(dir.OwnedInterfaces().empty());
   }

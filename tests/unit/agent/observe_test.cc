@@ -624,17 +624,17 @@ TEST_CASE("Observe reads the captured VPS: interfaces, routes, rules, chains, ju
   REQUIRE(state.ok());
 
   CHECK(runner.CommandLines() == std::vector<std::string>{
-                                     "ip -d -j address show dev wwobs0",
-                                     "wg show wwobs0 dump",
-                                     "ip -d -j address show dev wwobs2",
-                                     "wg show wwobs2 dump",
-                                     "ip -d -j address show dev wwobs9",
                                      "ip -4 -N -j route show table all proto 87",
                                      "ip -4 -N -j rule show",
                                      "iptables-save",
                                      "sysctl -n net.ipv4.conf.wwobs0.rp_filter",
                                      "sysctl -n net.ipv4.conf.wwobs9.rp_filter",
                                      "sysctl -n net.ipv4.ip_forward",
+                                     "ip -d -j address show dev wwobs0",
+                                     "wg show wwobs0 dump",
+                                     "ip -d -j address show dev wwobs2",
+                                     "wg show wwobs2 dump",
+                                     "ip -d -j address show dev wwobs9",
                                  });
   CHECK(runner.MutatingCommands().empty());
 
@@ -709,7 +709,11 @@ TEST_CASE("Observe asks for the userspace socket when the device is not a tun") 
     REQUIRE(state->interfaces.size() == 1);
     CHECK(state->interfaces[0].implementation == expected);
     CHECK(state->interfaces[0].peers.size() == 1);
-    CHECK(runner.CommandLines()[1] == "test -S /var/run/wireguard/wwobs1.sock");
+    CHECK(runner.CommandLines() == std::vector<std::string>{"ip -4 -N -j route show table all proto 87",
+                                                            "ip -4 -N -j rule show", "iptables-save",
+                                                            "ip -d -j address show dev wwobs1",
+                                                            "test -S /var/run/wireguard/wwobs1.sock",
+                                                            "wg show wwobs1 dump"});
     CHECK(runner.MutatingCommands().empty());
   }
 }

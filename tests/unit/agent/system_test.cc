@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sstream>
@@ -14,6 +15,7 @@
 #include "agent/system/logging_runner.h"
 #include "agent/system/process_runner.h"
 #include "agent/system/recording_runner.h"
+#include "tests/support/temporary_directory.h"
 
 namespace ww::agent {
 namespace {
@@ -184,6 +186,75 @@ TEST_CASE("ProcessRunner survives a program that exits without reading its input
   CHECK(output->exit_code == 0);
 }
 
+TEST_CASE("ProcessRunner::Start runs commands at the same time") {
+  test_support::TemporaryDirectory dir("ww-start-test");
+  std::string fifo = dir.File("handshake");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  ProcessRunner runner;
+  // The reader blocks until the writer opens the FIFO: run one after the other, the reader
+  // would time out.
+  Command reader = ReadOnly({"sh", "-c", "read line < \"$0\" && echo \"got $line\"", fifo});
+  reader.timeout = 10s;
+  Command writer = ReadOnly({"sh", "-c", "echo hello > \"$0\"", fifo});
+  writer.timeout = 10s;
+  std::unique_ptr<RunningCommand> reading = runner.Start(reader);
+  std::unique_ptr<RunningCommand> writing = runner.Start(writer);
+  auto written = writing->Wait();
+  auto read = reading->Wait();
+  REQUIRE_MESSAGE(written.ok(), written.status().message());
+  REQUIRE_MESSAGE(read.ok(), read.status().message());
+  CHECK(written->exit_code == 0);
+  CHECK(read->exit_code == 0);
+  CHECK(read->stdout_data == "got hello\n");
+}
+
+TEST_CASE("ProcessRunner::Start drains a large output while the caller waits for something else") {
+  test_support::TemporaryDirectory dir("ww-start-test");
+  std::string marker = dir.File("done");
+  ProcessRunner runner;
+  // 5 MB is far more than a pipe holds: the writer only reaches `touch` when its output is
+  // read in the background, and the watcher only ends when the marker appears.
+  Command writer = ReadOnly({"sh", "-c", "head -c 5000000 /dev/zero && touch \"$0\" && echo end >&2", marker});
+  writer.timeout = 20s;
+  Command watcher = ReadOnly({"sh", "-c", "while [ ! -e \"$0\" ]; do sleep 0.01; done", marker});
+  watcher.timeout = 20s;
+  std::unique_ptr<RunningCommand> writing = runner.Start(writer);
+  std::unique_ptr<RunningCommand> watching = runner.Start(watcher);
+  auto watched = watching->Wait();
+  REQUIRE_MESSAGE(watched.ok(), watched.status().message());
+  CHECK(watched->exit_code == 0);
+  auto written = writing->Wait();
+  REQUIRE(written.ok());
+  CHECK(written->exit_code == 0);
+  CHECK(written->stdout_data == std::string(5000000, '\0'));
+  CHECK(written->stderr_data == "end\n");
+}
+
+TEST_CASE("ProcessRunner::Start reports what Run reports: exit codes, missing programs, timeouts") {
+  ProcessRunner runner;
+  auto failed = runner.Start(ReadOnly({"sh", "-c", "echo no >&2; exit 3"}))->Wait();
+  REQUIRE(failed.ok());
+  CHECK(failed->exit_code == 3);
+  CHECK(failed->stderr_data == "no\n");
+
+  auto missing = runner.Start(ReadOnly({"wirewarp-no-such-program"}))->Wait();
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().message() ==
+        "\"wirewarp-no-such-program\" not found in /usr/sbin:/usr/bin:/sbin:/bin (is it installed?)");
+
+  Command slow = ReadOnly({"sleep", "30"});
+  slow.timeout = 100ms;
+  auto timed_out = runner.Start(slow)->Wait();
+  REQUIRE_FALSE(timed_out.ok());
+  CHECK(timed_out.status().code() == StatusCode::kUnavailable);
+  CHECK(timed_out.status().message() == "\"sleep 30\" timed out after 100 ms and was killed");
+
+  auto checked = WaitChecked(*runner.Start(ReadOnly({"sh", "-c", "echo broken >&2; exit 2"})),
+                             ReadOnly({"sh", "-c", "echo broken >&2; exit 2"}));
+  REQUIRE_FALSE(checked.ok());
+  CHECK(checked.status().message() == "\"sh -c 'echo broken >&2; exit 2'\" failed (exit 2): broken");
+}
+
 TEST_CASE("RunChecked turns a non-zero exit into an error quoting argv and stderr") {
   ProcessRunner runner;
   auto failed = RunChecked(runner, ReadOnly({"ls", "/nonexistent-agentsys-test"}));
@@ -259,6 +330,48 @@ TEST_CASE("RecordingRunner for --dry-run runs read-only commands and records mut
   CHECK(real_host.CommandLines() == std::vector<std::string>{"iptables-save"});
   CHECK(dry_run.CommandLines() == std::vector<std::string>{"iptables-save", "ip link del wg0"});
   CHECK(dry_run.MutatingCommandLines() == std::vector<std::string>{"ip link del wg0"});
+}
+
+TEST_CASE("RecordingRunner::Start records in start order and answers from its script") {
+  RecordingRunner real_host;  // stands in for the ProcessRunner
+  real_host.SetOutput({"iptables-save"}, CommandOutput{0, "*nat\nCOMMIT\n", ""});
+  RecordingRunner dry_run(&real_host);
+  dry_run.SetOutput({"ip", "-4", "-N", "-j", "rule", "show"}, CommandOutput{0, "[]", ""});
+
+  std::unique_ptr<RunningCommand> save = dry_run.Start(ReadOnly({"iptables-save"}));
+  std::unique_ptr<RunningCommand> rules = dry_run.Start(ReadOnly({"ip", "-4", "-N", "-j", "rule", "show"}));
+  std::unique_ptr<RunningCommand> del = dry_run.Start(Mutating({"ip", "link", "del", "wg0"}));
+  auto deleted = del->Wait();
+  auto listed = rules->Wait();
+  auto saved = save->Wait();
+  REQUIRE(saved.ok());
+  REQUIRE(listed.ok());
+  REQUIRE(deleted.ok());
+  CHECK(saved->stdout_data == "*nat\nCOMMIT\n");
+  CHECK(listed->stdout_data == "[]");
+  CHECK(deleted->stdout_data.empty());
+  CHECK(real_host.CommandLines() == std::vector<std::string>{"iptables-save"});
+  CHECK(dry_run.CommandLines() ==
+        std::vector<std::string>{"iptables-save", "ip -4 -N -j rule show", "ip link del wg0"});
+  CHECK(dry_run.MutatingCommandLines() == std::vector<std::string>{"ip link del wg0"});
+}
+
+TEST_CASE("LoggingRunner and FailingRunner pass Start through") {
+  RecordingRunner recorder;
+  std::ostringstream log;
+  LoggingRunner logger(recorder, log);
+  FailingRunner failing(logger, 2);
+  REQUIRE(failing.Start(ReadOnly({"iptables-save"}))->Wait().ok());
+  auto first = failing.Start(Mutating({"ip", "link", "set", "wg0", "up"}))->Wait();
+  auto second = failing.Start(Mutating({"ip", "link", "del", "wg0"}))->Wait();
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  CHECK(first->exit_code == 0);
+  CHECK(second->exit_code == 1);
+  CHECK(second->stderr_data == "injected failure of mutating command #2\n");
+  CHECK(failing.mutating_count() == 2);
+  CHECK(log.str() == "[#] iptables-save\n[#] ip link set wg0 up\n");
+  CHECK(recorder.CommandLines() == std::vector<std::string>{"iptables-save", "ip link set wg0 up"});
 }
 
 TEST_CASE("LoggingRunner writes wg-quick style lines and hides secrets") {
