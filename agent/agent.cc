@@ -8,6 +8,7 @@
 
 #include "agent/apply/commands.h"
 #include "agent/observe/observer.h"
+#include "agent/state/firewall_snapshot.h"
 #include "schema/wire_json.h"
 
 namespace ww::agent {
@@ -123,6 +124,19 @@ Status CheckConfigIsSafe(const StateDir& state, const AgentConfig& desired) {
   return Status::Ok();
 }
 
+// The stored firewall snapshot, read only when the runner can tell whether it still holds.
+std::optional<FirewallSnapshot> ReusableSnapshot(CommandRunner& runner, const StateDir& state) {
+  if (runner.firewall_generation() == nullptr) return std::nullopt;
+  return LoadFirewallSnapshot(state);
+}
+
+// Stores the firewall part of the observation a converged pass ended with, when iptables-save
+// produced it (a reused one is on disk already). A cache: a failed write only costs the next
+// pass an iptables-save, so it does not fail the pass.
+void StoreSnapshot(StateDir& state, const std::optional<FirewallSnapshot>& fresh_snapshot) {
+  if (fresh_snapshot) (void)SaveFirewallSnapshot(state, *fresh_snapshot);
+}
+
 // `pending`: the first observation, started while the caller checked the config.
 Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, StoredState& stored, const AgentConfig& desired,
                             const AgentOptions& options, std::vector<std::string> owned_after,
@@ -130,8 +144,8 @@ Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, StoredState&
   ApplyReport report;
   report.agent = desired.agent;
   ObserveRequest request = BuildObserveRequest(stored, desired);
-  WW_ASSIGN_OR_RETURN(ObservedState before, FinishObserve(runner, std::move(pending), request));
-  report.plan = ComputePlan(desired, before);
+  WW_ASSIGN_OR_RETURN(Observation before, FinishObservation(runner, std::move(pending), request));
+  report.plan = ComputePlan(desired, before.state);
   for (size_t i = 0; i < report.plan.steps.size(); ++i) {
     report.steps.push_back({i, DescribeStep(report.plan.steps[i]), StepReport::Outcome::kPlanned, ""});
   }
@@ -186,20 +200,22 @@ Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, StoredState&
 
   if (report.plan.empty()) {
     // Nothing ran, so the host is as observed: a no-op pass costs one observation.
-    report.after = std::move(before);
+    report.after = std::move(before.state);
     report.converged = true;
     WW_RETURN_IF_ERROR(RecordOwned(state, stored, std::move(owned_after)));
+    StoreSnapshot(state, before.fresh_snapshot);
     return report;
   }
-  auto after = Observe(runner, request);
+  auto after = FinishObservation(runner, StartObserve(runner), request);
   if (!after.ok()) {
     if (report.error.empty()) report.error = "observing after apply: " + after.status().message();
     return report;
   }
-  report.after = *after;
-  report.converged = report.error.empty() && ComputePlan(desired, *after).empty();
+  report.after = after->state;
+  report.converged = report.error.empty() && ComputePlan(desired, after->state).empty();
   if (report.converged) {
     WW_RETURN_IF_ERROR(RecordOwned(state, stored, std::move(owned_after)));
+    StoreSnapshot(state, after->fresh_snapshot);
   } else if (report.error.empty()) {
     report.error = "the host still differs from the config after applying";
   }
@@ -224,7 +240,7 @@ Result<ApplyReport> ApplyConfig(CommandRunner& runner, StateDir& state, const Ag
   // The observation's fixed commands (iptables-save, the no-op's largest cost by far) run
   // while the config is checked and the stored state is read. Nothing of the config reaches
   // them, so a refused config still runs no command that depends on it.
-  PendingObservation pending = StartObserve(runner);
+  PendingObservation pending = StartObserve(runner, ReusableSnapshot(runner, state));
   WW_RETURN_IF_ERROR(CheckConfigIsSafe(state, desired));
   WW_RETURN_IF_ERROR(CheckKey(state, desired));
   WW_ASSIGN_OR_RETURN(StoredState stored, LoadStoredState(state, desired, desired_json));
@@ -245,7 +261,7 @@ Result<ApplyReport> RestoreLastApplied(CommandRunner& runner, StateDir& state, c
 
 Result<ApplyReport> TearDown(CommandRunner& runner, StateDir& state, const AgentOptions& options) {
   WW_RETURN_IF_ERROR(state.Lock());
-  PendingObservation pending = StartObserve(runner);
+  PendingObservation pending = StartObserve(runner, ReusableSnapshot(runner, state));
   AgentConfig nothing;
   WW_ASSIGN_OR_RETURN(StoredState stored, LoadStoredState(state));
   if (stored.last_applied) nothing.agent = stored.last_applied->agent;
@@ -262,7 +278,8 @@ Result<ApplyReport> TearDown(CommandRunner& runner, StateDir& state, const Agent
 Result<ObservedState> ObserveOwned(CommandRunner& runner, const StateDir& state) {
   WW_ASSIGN_OR_RETURN(StoredState stored, LoadStoredState(state));
   AgentConfig reference = stored.last_applied ? *stored.last_applied : AgentConfig{};
-  return Observe(runner, BuildObserveRequest(stored, reference));
+  return FinishObserve(runner, StartObserve(runner, ReusableSnapshot(runner, state)),
+                       BuildObserveRequest(stored, reference));
 }
 
 std::string ApplyReportToJson(const ApplyReport& report) {

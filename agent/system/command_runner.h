@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/system/firewall_generation.h"
 #include "schema/result.h"
 
 namespace ww::agent {
@@ -63,6 +64,11 @@ class CommandRunner {
   // runs it to the end here (Run) and hands back the result. Runners that record or log
   // do so in Start order, so tests still see one exact sequence of command lines.
   virtual std::unique_ptr<RunningCommand> Start(const Command& command);
+
+  // Where the host's nftables ruleset version can be read without a process, or nullptr
+  // (the default) when this runner cannot say; the observer then always runs iptables-save.
+  // Decorators pass their wrapped runner's on.
+  virtual FirewallGeneration* firewall_generation() { return nullptr; }
 };
 
 // A RunningCommand that has already ended with `result` (for runners that cannot overlap).

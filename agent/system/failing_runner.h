@@ -22,6 +22,7 @@ class FailingRunner : public CommandRunner {
   Result<CommandOutput> Run(const Command& command) override;
   // Read-only commands start on the wrapped runner; mutating ones run at once (counted).
   std::unique_ptr<RunningCommand> Start(const Command& command) override;
+  FirewallGeneration* firewall_generation() override { return inner_.firewall_generation(); }
 
   // Mutating commands seen so far, the failed one included.
   int mutating_count() const { return mutating_count_; }

@@ -19,6 +19,7 @@ class LoggingRunner : public CommandRunner {
 
   Result<CommandOutput> Run(const Command& command) override;
   std::unique_ptr<RunningCommand> Start(const Command& command) override;
+  FirewallGeneration* firewall_generation() override { return inner_.firewall_generation(); }
 
  private:
   void Log(const Command& command);

@@ -32,9 +32,12 @@ class ProcessRunner : public CommandRunner {
   Result<CommandOutput> Run(const Command& command) override;
   // Returns at once; a thread spawns the process and collects its output until Wait().
   std::unique_ptr<RunningCommand> Start(const Command& command) override;
+  // The kernel's, over netlink (for the namespace this process runs in).
+  FirewallGeneration* firewall_generation() override { return &firewall_generation_; }
 
  private:
   ProcessRunnerOptions options_;
+  NetlinkFirewallGeneration firewall_generation_{options_.search_path};
 };
 
 }  // namespace ww::agent

@@ -26,6 +26,10 @@ class RecordingRunner : public CommandRunner {
   Result<CommandOutput> Run(const Command& command) override;
   // Records like Run; read-only commands passed to `read_only_runner` start there.
   std::unique_ptr<RunningCommand> Start(const Command& command) override;
+  // nullptr unless a test set one with SetFirewallGeneration: a dry run (read-only commands
+  // passed to a real runner) always runs iptables-save.
+  FirewallGeneration* firewall_generation() override { return firewall_generation_; }
+  void SetFirewallGeneration(FirewallGeneration* generation) { firewall_generation_ = generation; }
 
   // Everything Run saw, in order.
   const std::vector<Command>& commands() const { return commands_; }
@@ -37,6 +41,7 @@ class RecordingRunner : public CommandRunner {
 
  private:
   CommandRunner* read_only_runner_;
+  FirewallGeneration* firewall_generation_ = nullptr;
   std::vector<Command> commands_;
   std::map<std::vector<std::string>, Result<CommandOutput>> scripted_;
 };

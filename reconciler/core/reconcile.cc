@@ -55,7 +55,8 @@ int64_t RetryDelaySeconds(int consecutive_failures) {
 
 AgentReconcileResult ReconcileAgent(const AgentReconcileInput& input) {
   AgentReconcileResult result;
-  Result<AgentConfig> rendered = RenderAgent(input.fleet, input.render, input.agent);
+  Result<AgentConfig> rendered =
+      input.rendered ? *input.rendered : RenderAgent(input.fleet, input.render, input.agent);
   if (!rendered.ok()) {
     result.phase = Phase::kRenderFailed;
     result.message = rendered.status().message();

@@ -41,6 +41,9 @@ struct AgentReconcileInput {
   int64_t now = 0;          // unix seconds
   AgentHistory history;
   int64_t revision_id = 0;  // the revision `fleet` is
+  // The agent's config when the caller rendered it already (e.g. the whole fleet at once with
+  // RenderAll, cached until the revision or a key changes); unset: rule 1 renders it.
+  std::optional<Result<AgentConfig>> rendered;
 };
 
 struct AgentReconcileResult {
@@ -70,7 +73,7 @@ std::string_view ReconcilePhaseName(AgentReconcileResult::Phase phase);
 int64_t RetryDelaySeconds(int consecutive_failures);
 
 // Rules, in order:
-//  1. Render the agent; a failure is kRenderFailed with the render message.
+//  1. Render the agent (or take input.rendered); a failure is kRenderFailed with its message.
 //  2. Plan against the latest report, or against an empty ObservedState before the first
 //     report (the full plan).
 //  3. An empty plan is kConverged.

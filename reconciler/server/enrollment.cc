@@ -83,6 +83,9 @@ class EnrollmentRoutes {
     if (!request.identity || request.identity->kind != IdentityKind::kAdmin) {
       return ErrorResponse(403, "creating tokens needs an admin certificate");
     }
+    if (options_.allow_attempt && !options_.allow_attempt("tokens:" + IdentityUri(*request.identity))) {
+      return ErrorResponse(429, "too many tokens created; retry in a minute");
+    }
     Result<Json> body = ParseObject(request.body);
     if (!body.ok()) return ErrorResponse(400, body.status().message());
     Result<std::string> type_text = RequiredString(*body, "type");
@@ -129,6 +132,9 @@ class EnrollmentRoutes {
   }
 
   HttpResponse Enroll(const HttpRequest& request) const {
+    if (options_.allow_attempt && !options_.allow_attempt("enroll:" + request.remote_addr)) {
+      return ErrorResponse(429, "too many enrollment attempts from " + request.remote_addr + "; retry in a minute");
+    }
     Result<Json> body = ParseObject(request.body);
     if (!body.ok()) return ErrorResponse(400, body.status().message());
     Result<std::string> token_text = RequiredString(*body, "token");
@@ -193,6 +199,7 @@ class EnrollmentRoutes {
       }
       return ErrorResponse(500, "internal error");
     }
+    if (options_.on_enrolled) options_.on_enrolled(name);
     return JsonResponse(200, Json{{"certificate", issued->pem}, {"agent", name}});
   }
 

@@ -35,6 +35,13 @@ struct EnrollmentOptions {
   std::string ca_pin;         // "sha256:<hex>", goes into install commands
   std::string fleet;          // the fleet segment of issued identities
   std::function<std::int64_t()> now;  // unix seconds; required
+  // Rate limit (e.g. RateLimiter::Allow): called with "enroll:" + the remote address before a
+  // POST /v1/enroll and "tokens:" + the caller's identity before a POST /v1/tokens; false
+  // answers 429. Unset: no limit.
+  std::function<bool(std::string_view key)> allow_attempt;
+  // Called after an agent enrolled (its record is stored), e.g. to render the agents that
+  // peer with it: its WireGuard key is new. Unset: nothing.
+  std::function<void(const std::string& agent_name)> on_enrolled;
 };
 
 // REQUIRES: before server.Start(); `ca` and `store` outlive the server.

@@ -96,8 +96,28 @@ CREATE TABLE events (
 );
 )sql";
 
+// Revision author and message (git commits), per-agent failure counters for retry backoff, and
+// the git commits that were refused (the status page shows the latest).
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE revisions ADD COLUMN author TEXT NOT NULL DEFAULT '';
+ALTER TABLE revisions ADD COLUMN message TEXT NOT NULL DEFAULT '';
+CREATE TABLE agent_health (
+  agent_id TEXT PRIMARY KEY REFERENCES agents(id),
+  consecutive_failures INTEGER NOT NULL CHECK (consecutive_failures >= 0),
+  last_failure_at INTEGER NOT NULL,
+  last_failed_generation INTEGER NOT NULL,
+  last_error TEXT NOT NULL
+);
+CREATE TABLE rejected_commits (
+  id INTEGER PRIMARY KEY,
+  commit_sha TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  errors TEXT NOT NULL
+);
+)sql";
+
 const std::vector<MigrationStep>& Steps() {
-  static const std::vector<MigrationStep> steps = {{1, kSchemaV1}};
+  static const std::vector<MigrationStep> steps = {{1, kSchemaV1}, {2, kSchemaV2}};
   return steps;
 }
 

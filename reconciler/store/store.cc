@@ -9,6 +9,7 @@
 
 #include "reconciler/store/migrations.h"
 #include "reconciler/store/sqlite_handle.h"
+#include "reconciler/store/store_rows.h"
 
 namespace ww {
 
@@ -18,6 +19,9 @@ using store::QueryInt;
 using store::QueryText;
 using store::SqliteError;
 using store::Statement;
+using store::kRevisionColumns;
+using store::ReadRevision;
+using store::RevisionSourceName;
 
 namespace {
 
@@ -34,21 +38,6 @@ const char* CertificateRoleName(CertificateRole role) {
     case CertificateRole::kAgent: return "agent";
   }
   return "agent";
-}
-
-const char* RevisionSourceName(RevisionSource source) {
-  switch (source) {
-    case RevisionSource::kGit: return "git";
-    case RevisionSource::kApply: return "apply";
-    case RevisionSource::kRollback: return "rollback";
-  }
-  return "apply";
-}
-
-RevisionSource ParseRevisionSource(std::string_view text) {
-  if (text == "git") return RevisionSource::kGit;
-  if (text == "rollback") return RevisionSource::kRollback;
-  return RevisionSource::kApply;
 }
 
 Status TokenRefused() { return Status::InvalidArgument(kTokenRefusedMessage); }
@@ -106,19 +95,17 @@ TokenRecord ReadToken(const Statement& row) {
   return token;
 }
 
-constexpr const char* kRevisionColumns =
-    "id, source, commit_sha, applied_by, created_at, content_sha256, documents";
-
-RevisionRecord ReadRevision(const Statement& row) {
-  RevisionRecord revision;
-  revision.id = row.ColumnInt(0);
-  revision.source = ParseRevisionSource(row.ColumnText(1));
-  revision.commit_sha = row.ColumnText(2);
-  revision.applied_by = row.ColumnText(3);
-  revision.created_at = row.ColumnInt(4);
-  revision.content_sha256 = row.ColumnText(5);
-  revision.documents = row.ColumnText(6);
-  return revision;
+Result<AgentRecord> ReadAgent(const Statement& row) {
+  AgentRecord agent;
+  agent.id = row.ColumnText(0);
+  agent.name = row.ColumnText(1);
+  agent.role = ParseAgentRole(row.ColumnText(2));
+  WW_ASSIGN_OR_RETURN(agent.wireguard_public_key, WireguardKey::Parse(row.ColumnText(3)));
+  agent.hostname = row.ColumnText(4);
+  agent.version = row.ColumnText(5);
+  agent.created_at = row.ColumnInt(6);
+  agent.deleted_at = row.ColumnOptionalInt(7);
+  return agent;
 }
 
 }  // namespace
@@ -141,15 +128,6 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   if (status.ok()) status = store::Migrate(raw, path);
   if (!status.ok()) return status.WithContext("opening " + path);
   return std::unique_ptr<Store>(new Store(db.release(), path));
-}
-
-template <typename Body>
-Status Store::WriteTransaction(Body&& body) {
-  WW_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
-  Status status = body();
-  if (status.ok()) status = Exec(db_, "COMMIT");
-  if (!status.ok()) (void)Exec(db_, "ROLLBACK");
-  return status;
 }
 
 Result<ConnectionSettings> Store::Settings() {
@@ -271,16 +249,24 @@ Result<AgentRecord> Store::FindAgentByName(const std::string& name) {
   select.BindText(1, name);
   WW_ASSIGN_OR_RETURN(bool found, select.Step());
   if (!found) return Status::NotFound("no agent named \"" + name + "\"");
-  AgentRecord agent;
-  agent.id = select.ColumnText(0);
-  agent.name = select.ColumnText(1);
-  agent.role = ParseAgentRole(select.ColumnText(2));
-  WW_ASSIGN_OR_RETURN(agent.wireguard_public_key, WireguardKey::Parse(select.ColumnText(3)));
-  agent.hostname = select.ColumnText(4);
-  agent.version = select.ColumnText(5);
-  agent.created_at = select.ColumnInt(6);
-  agent.deleted_at = select.ColumnOptionalInt(7);
-  return agent;
+  return ReadAgent(select);
+}
+
+Result<std::vector<AgentRecord>> Store::ListAgents() {
+  std::lock_guard lock(mutex_);
+  WW_ASSIGN_OR_RETURN(Statement select,
+                      Statement::Prepare(db_,
+                                         "SELECT id, name, role, wireguard_public_key, hostname, version, "
+                                         "created_at, deleted_at FROM agents WHERE deleted_at IS NULL "
+                                         "ORDER BY name"));
+  std::vector<AgentRecord> agents;
+  while (true) {
+    WW_ASSIGN_OR_RETURN(bool has_row, select.Step());
+    if (!has_row) break;
+    WW_ASSIGN_OR_RETURN(AgentRecord agent, ReadAgent(select));
+    agents.push_back(std::move(agent));
+  }
+  return agents;
 }
 
 Status Store::InsertCertificate(const CertificateRecord& certificate) {
@@ -365,13 +351,16 @@ Result<int64_t> Store::AddRevision(const RevisionRecord& revision) {
     WW_ASSIGN_OR_RETURN(Statement insert,
                         Statement::Prepare(db_,
                                            "INSERT INTO revisions (source, commit_sha, applied_by, created_at, "
-                                           "content_sha256, documents) VALUES (?, ?, ?, ?, ?, ?)"));
+                                           "content_sha256, documents, author, message) "
+                                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
     insert.BindText(1, RevisionSourceName(revision.source))
         .BindText(2, revision.commit_sha)
         .BindText(3, revision.applied_by)
         .BindInt(4, revision.created_at)
         .BindText(5, revision.content_sha256)
-        .BindText(6, revision.documents);
+        .BindText(6, revision.documents)
+        .BindText(7, revision.author)
+        .BindText(8, revision.message);
     WW_RETURN_IF_ERROR(insert.Run());
     id = sqlite3_last_insert_rowid(db_);
     WW_ASSIGN_OR_RETURN(Statement pointer,
@@ -409,160 +398,6 @@ Result<std::vector<RevisionRecord>> Store::ListRevisions(int64_t limit) {
     revisions.push_back(ReadRevision(select));
   }
   return revisions;
-}
-
-Status Store::SaveAllocations(const Allocations& allocations) {
-  std::lock_guard lock(mutex_);
-  return WriteTransaction([&]() -> Status {
-    WW_RETURN_IF_ERROR(Exec(db_, "DELETE FROM ip_allocations"));
-    WW_ASSIGN_OR_RETURN(Statement insert,
-                        Statement::Prepare(db_, "INSERT INTO ip_allocations (tunnel, peer, address) VALUES (?, ?, ?)"));
-    for (const Allocation& allocation : allocations) {
-      std::string address = allocation.address.ToString();
-      insert.BindText(1, allocation.tunnel).BindText(2, allocation.peer).BindText(3, address);
-      WW_RETURN_IF_ERROR(insert.Run().WithContext("allocating " + address + " to peer \"" + allocation.peer +
-                                                  "\" of tunnel \"" + allocation.tunnel + "\""));
-      WW_RETURN_IF_ERROR(insert.Reset());
-    }
-    return Status::Ok();
-  });
-}
-
-Result<Allocations> Store::LoadAllocations() {
-  std::lock_guard lock(mutex_);
-  WW_ASSIGN_OR_RETURN(Statement select,
-                      Statement::Prepare(db_, "SELECT tunnel, peer, address FROM ip_allocations ORDER BY tunnel, peer"));
-  Allocations allocations;
-  while (true) {
-    WW_ASSIGN_OR_RETURN(bool has_row, select.Step());
-    if (!has_row) break;
-    Allocation allocation;
-    allocation.tunnel = select.ColumnText(0);
-    allocation.peer = select.ColumnText(1);
-    WW_ASSIGN_OR_RETURN(allocation.address, Ipv4Address::Parse(select.ColumnText(2)));
-    allocations.push_back(std::move(allocation));
-  }
-  return allocations;
-}
-
-Status Store::SaveReport(const ReportRecord& report) {
-  std::lock_guard lock(mutex_);
-  return WriteTransaction([&]() -> Status {
-    WW_ASSIGN_OR_RETURN(Statement upsert,
-                        Statement::Prepare(db_,
-                                           "INSERT INTO reports (agent_id, received_at, generation, observed_json, "
-                                           "metrics_json) VALUES (?, ?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET "
-                                           "received_at = excluded.received_at, generation = excluded.generation, "
-                                           "observed_json = excluded.observed_json, "
-                                           "metrics_json = excluded.metrics_json"));
-    upsert.BindText(1, report.agent_id)
-        .BindInt(2, report.received_at)
-        .BindInt(3, report.generation)
-        .BindText(4, report.observed_json)
-        .BindText(5, report.metrics_json);
-    return upsert.Run().WithContext("saving the report of agent " + report.agent_id);
-  });
-}
-
-Result<ReportRecord> Store::LatestReport(const std::string& agent_id) {
-  std::lock_guard lock(mutex_);
-  WW_ASSIGN_OR_RETURN(Statement select,
-                      Statement::Prepare(db_,
-                                         "SELECT agent_id, received_at, generation, observed_json, metrics_json "
-                                         "FROM reports WHERE agent_id = ?"));
-  select.BindText(1, agent_id);
-  WW_ASSIGN_OR_RETURN(bool found, select.Step());
-  if (!found) return Status::NotFound("no report from agent " + agent_id);
-  ReportRecord report;
-  report.agent_id = select.ColumnText(0);
-  report.received_at = select.ColumnInt(1);
-  report.generation = select.ColumnInt(2);
-  report.observed_json = select.ColumnText(3);
-  report.metrics_json = select.ColumnText(4);
-  return report;
-}
-
-Result<int64_t> Store::AddPlanGeneration(const PlanGenerationRecord& plan) {
-  std::lock_guard lock(mutex_);
-  int64_t generation = 0;
-  Status status = WriteTransaction([&]() -> Status {
-    WW_ASSIGN_OR_RETURN(Statement next,
-                        Statement::Prepare(db_,
-                                           "SELECT coalesce(max(generation), 0) + 1 FROM plan_generations "
-                                           "WHERE agent_id = ?"));
-    next.BindText(1, plan.agent_id);
-    WW_RETURN_IF_ERROR(next.Step().status());
-    generation = next.ColumnInt(0);
-    WW_ASSIGN_OR_RETURN(Statement insert,
-                        Statement::Prepare(db_,
-                                           "INSERT INTO plan_generations (agent_id, generation, revision_id, "
-                                           "created_at, desired_json, plan_json) VALUES (?, ?, ?, ?, ?, ?)"));
-    insert.BindText(1, plan.agent_id)
-        .BindInt(2, generation)
-        .BindInt(3, plan.revision_id)
-        .BindInt(4, plan.created_at)
-        .BindText(5, plan.desired_json)
-        .BindText(6, plan.plan_json);
-    return insert.Run();
-  });
-  if (!status.ok()) return status.WithContext("adding a plan generation for agent " + plan.agent_id);
-  return generation;
-}
-
-Result<PlanGenerationRecord> Store::LatestPlanGeneration(const std::string& agent_id) {
-  std::lock_guard lock(mutex_);
-  WW_ASSIGN_OR_RETURN(Statement select,
-                      Statement::Prepare(db_,
-                                         "SELECT agent_id, generation, revision_id, created_at, desired_json, "
-                                         "plan_json FROM plan_generations WHERE agent_id = ? "
-                                         "ORDER BY generation DESC LIMIT 1"));
-  select.BindText(1, agent_id);
-  WW_ASSIGN_OR_RETURN(bool found, select.Step());
-  if (!found) return Status::NotFound("no plan for agent " + agent_id);
-  PlanGenerationRecord plan;
-  plan.agent_id = select.ColumnText(0);
-  plan.generation = select.ColumnInt(1);
-  plan.revision_id = select.ColumnInt(2);
-  plan.created_at = select.ColumnInt(3);
-  plan.desired_json = select.ColumnText(4);
-  plan.plan_json = select.ColumnText(5);
-  return plan;
-}
-
-Result<int64_t> Store::AppendEvent(const EventRecord& event) {
-  std::lock_guard lock(mutex_);
-  int64_t id = 0;
-  Status status = WriteTransaction([&]() -> Status {
-    WW_ASSIGN_OR_RETURN(Statement insert,
-                        Statement::Prepare(db_, "INSERT INTO events (at, agent_id, kind, message) VALUES (?, ?, ?, ?)"));
-    insert.BindInt(1, event.at).BindOptionalText(2, event.agent_id).BindText(3, event.kind).BindText(4, event.message);
-    WW_RETURN_IF_ERROR(insert.Run());
-    id = sqlite3_last_insert_rowid(db_);
-    return Status::Ok();
-  });
-  if (!status.ok()) return status.WithContext("appending a " + event.kind + " event");
-  return id;
-}
-
-Result<std::vector<EventRecord>> Store::RecentEvents(int64_t limit) {
-  std::lock_guard lock(mutex_);
-  WW_ASSIGN_OR_RETURN(Statement select,
-                      Statement::Prepare(db_, "SELECT id, at, agent_id, kind, message FROM events "
-                                              "ORDER BY id DESC LIMIT ?"));
-  select.BindInt(1, limit);
-  std::vector<EventRecord> events;
-  while (true) {
-    WW_ASSIGN_OR_RETURN(bool has_row, select.Step());
-    if (!has_row) break;
-    EventRecord event;
-    event.id = select.ColumnInt(0);
-    event.at = select.ColumnInt(1);
-    event.agent_id = select.ColumnOptionalText(2);
-    event.kind = select.ColumnText(3);
-    event.message = select.ColumnText(4);
-    events.push_back(std::move(event));
-  }
-  return events;
 }
 
 }  // namespace ww

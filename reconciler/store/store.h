@@ -75,7 +75,27 @@ struct RevisionRecord {
   int64_t created_at = 0;
   std::string content_sha256;  // hex
   std::string documents;       // the accepted desired state, as uploaded
+  std::string author;          // git: "name <email>"; else empty
+  std::string message;         // git: the commit message's first line; else empty
   friend bool operator==(const RevisionRecord&, const RevisionRecord&) = default;
+};
+
+// Failed applies of one agent since its last success, for retry backoff (core/reconcile.h).
+struct AgentHealthRecord {
+  std::string agent_id;
+  int64_t consecutive_failures = 0;
+  int64_t last_failure_at = 0;         // unix seconds
+  int64_t last_failed_generation = 0;  // a failure is counted once per plan generation
+  std::string last_error;
+  friend bool operator==(const AgentHealthRecord&, const AgentHealthRecord&) = default;
+};
+
+// A git commit that was refused (invalid fleet, fetch refusal).
+struct RejectedCommitRecord {
+  std::string commit_sha;
+  int64_t at = 0;
+  std::vector<std::string> errors;  // one line each
+  friend bool operator==(const RejectedCommitRecord&, const RejectedCommitRecord&) = default;
 };
 
 // The latest report of one agent.
@@ -154,6 +174,8 @@ class Store {
   // Agents and certificates.
   Status InsertAgent(const AgentRecord& agent);
   Result<AgentRecord> FindAgentByName(const std::string& name);
+  // Agents not deleted, sorted by name.
+  Result<std::vector<AgentRecord>> ListAgents();
   Status InsertCertificate(const CertificateRecord& certificate);
   // kNotFound for an unknown serial. Revoking twice keeps the first time.
   Status RevokeCertificate(const std::string& serial, int64_t now);
@@ -171,6 +193,13 @@ class Store {
   Result<RevisionRecord> CurrentRevision();
   // Newest first, at most `limit`.
   Result<std::vector<RevisionRecord>> ListRevisions(int64_t limit);
+  // kNotFound for an unknown id.
+  Result<RevisionRecord> FindRevision(int64_t id);
+
+  // The latest rejected git commit (kept until ClearRejectedCommits), or nullopt.
+  Status RecordRejectedCommit(const RejectedCommitRecord& rejected);
+  Result<std::optional<RejectedCommitRecord>> LatestRejectedCommit();
+  Status ClearRejectedCommits();
 
   // Replaces every allocation at once; on failure (e.g. two peers of a tunnel on one
   // address) the previous allocations stay.
@@ -181,12 +210,26 @@ class Store {
   // Keeps only the latest report per agent. kInternal for an unknown agent (foreign key).
   Status SaveReport(const ReportRecord& report);
   Result<ReportRecord> LatestReport(const std::string& agent_id);
+  // Every agent's latest report, sorted by agent id.
+  Result<std::vector<ReportRecord>> ListLatestReports();
+
+  // Replaces the agent's counters. kInternal for an unknown agent (foreign key).
+  Status SaveAgentHealth(const AgentHealthRecord& health);
+  // Sorted by agent id.
+  Result<std::vector<AgentHealthRecord>> ListAgentHealth();
 
   // Assigns the next generation of plan.agent_id and returns it.
   Result<int64_t> AddPlanGeneration(const PlanGenerationRecord& plan);
   Result<PlanGenerationRecord> LatestPlanGeneration(const std::string& agent_id);
+  // AddPlanGeneration for many agents in one transaction (one fsync for a whole fleet);
+  // returns the generations in the order of `plans`. All or nothing.
+  Result<std::vector<int64_t>> AddPlanGenerations(const std::vector<PlanGenerationRecord>& plans);
+  // Every agent's latest generation, sorted by agent id.
+  Result<std::vector<PlanGenerationRecord>> ListLatestPlanGenerations();
 
   Result<int64_t> AppendEvent(const EventRecord& event);
+  // Many events in one transaction; ids are assigned in order.
+  Status AppendEvents(const std::vector<EventRecord>& events);
   // Newest first, at most `limit`.
   Result<std::vector<EventRecord>> RecentEvents(int64_t limit);
 
@@ -201,6 +244,7 @@ class Store {
                                                 int64_t now, const std::string& spki);
   Status InsertAgentInTransaction(const AgentRecord& agent);
   Status InsertCertificateInTransaction(const CertificateRecord& certificate);
+  Result<int64_t> AddPlanGenerationInTransaction(const PlanGenerationRecord& plan);
 
   std::mutex mutex_;
   sqlite3* db_;  // owned; closed in the destructor

@@ -23,6 +23,7 @@
 #include "agent/agent.h"
 #include "agent/apply/commands.h"
 #include "agent/observe/observer.h"
+#include "agent/state/firewall_snapshot.h"
 #include "agent/state/state_dir.h"
 #include "agent/system/failing_runner.h"
 #include "agent/system/recording_runner.h"
@@ -267,6 +268,7 @@ class FakeHost : public CommandRunner {
   void SetState(ObservedState state) { state_ = std::move(state); }
   KernelModule module() const { return module_; }
   RecordingRunner& recorder() { return recorder_; }
+  FirewallGeneration* firewall_generation() override { return recorder_.firewall_generation(); }
 
  private:
   const ObservedInterface* FindInterface(const std::string& name) const {
@@ -1009,6 +1011,176 @@ TEST_CASE("hostile desired configs are refused with a clear error before any com
     CHECK_FALSE(dir.LastApplied().has_value());
     CHECK(dir.OwnedInterfaces().empty());
   }
+}
+
+// The observation's lines without iptables-save: what a pass runs when the stored firewall
+// snapshot was taken at the kernel's current ruleset version.
+std::vector<std::string> WithoutIptablesSave(std::vector<std::string> lines) {
+  lines.erase(std::remove(lines.begin(), lines.end(), "iptables-save"), lines.end());
+  return lines;
+}
+
+RulesetVersion Version(uint32_t generation) {
+  return RulesetVersion{"7465d394-a874-4907-8b13-e081b2a39284", 3, generation, "/usr/sbin/xtables-nft-multi"};
+}
+
+TEST_CASE("a no-op apply at an unchanged ruleset version reuses the stored firewall instead of iptables-save") {
+  TemporaryStateDir dir;
+  AgentConfig desired = RenderedExample("home-gw", dir.PublicKey());
+  FakeHost host(ObservedFromDesired(desired), KernelModule::kPresent);
+  FakeFirewallGeneration generation;
+  generation.Set(Version(7));
+  host.recorder().SetFirewallGeneration(&generation);
+
+  // No snapshot yet: iptables-save runs, and the converged pass stores what it saw.
+  auto first = ApplyConfig(host, dir.state(), desired, AgentOptions{});
+  REQUIRE_MESSAGE(first.ok(), first.status().message());
+  CHECK(first->converged);
+  CHECK(host.recorder().CommandLines() == kGatewayObservationWithDevice);
+  std::optional<FirewallSnapshot> stored = LoadFirewallSnapshot(dir.state());
+  REQUIRE(stored.has_value());
+  CHECK(stored->version == Version(7));
+  CHECK(stored->chains == desired.chains);
+  CHECK(stored->jumps == desired.jumps);
+
+  // Same version: no iptables-save, the same observation, and the snapshot is not rewritten.
+  const ino_t snapshot_inode = Inode(dir.path() + "/firewall-snapshot");
+  host.recorder().ClearCommands();
+  auto again = ApplyConfig(host, dir.state(), desired, AgentOptions{});
+  REQUIRE(again.ok());
+  CHECK(again->converged);
+  CHECK(again->plan.empty());
+  CHECK(again->after == first->after);
+  CHECK(host.recorder().CommandLines() == WithoutIptablesSave(kGatewayObservationWithDevice));
+  CHECK(Inode(dir.path() + "/firewall-snapshot") == snapshot_inode);
+
+  // The daemon's observation reuses it too.
+  host.recorder().ClearCommands();
+  auto observed = ObserveOwned(host, dir.state());
+  REQUIRE(observed.ok());
+  CHECK(*observed == *first->after);
+  std::vector<std::string> lines = host.recorder().CommandLines();
+  CHECK(std::count(lines.begin(), lines.end(), "iptables-save") == 0);
+}
+
+TEST_CASE("drift by hand changes the ruleset version, so the next apply runs iptables-save and heals it") {
+  TemporaryStateDir dir;
+  AgentConfig desired = RenderedExample("home-gw", dir.PublicKey());
+  FakeHost host(ObservedFromDesired(desired), KernelModule::kPresent);
+  FakeFirewallGeneration generation;
+  generation.Set(Version(7));
+  host.recorder().SetFirewallGeneration(&generation);
+  REQUIRE(ApplyConfig(host, dir.state(), desired, AgentOptions{}).ok());
+
+  // Someone deletes the owned jumps: the kernel bumps the generation.
+  ObservedState drifted = host.state();
+  REQUIRE(!drifted.jumps.empty());
+  drifted.jumps.clear();
+  host.SetState(drifted);
+  generation.Set(Version(8));
+  host.recorder().ClearCommands();
+  Plan plan = ComputePlan(desired, drifted);
+  REQUIRE(!plan.empty());
+  CommandContext context;
+  context.private_key_path = dir.state().WireguardKeyPath();
+  auto batches = ToCommandBatches(plan, context);
+  REQUIRE(batches.ok());
+  host.Expect(plan, *batches);
+  auto healed = ApplyConfig(host, dir.state(), desired, AgentOptions{});
+  REQUIRE_MESSAGE(healed.ok(), healed.status().message());
+  CHECK(healed->plan == plan);
+  CHECK(healed->converged);
+  std::vector<std::string> lines = host.recorder().CommandLines();
+  CHECK(std::count(lines.begin(), lines.end(), "iptables-save") == 2);  // before and after applying
+  CHECK(host.state() == ObservedFromDesired(desired));
+  // The snapshot stored is the after-observation's, at the version read before it.
+  std::optional<FirewallSnapshot> stored = LoadFirewallSnapshot(dir.state());
+  REQUIRE(stored.has_value());
+  CHECK(stored->version == Version(8));
+  CHECK(stored->jumps == desired.jumps);
+}
+
+TEST_CASE("iptables-save runs when the version differs, cannot be read, or the snapshot is garbled or missing") {
+  TemporaryStateDir dir;
+  AgentConfig desired = RenderedExample("home-gw", dir.PublicKey());
+  FakeHost host(ObservedFromDesired(desired), KernelModule::kPresent);
+  FakeFirewallGeneration generation;
+  generation.Set(Version(7));
+  host.recorder().SetFirewallGeneration(&generation);
+  REQUIRE(ApplyConfig(host, dir.state(), desired, AgentOptions{}).ok());
+  auto applies_with_iptables_save = [&] {
+    host.recorder().ClearCommands();
+    auto report = ApplyConfig(host, dir.state(), desired, AgentOptions{});
+    REQUIRE_MESSAGE(report.ok(), report.status().message());
+    CHECK(report->converged);
+    return host.recorder().CommandLines() == kGatewayObservationWithDevice;
+  };
+
+  SUBCASE("another generation") {
+    generation.Set(Version(9));
+    CHECK(applies_with_iptables_save());
+  }
+  SUBCASE("another network namespace with the same generation") {
+    RulesetVersion other = Version(7);
+    other.network_namespace = 4;
+    generation.Set(other);
+    CHECK(applies_with_iptables_save());
+  }
+  SUBCASE("another boot with the same generation") {
+    RulesetVersion other = Version(7);
+    other.boot_id = "00000000-0000-0000-0000-000000000000";
+    generation.Set(other);
+    CHECK(applies_with_iptables_save());
+  }
+  SUBCASE("another iptables backend") {
+    RulesetVersion other = Version(7);
+    other.iptables_save = "/usr/sbin/xtables-legacy-multi";
+    generation.Set(other);
+    CHECK(applies_with_iptables_save());
+  }
+  SUBCASE("the version cannot be read") {
+    generation.SetFailure(Status::Unavailable("netlink refused"));
+    CHECK(applies_with_iptables_save());
+  }
+  SUBCASE("no snapshot") {
+    REQUIRE(dir.state().RemoveFile(kFirewallSnapshotFile).ok());
+    CHECK(applies_with_iptables_save());
+    CHECK(LoadFirewallSnapshot(dir.state()).has_value());  // stored again
+  }
+  SUBCASE("a garbled snapshot") {
+    auto text = dir.state().ReadFile(kFirewallSnapshotFile);
+    REQUIRE((text.ok() && text->has_value()));
+    REQUIRE(dir.state().WriteFileAtomically(kFirewallSnapshotFile, (*text)->substr(0, (*text)->size() / 2)).ok());
+    CHECK(applies_with_iptables_save());
+  }
+  SUBCASE("a hostile snapshot that claims more than the firewall") {
+    FirewallSnapshot snapshot{Version(7), {}, {}};
+    std::string text = FirewallSnapshotToText(snapshot);
+    ObservedState extra;
+    extra.sysctls.push_back({"net.ipv4.ip_forward", "1"});
+    text = text.substr(0, text.rfind('\n') + 1) + ObservedStateToJson(extra, JsonStyle::kCompact);
+    REQUIRE(dir.state().WriteFileAtomically(kFirewallSnapshotFile, text).ok());
+    CHECK(applies_with_iptables_save());
+  }
+}
+
+TEST_CASE("a snapshot taken at the current version is believed - which is why only nf_tables output is stored") {
+  TemporaryStateDir dir;
+  AgentConfig desired = RenderedExample("home-gw", dir.PublicKey());
+  FakeHost host(ObservedFromDesired(desired), KernelModule::kPresent);
+  FakeFirewallGeneration generation;
+  generation.Set(Version(7));
+  host.recorder().SetFirewallGeneration(&generation);
+  // A stored snapshot without the jumps at the kernel's version: the pass trusts it and puts
+  // the jumps back (the planned commands are idempotent, so this costs a restore, not harm).
+  FirewallSnapshot snapshot{Version(7), desired.chains, {}};
+  REQUIRE(SaveFirewallSnapshot(dir.state(), snapshot).ok());
+  REQUIRE(dir.state().SaveLastApplied(desired).ok());
+  auto report = ApplyConfig(host, dir.state(), desired, AgentOptions{AgentOptions{}.dry_run, WireguardMode::kKernel});
+  REQUIRE_MESSAGE(report.ok(), report.status().message());
+  CHECK(!report->plan.empty());
+  std::vector<std::string> lines = host.recorder().CommandLines();
+  CHECK(lines[2] == "sysctl -n net.ipv4.conf.wg0.rp_filter");  // no iptables-save before the plan
 }
 
 }  // namespace

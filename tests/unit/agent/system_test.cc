@@ -4,14 +4,17 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/system/command_runner.h"
 #include "agent/system/failing_runner.h"
+#include "agent/system/firewall_generation.h"
 #include "agent/system/logging_runner.h"
 #include "agent/system/process_runner.h"
 #include "agent/system/recording_runner.h"
@@ -443,6 +446,81 @@ TEST_CASE("FailingRunner can make a command unavailable") {
   CHECK(result.status().code() == StatusCode::kUnavailable);
   CHECK(result.status().message() == "\"wg set wg0 peer x remove\": injected failure of mutating command #1");
   CHECK(recorder.commands().empty());
+}
+
+}  // namespace
+}  // namespace ww::agent
+
+namespace ww::agent {
+namespace {
+
+TEST_CASE("NetlinkFirewallGeneration reads a fresh namespace's ruleset version and sees each iptables change") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: needs root to create a network namespace");
+    return;
+  }
+  // unshare(CLONE_NEWNET) moves only the calling thread, and ProcessRunner::Run spawns from
+  // the calling thread: the namespace ends with the thread.
+  Result<RulesetVersion> host = Status::Unavailable("not read");
+  std::vector<Result<RulesetVersion>> versions;
+  std::vector<int> exit_codes;
+  std::thread worker([&] {
+    NetlinkFirewallGeneration generation(kDefaultSearchPath);
+    host = generation.Read();
+    if (::unshare(CLONE_NEWNET) != 0) return;
+    ProcessRunner runner;
+    auto run = [&](std::vector<std::string> argv) {
+      auto output = runner.Run(Command{.argv = std::move(argv)});
+      exit_codes.push_back(output.ok() ? output->exit_code : -1);
+    };
+    versions.push_back(generation.Read());
+    run({"iptables", "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "9", "-j", "ACCEPT"});
+    versions.push_back(generation.Read());
+    run({"iptables", "-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "ACCEPT"});  // another table
+    versions.push_back(generation.Read());
+    run({"iptables", "-t", "nat", "-C", "PREROUTING", "-p", "tcp", "--dport", "9", "-j", "ACCEPT"});
+    run({"iptables-save"});
+    versions.push_back(generation.Read());  // reading changes nothing
+    run({"iptables", "-t", "nat", "-D", "PREROUTING", "-p", "tcp", "--dport", "9", "-j", "ACCEPT"});
+    versions.push_back(generation.Read());
+  });
+  worker.join();
+  REQUIRE_MESSAGE(host.ok(), host.status().message());
+  REQUIRE(versions.size() == 5);
+  for (const auto& version : versions) REQUIRE_MESSAGE(version.ok(), version.status().message());
+  CHECK(exit_codes == std::vector<int>{0, 0, 0, 0, 0});
+  // A new namespace has its own ruleset, starting at generation 1.
+  CHECK(versions[0]->network_namespace != host->network_namespace);
+  CHECK(versions[0]->boot_id == host->boot_id);
+  CHECK(versions[0]->boot_id.size() == 36);
+  CHECK(versions[0]->iptables_save.starts_with("/"));
+  CHECK(versions[0]->generation == 1);
+  CHECK(versions[1]->generation == 2);
+  CHECK(versions[2]->generation == 3);
+  CHECK(*versions[3] == *versions[2]);
+  CHECK(versions[4]->generation == 4);
+  CHECK(versions[4]->network_namespace == versions[0]->network_namespace);
+}
+
+TEST_CASE("NetlinkFirewallGeneration is unavailable when iptables-save is not in the search path") {
+  NetlinkFirewallGeneration generation("/nonexistent-directory");
+  auto version = generation.Read();
+  REQUIRE(!version.ok());
+  CHECK(version.status().code() == StatusCode::kUnavailable);
+  CHECK(version.status().message() == "iptables-save is not in /nonexistent-directory");
+}
+
+TEST_CASE("the runners hand on the firewall generation of the runner they wrap") {
+  RecordingRunner recording;
+  CHECK(recording.firewall_generation() == nullptr);
+  FakeFirewallGeneration fake;
+  recording.SetFirewallGeneration(&fake);
+  std::ostringstream log;
+  LoggingRunner logging(recording, log);
+  FailingRunner failing(logging, 1);
+  CHECK(failing.firewall_generation() == &fake);
+  ProcessRunner process;
+  CHECK(process.firewall_generation() != nullptr);
 }
 
 }  // namespace

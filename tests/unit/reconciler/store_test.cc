@@ -122,17 +122,18 @@ TEST_CASE("store: every connection setting is in effect") {
   CHECK(settings->journal_mode == "wal");
   CHECK(settings->synchronous == 2);
   CHECK(settings->defensive == 1);
-  CHECK(settings->user_version == 1);
+  CHECK(settings->user_version == 2);
 }
 
-TEST_CASE("store: migrating an empty file creates the v1 tables and no backup") {
+TEST_CASE("store: migrating an empty file creates the tables of every version and no backup") {
   TemporaryDirectory directory;
   std::string path = directory.File("state.db");
   OpenOrDie(path).reset();
   CHECK(RawColumn(path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") ==
-        std::vector<std::string>{"agents", "certificates", "current_revision", "events", "ip_allocations",
-                                 "plan_generations", "reports", "revisions", "tokens"});
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"1"});
+        std::vector<std::string>{"agent_health", "agents", "certificates", "current_revision", "events",
+                                 "ip_allocations", "plan_generations", "rejected_commits", "reports", "revisions",
+                                 "tokens"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"2"});
   CHECK(BackupFiles(directory, "state.db").empty());
 }
 
@@ -151,7 +152,7 @@ TEST_CASE("store: reopening a current database changes nothing") {
   REQUIRE(current.ok());
   CHECK(current->id == revision_id);
   CHECK(current->documents == "docs");
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"1"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"2"});
   CHECK(BackupFiles(directory, "state.db").empty());
 }
 
@@ -164,7 +165,7 @@ TEST_CASE("store: a database from a newer version is refused, naming both versio
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().code() == StatusCode::kFailedPrecondition);
   CHECK(store.status().message() == "opening " + path + ": database " + path +
-                                        " has schema version 7, newer than version 1 that this "
+                                        " has schema version 7, newer than version 2 that this "
                                         "reconciler knows; run a newer reconciler");
   CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"7"});
 }
@@ -189,7 +190,7 @@ TEST_CASE("store: migrating a non-empty older database backs it up first") {
   CHECK(RawColumn(directory.File(backup), "SELECT x FROM legacy") == std::vector<std::string>{"42"});
   CHECK(RawColumn(directory.File(backup), "PRAGMA user_version") == std::vector<std::string>{"0"});
   CHECK(RawColumn(directory.File(backup), "SELECT name FROM sqlite_master WHERE name = 'agents'").empty());
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"1"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"2"});
   CHECK(RawColumn(path, "SELECT x FROM legacy") == std::vector<std::string>{"42"});
 }
 

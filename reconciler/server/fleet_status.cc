@@ -1,0 +1,232 @@
+// The fleet snapshot of GET /v1/status and the status page's /status.json (API.md, "Fleet
+// snapshot"): built from FleetService's in-memory views plus the store's recent revisions
+// and events.
+
+#include <algorithm>
+#include <exception>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "reconciler/server/fleet_json.h"
+#include "reconciler/server/fleet_service.h"
+#include "schema/templates.h"
+
+namespace ww {
+
+using Json = nlohmann::json;
+
+namespace {
+
+std::string_view RevisionSourceText(RevisionSource source) {
+  switch (source) {
+    case RevisionSource::kGit: return "git";
+    case RevisionSource::kApply: return "apply";
+    case RevisionSource::kRollback: return "rollback";
+  }
+  return "apply";
+}
+
+}  // namespace
+
+Json RevisionSummaryJson(const RevisionRecord& revision) {
+  return Json{{"id", revision.id},
+              {"source", RevisionSourceText(revision.source)},
+              {"commit", revision.commit_sha},
+              {"author", revision.author},
+              {"message", revision.message},
+              {"appliedBy", revision.applied_by},
+              {"createdAt", revision.created_at},
+              {"contentSha256", revision.content_sha256}};
+}
+
+namespace {
+
+Json NullableTime(int64_t seconds) { return seconds > 0 ? Json(seconds) : Json(nullptr); }
+
+// The report's metrics JSON (converged, error, version, hostname, peers, system), or {}.
+Json ReportMetrics(const std::optional<ReportRecord>& report) {
+  if (!report) return Json::object();
+  try {
+    Json metrics = Json::parse(report->metrics_json);
+    return metrics.is_object() ? metrics : Json::object();
+  } catch (const std::exception&) {
+    return Json::object();
+  }
+}
+
+std::string MetricText(const Json& metrics, const char* field, const std::string& fallback) {
+  auto found = metrics.find(field);
+  if (found != metrics.end() && found->is_string() && !found->get<std::string>().empty()) return found->get<std::string>();
+  return fallback;
+}
+
+// "applied" when the forward's server agent holds the current revision, "failed" when it
+// cannot get it, else "pending".
+std::string ForwardState(const std::string& phase) {
+  if (phase == "converged") return "applied";
+  if (phase == "degraded" || phase == "render-failed") return "failed";
+  return "pending";
+}
+
+}  // namespace
+
+Result<std::string> FleetService::StatusJson() {
+  std::lock_guard lock(mutex_);
+  return StatusJsonLocked(options_.now());
+}
+
+Result<std::string> FleetService::StatusJsonLocked(int64_t now) {
+  Json snapshot;
+  snapshot["now"] = now;
+  snapshot["revision"] = current_ ? RevisionSummaryJson(current_->record) : Json(nullptr);
+  WW_ASSIGN_OR_RETURN(std::optional<RejectedCommitRecord> rejected, store_.LatestRejectedCommit());
+  snapshot["rejected"] = rejected ? Json{{"commit", rejected->commit_sha}, {"at", rejected->at}, {"errors", rejected->errors}}
+                                  : Json(nullptr);
+
+  bool converged = current_.has_value();
+  Json agents = Json::array();
+  for (const auto& [name, view] : agents_) {
+    const bool in_fleet = current_ && current_->fleet_agents.count(name) != 0;
+    const bool connected = view.last_seen > 0 && now - view.last_seen <= kDisconnectedAfterSeconds;
+    const std::string phase = view.phase.empty() ? "unknown" : view.phase;
+    if (in_fleet && !(connected && phase == "converged")) converged = false;
+    Json metrics = ReportMetrics(view.report);
+    std::string mode;
+    if (view.record) {
+      mode = view.record->role == AgentRole::kServer ? "server" : "client";
+    } else if (current_) {
+      mode = "client";
+      for (const Tunnel& tunnel : current_->fleet.tunnels) {
+        if (tunnel.spec.agent == name) mode = "server";
+      }
+    }
+    agents.push_back(Json{
+        {"name", name},
+        {"mode", mode},
+        {"enrolled", view.record.has_value()},
+        {"connected", connected},
+        {"lastSeen", NullableTime(view.last_seen)},
+        {"version", MetricText(metrics, "version", view.record ? view.record->version : "")},
+        {"hostname", MetricText(metrics, "hostname", view.record ? view.record->hostname : "")},
+        {"generation", view.latest_plan ? view.latest_plan->generation : 0},
+        {"appliedGeneration", view.report ? view.report->generation : 0},
+        {"phase", phase},
+        {"drift", view.report ? Json(view.steps) : Json::array()},
+        {"lastError", view.health.last_error},
+        {"consecutiveFailures", view.health.consecutive_failures},
+        {"retryAt", view.retry_at ? Json(*view.retry_at) : Json(nullptr)},
+        {"message", view.message},
+        {"system", metrics.value("system", Json(nullptr))}});
+  }
+  snapshot["converged"] = converged;
+  snapshot["agents"] = std::move(agents);
+
+  Json tunnels = Json::array();
+  Json forwards = Json::array();
+  if (current_) {
+    const Fleet& fleet = current_->fleet;
+    std::map<std::pair<std::string, std::string>, Ipv4Address> allocated;
+    for (const Allocation& allocation : current_->allocations) {
+      allocated[{allocation.tunnel, allocation.peer}] = allocation.address;
+    }
+    std::map<std::string, std::string> server_of;
+    for (const Tunnel& tunnel : fleet.tunnels) {
+      server_of[tunnel.metadata.name] = tunnel.spec.agent;
+      auto server = agents_.find(tunnel.spec.agent);
+      const ObservedInterface* observed_interface = nullptr;
+      if (server != agents_.end() && server->second.observed) {
+        for (const ObservedInterface& candidate : server->second.observed->interfaces) {
+          if (candidate.name == tunnel.spec.interface) observed_interface = &candidate;
+        }
+      }
+      Json peers = Json::array();
+      for (const Peer& peer : fleet.peers) {
+        if (peer.spec.tunnel != tunnel.metadata.name) continue;
+        std::optional<Ipv4Address> address = peer.spec.address;
+        if (!address) {
+          auto found = allocated.find({tunnel.metadata.name, peer.metadata.name});
+          if (found != allocated.end()) address = found->second;
+        }
+        std::optional<WireguardKey> key = peer.spec.public_key;
+        if (peer.spec.agent) {
+          auto agent = agents_.find(*peer.spec.agent);
+          if (agent != agents_.end() && agent->second.record) key = agent->second.record->wireguard_public_key;
+        }
+        const ObservedPeer* observed_peer = nullptr;
+        if (observed_interface != nullptr && key) {
+          for (const ObservedPeer& candidate : observed_interface->peers) {
+            if (candidate.public_key == *key) observed_peer = &candidate;
+          }
+        }
+        Json handshake_age = Json(nullptr);
+        if (observed_peer != nullptr && observed_peer->latest_handshake > 0) {
+          handshake_age = std::max<int64_t>(0, now - observed_peer->latest_handshake);
+        }
+        peers.push_back(Json{{"name", peer.metadata.name},
+                             {"agent", peer.spec.agent ? Json(*peer.spec.agent) : Json(nullptr)},
+                             {"address", address ? Json(address->ToString() + "/32") : Json(nullptr)},
+                             {"handshakeAgeSeconds", handshake_age},
+                             {"rxBytes", observed_peer != nullptr ? observed_peer->rx_bytes : 0},
+                             {"txBytes", observed_peer != nullptr ? observed_peer->tx_bytes : 0}});
+      }
+      tunnels.push_back(Json{{"name", tunnel.metadata.name},
+                             {"server", tunnel.spec.agent},
+                             {"interface", tunnel.spec.interface},
+                             {"selfHeal", tunnel.spec.self_heal},
+                             {"peers", std::move(peers)}});
+    }
+
+    TemplateIndex templates(fleet);
+    for (const PortForward& forward : fleet.forwards) {
+      std::vector<PortSet> sets = ForwardPortSets(templates, forward);
+      std::string protocol = sets.size() == 1 ? std::string(ProtocolName(sets.front().protocol)) : "mixed";
+      std::string ports = sets.size() == 1 ? FormatPortList(sets.front().ranges) : DescribePortSets(sets);
+      std::string to = forward.spec.to.address.ToString();
+      if (forward.spec.to.port) {
+        to += ":" + std::to_string(*forward.spec.to.port);
+      } else if (sets.size() == 1 && sets.front().ranges.size() == 1 && sets.front().ranges.front().IsSingle()) {
+        to += ":" + std::to_string(sets.front().ranges.front().first);
+      }
+      const std::string& agent = server_of[forward.spec.tunnel];
+      auto server = agents_.find(agent);
+      std::string phase = server != agents_.end() ? server->second.phase : "";
+      forwards.push_back(Json{{"name", forward.metadata.name},
+                              {"tunnel", forward.spec.tunnel},
+                              {"agent", agent},
+                              {"protocol", protocol},
+                              {"ports", ports},
+                              {"template", forward.spec.template_name ? Json(*forward.spec.template_name) : Json(nullptr)},
+                              {"to", to},
+                              {"description", forward.spec.description},
+                              {"state", ForwardState(phase)}});
+    }
+  }
+  snapshot["tunnels"] = std::move(tunnels);
+  snapshot["forwards"] = std::move(forwards);
+
+  WW_ASSIGN_OR_RETURN(std::vector<RevisionRecord> revisions, store_.ListRevisions(kStatusRevisionCount));
+  Json revision_list = Json::array();
+  for (const RevisionRecord& revision : revisions) revision_list.push_back(RevisionSummaryJson(revision));
+  snapshot["revisions"] = std::move(revision_list);
+
+  WW_ASSIGN_OR_RETURN(std::vector<EventRecord> events, store_.RecentEvents(kStatusEventCount));
+  std::map<std::string, std::string> name_by_id;
+  for (const auto& [name, view] : agents_) {
+    if (view.record) name_by_id[view.record->id] = name;
+  }
+  Json event_list = Json::array();
+  for (const EventRecord& event : events) {
+    Json agent = Json(nullptr);
+    if (event.agent_id) {
+      auto found = name_by_id.find(*event.agent_id);
+      agent = found != name_by_id.end() ? found->second : *event.agent_id;
+    }
+    event_list.push_back(
+        Json{{"id", event.id}, {"at", event.at}, {"agent", agent}, {"kind", event.kind}, {"message", event.message}});
+  }
+  snapshot["events"] = std::move(event_list);
+  return snapshot.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace ww

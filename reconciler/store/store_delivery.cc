@@ -1,0 +1,349 @@
+// The Store's delivery side: revision lookup, rejected commits, allocations, reports,
+// failure counters, plan generations and events (see store.h). Opening, tokens, agents,
+// certificates and revision writes are in store.cc.
+
+#include <sqlite3.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "reconciler/store/sqlite_handle.h"
+#include "reconciler/store/store.h"
+#include "reconciler/store/store_rows.h"
+
+namespace ww {
+
+using store::Exec;
+using store::kRevisionColumns;
+using store::ReadRevision;
+using store::Statement;
+
+namespace {
+
+ReportRecord ReadReport(const Statement& row) {
+  ReportRecord report;
+  report.agent_id = row.ColumnText(0);
+  report.received_at = row.ColumnInt(1);
+  report.generation = row.ColumnInt(2);
+  report.observed_json = row.ColumnText(3);
+  report.metrics_json = row.ColumnText(4);
+  return report;
+}
+
+PlanGenerationRecord ReadPlanGeneration(const Statement& row) {
+  PlanGenerationRecord plan;
+  plan.agent_id = row.ColumnText(0);
+  plan.generation = row.ColumnInt(1);
+  plan.revision_id = row.ColumnInt(2);
+  plan.created_at = row.ColumnInt(3);
+  plan.desired_json = row.ColumnText(4);
+  plan.plan_json = row.ColumnText(5);
+  return plan;
+}
+
+// Error lines are stored newline-separated: each is one line by contract.
+std::string JoinLines(const std::vector<std::string>& lines) {
+  std::string joined;
+  for (const std::string& line : lines) joined += (joined.empty() ? "" : "\n") + line;
+  return joined;
+}
+
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+}  // namespace
+
+Result<RevisionRecord> Store::FindRevision(int64_t id) {
+  std::lock_guard lock(mutex_);
+  WW_ASSIGN_OR_RETURN(Statement select, Statement::Prepare(db_, std::string("SELECT ") + kRevisionColumns +
+                                                                    " FROM revisions WHERE id = ?"));
+  select.BindInt(1, id);
+  WW_ASSIGN_OR_RETURN(bool found, select.Step());
+  if (!found) return Status::NotFound("no revision " + std::to_string(id));
+  return ReadRevision(select);
+}
+
+Status Store::RecordRejectedCommit(const RejectedCommitRecord& rejected) {
+  std::lock_guard lock(mutex_);
+  return WriteTransaction([&]() -> Status {
+    WW_ASSIGN_OR_RETURN(Statement insert,
+                        Statement::Prepare(db_, "INSERT INTO rejected_commits (commit_sha, at, errors) VALUES (?, ?, ?)"));
+    insert.BindText(1, rejected.commit_sha).BindInt(2, rejected.at).BindText(3, JoinLines(rejected.errors));
+    return insert.Run().WithContext("recording rejected commit " + rejected.commit_sha);
+  });
+}
+
+Result<std::optional<RejectedCommitRecord>> Store::LatestRejectedCommit() {
+  std::lock_guard lock(mutex_);
+  WW_ASSIGN_OR_RETURN(Statement select,
+                      Statement::Prepare(db_, "SELECT commit_sha, at, errors FROM rejected_commits "
+                                              "ORDER BY id DESC LIMIT 1"));
+  WW_ASSIGN_OR_RETURN(bool found, select.Step());
+  if (!found) return std::optional<RejectedCommitRecord>();
+  return std::optional<RejectedCommitRecord>(
+      RejectedCommitRecord{select.ColumnText(0), select.ColumnInt(1), SplitLines(select.ColumnText(2))});
+}
+
+Status Store::ClearRejectedCommits() {
+  std::lock_guard lock(mutex_);
+  return WriteTransaction([&]() { return Exec(db_, "DELETE FROM rejected_commits"); });
+}
+
+Status Store::SaveAllocations(const Allocations& allocations) {
+  std::lock_guard lock(mutex_);
+  return WriteTransaction([&]() -> Status {
+    WW_RETURN_IF_ERROR(Exec(db_, "DELETE FROM ip_allocations"));
+    WW_ASSIGN_OR_RETURN(Statement insert,
+                        Statement::Prepare(db_, "INSERT INTO ip_allocations (tunnel, peer, address) VALUES (?, ?, ?)"));
+    for (const Allocation& allocation : allocations) {
+      std::string address = allocation.address.ToString();
+      insert.BindText(1, allocation.tunnel).BindText(2, allocation.peer).BindText(3, address);
+      WW_RETURN_IF_ERROR(insert.Run().WithContext("allocating " + address + " to peer \"" + allocation.peer +
+                                                  "\" of tunnel \"" + allocation.tunnel + "\""));
+      WW_RETURN_IF_ERROR(insert.Reset());
+    }
+    return Status::Ok();
+  });
+}
+
+Result<Allocations> Store::LoadAllocations() {
+  std::lock_guard lock(mutex_);
+  WW_ASSIGN_OR_RETURN(Statement select,
+                      Statement::Prepare(db_, "SELECT tunnel, peer, address FROM ip_allocations ORDER BY tunnel, peer"));
+  Allocations allocations;
+  while (true) {
+    WW_ASSIGN_OR_RETURN(bool has_row, select.Step());
+    if (!has_row) break;
+    Allocation allocation;
+    allocation.tunnel = select.ColumnText(0);
+    allocation.peer = select.ColumnText(1);
+    WW_ASSIGN_OR_RETURN(allocation.address, Ipv4Address::Parse(select.ColumnText(2)));
+    allocations.push_back(std::move(allocation));
+  }
+  return allocations;
+}
+
+Status Store::SaveReport(const ReportRecord& report) {
+  std::lock_guard lock(mutex_);
+  return WriteTransaction([&]() -> Status {
+    WW_ASSIGN_OR_RETURN(Statement upsert,
+                        Statement::Prepare(db_,
+                                           "INSERT INTO reports (agent_id, received_at, generation, observed_json, "
+                                           "metrics_json) VALUES (?, ?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET "
+                                           "received_at = excluded.received_at, generation = excluded.generation, "
+                                           "observed_json = excluded.observed_json, "
+                                           "metrics_json = excluded.metrics_json"));
+    upsert.BindText(1, report.agent_id)
+        .BindInt(2, report.received_at)
+        .BindInt(3, report.generation)
+        .BindText(4, report.observed_json)
+        .BindText(5, report.metrics_json);
+    return upsert.Run().WithContext("saving the report of agent " + report.agent_id);
+  });
+}
+
+Result<ReportRecord> Store::LatestReport(const std::string& agent_id) {
+  std::lock_guard lock(mutex_);
+  WW_ASSIGN_OR_RETURN(Statement select,
+                      Statement::Prepare(db_,
+                                         "SELECT agent_id, received_at, generation, observed_json, metrics_json "
+                                         "FROM reports WHERE agent_id = ?"));
+  select.BindText(1, agent_id);
+  WW_ASSIGN_OR_RETURN(bool found, select.Step());
+  if (!found) return Status::NotFound("no report from agent " + agent_id);
+  return ReadReport(select);
+}
+
+Result<std::vector<ReportRecord>> Store::ListLatestReports() {
+  std::lock_guard lock(mutex_);
+  WW_ASSIGN_OR_RETURN(Statement select,
+                      Statement::Prepare(db_,
+                                         "SELECT agent_id, received_at, generation, observed_json, metrics_json "
+                                         "FROM reports ORDER BY agent_id"));
+  std::vector<ReportRecord> reports;
+  while (true) {
+    WW_ASSIGN_OR_RETURN(bool has_row, select.Step());
+    if (!has_row) break;
+    reports.push_back(ReadReport(select));
+  }
+  return reports;
+}
+
+Status Store::SaveAgentHealth(const AgentHealthRecord& health) {
+  std::lock_guard lock(mutex_);
+  return WriteTransaction([&]() -> Status {
+    WW_ASSIGN_OR_RETURN(Statement upsert,
+                        Statement::Prepare(db_,
+                                           "INSERT INTO agent_health (agent_id, consecutive_failures, "
+                                           "last_failure_at, last_failed_generation, last_error) VALUES (?, ?, ?, ?, ?) "
+                                           "ON CONFLICT (agent_id) DO UPDATE SET "
+                                           "consecutive_failures = excluded.consecutive_failures, "
+                                           "last_failure_at = excluded.last_failure_at, "
+                                           "last_failed_generation = excluded.last_failed_generation, "
+                                           "last_error = excluded.last_error"));
+    upsert.BindText(1, health.agent_id)
+        .BindInt(2, health.consecutive_failures)
+        .BindInt(3, health.last_failure_at)
+        .BindInt(4, health.last_failed_generation)
+        .BindText(5, health.last_error);
+    return upsert.Run().WithContext("saving the health of agent " + health.agent_id);
+  });
+}
+
+Result<std::vector<AgentHealthRecord>> Store::ListAgentHealth() {
+  std::lock_guard lock(mutex_);
+  WW_ASSIGN_OR_RETURN(Statement select,
+                      Statement::Prepare(db_,
+                                         "SELECT agent_id, consecutive_failures, last_failure_at, "
+                                         "last_failed_generation, last_error FROM agent_health ORDER BY agent_id"));
+  std::vector<AgentHealthRecord> records;
+  while (true) {
+    WW_ASSIGN_OR_RETURN(bool has_row, select.Step());
+    if (!has_row) break;
+    records.push_back(AgentHealthRecord{select.ColumnText(0), select.ColumnInt(1), select.ColumnInt(2),
+                                        select.ColumnInt(3), select.ColumnText(4)});
+  }
+  return records;
+}
+
+Result<int64_t> Store::AddPlanGeneration(const PlanGenerationRecord& plan) {
+  std::lock_guard lock(mutex_);
+  int64_t generation = 0;
+  Status status = WriteTransaction([&]() -> Status {
+    WW_ASSIGN_OR_RETURN(generation, AddPlanGenerationInTransaction(plan));
+    return Status::Ok();
+  });
+  if (!status.ok()) return status.WithContext("adding a plan generation for agent " + plan.agent_id);
+  return generation;
+}
+
+Result<std::vector<int64_t>> Store::AddPlanGenerations(const std::vector<PlanGenerationRecord>& plans) {
+  std::lock_guard lock(mutex_);
+  std::vector<int64_t> generations;
+  Status status = WriteTransaction([&]() -> Status {
+    for (const PlanGenerationRecord& plan : plans) {
+      Result<int64_t> generation = AddPlanGenerationInTransaction(plan);
+      if (!generation.ok()) return generation.status().WithContext("agent " + plan.agent_id);
+      generations.push_back(*generation);
+    }
+    return Status::Ok();
+  });
+  if (!status.ok()) return status.WithContext("adding plan generations");
+  return generations;
+}
+
+Result<int64_t> Store::AddPlanGenerationInTransaction(const PlanGenerationRecord& plan) {
+  WW_ASSIGN_OR_RETURN(Statement next,
+                      Statement::Prepare(db_,
+                                         "SELECT coalesce(max(generation), 0) + 1 FROM plan_generations "
+                                         "WHERE agent_id = ?"));
+  next.BindText(1, plan.agent_id);
+  WW_RETURN_IF_ERROR(next.Step().status());
+  int64_t generation = next.ColumnInt(0);
+  WW_ASSIGN_OR_RETURN(Statement insert,
+                      Statement::Prepare(db_,
+                                         "INSERT INTO plan_generations (agent_id, generation, revision_id, "
+                                         "created_at, desired_json, plan_json) VALUES (?, ?, ?, ?, ?, ?)"));
+  insert.BindText(1, plan.agent_id)
+      .BindInt(2, generation)
+      .BindInt(3, plan.revision_id)
+      .BindInt(4, plan.created_at)
+      .BindText(5, plan.desired_json)
+      .BindText(6, plan.plan_json);
+  WW_RETURN_IF_ERROR(insert.Run());
+  return generation;
+}
+
+Result<PlanGenerationRecord> Store::LatestPlanGeneration(const std::string& agent_id) {
+  std::lock_guard lock(mutex_);
+  WW_ASSIGN_OR_RETURN(Statement select,
+                      Statement::Prepare(db_,
+                                         "SELECT agent_id, generation, revision_id, created_at, desired_json, "
+                                         "plan_json FROM plan_generations WHERE agent_id = ? "
+                                         "ORDER BY generation DESC LIMIT 1"));
+  select.BindText(1, agent_id);
+  WW_ASSIGN_OR_RETURN(bool found, select.Step());
+  if (!found) return Status::NotFound("no plan for agent " + agent_id);
+  return ReadPlanGeneration(select);
+}
+
+Result<std::vector<PlanGenerationRecord>> Store::ListLatestPlanGenerations() {
+  std::lock_guard lock(mutex_);
+  WW_ASSIGN_OR_RETURN(Statement select,
+                      Statement::Prepare(db_,
+                                         "SELECT p.agent_id, p.generation, p.revision_id, p.created_at, "
+                                         "p.desired_json, p.plan_json FROM plan_generations p "
+                                         "JOIN (SELECT agent_id, max(generation) AS latest FROM plan_generations "
+                                         "GROUP BY agent_id) l ON p.agent_id = l.agent_id AND p.generation = l.latest "
+                                         "ORDER BY p.agent_id"));
+  std::vector<PlanGenerationRecord> plans;
+  while (true) {
+    WW_ASSIGN_OR_RETURN(bool has_row, select.Step());
+    if (!has_row) break;
+    plans.push_back(ReadPlanGeneration(select));
+  }
+  return plans;
+}
+
+Result<int64_t> Store::AppendEvent(const EventRecord& event) {
+  std::lock_guard lock(mutex_);
+  int64_t id = 0;
+  Status status = WriteTransaction([&]() -> Status {
+    WW_ASSIGN_OR_RETURN(Statement insert,
+                        Statement::Prepare(db_, "INSERT INTO events (at, agent_id, kind, message) VALUES (?, ?, ?, ?)"));
+    insert.BindInt(1, event.at).BindOptionalText(2, event.agent_id).BindText(3, event.kind).BindText(4, event.message);
+    WW_RETURN_IF_ERROR(insert.Run());
+    id = sqlite3_last_insert_rowid(db_);
+    return Status::Ok();
+  });
+  if (!status.ok()) return status.WithContext("appending a " + event.kind + " event");
+  return id;
+}
+
+Status Store::AppendEvents(const std::vector<EventRecord>& events) {
+  if (events.empty()) return Status::Ok();
+  std::lock_guard lock(mutex_);
+  return WriteTransaction([&]() -> Status {
+    WW_ASSIGN_OR_RETURN(Statement insert,
+                        Statement::Prepare(db_, "INSERT INTO events (at, agent_id, kind, message) VALUES (?, ?, ?, ?)"));
+    for (const EventRecord& event : events) {
+      insert.BindInt(1, event.at).BindOptionalText(2, event.agent_id).BindText(3, event.kind).BindText(4, event.message);
+      WW_RETURN_IF_ERROR(insert.Run().WithContext("appending a " + event.kind + " event"));
+      WW_RETURN_IF_ERROR(insert.Reset());
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<EventRecord>> Store::RecentEvents(int64_t limit) {
+  std::lock_guard lock(mutex_);
+  WW_ASSIGN_OR_RETURN(Statement select,
+                      Statement::Prepare(db_, "SELECT id, at, agent_id, kind, message FROM events "
+                                              "ORDER BY id DESC LIMIT ?"));
+  select.BindInt(1, limit);
+  std::vector<EventRecord> events;
+  while (true) {
+    WW_ASSIGN_OR_RETURN(bool has_row, select.Step());
+    if (!has_row) break;
+    EventRecord event;
+    event.id = select.ColumnInt(0);
+    event.at = select.ColumnInt(1);
+    event.agent_id = select.ColumnOptionalText(2);
+    event.kind = select.ColumnText(3);
+    event.message = select.ColumnText(4);
+    events.push_back(std::move(event));
+  }
+  return events;
+}
+
+}  // namespace ww

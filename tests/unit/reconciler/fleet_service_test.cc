@@ -1,0 +1,679 @@
+// FleetService over real TLS on 127.0.0.1: a Bootstrap data directory (real CA, SQLite file),
+// the real HttpsServer, and the real ApiClient as admin and as enrolled agents. Covers
+// uploads (accepted, unchanged, invalid with the exact diagnostics, destructive, dry-run, git
+// ownership), long-polls, reports, status, deletion, renewal, rollback and restarts.
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "reconciler/api/https_server.h"
+#include "reconciler/client/api_client.h"
+#include "reconciler/client/enroll_client.h"
+#include "reconciler/server/bootstrap.h"
+#include "reconciler/server/enrollment.h"
+#include "reconciler/server/fleet_service.h"
+#include "reconciler/server/rate_limiter.h"
+#include "schema/plan.h"
+#include "schema/wire_json.h"
+#include "tests/support/temporary_directory.h"
+#include "tests/support/test_values.h"
+
+namespace ww {
+namespace {
+
+using Json = nlohmann::json;
+using test_support::TemporaryDirectory;
+
+std::int64_t RealNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream stream(path);
+  std::ostringstream contents;
+  contents << stream.rdbuf();
+  return contents.str();
+}
+
+// The PEM under "key: |" in admin.wwctl.yaml (its lines are indented two spaces).
+std::string YamlBlock(const std::string& yaml, const std::string& key) {
+  std::size_t at = yaml.find(key + ": |\n");
+  REQUIRE(at != std::string::npos);
+  std::istringstream lines(yaml.substr(at + key.size() + 4));
+  std::string line;
+  std::string result;
+  while (std::getline(lines, line) && line.rfind("  ", 0) == 0) result += line.substr(2) + "\n";
+  return result;
+}
+
+struct Credentials {
+  std::string certificate_pem;
+  std::string key_pem;
+};
+
+constexpr const char* kTunnel = R"(apiVersion: wirewarp.dev/v1
+kind: Tunnel
+metadata:
+  name: lab
+spec:
+  agent: vps
+  endpoint: 203.0.113.10:51820
+  network: 10.77.0.0/24
+)";
+
+constexpr const char* kPeers = R"(apiVersion: wirewarp.dev/v1
+kind: Peer
+metadata:
+  name: gw
+spec:
+  tunnel: lab
+  agent: gw
+  gateway: true
+  lan:
+    - 192.168.50.0/24
+---
+apiVersion: wirewarp.dev/v1
+kind: Peer
+metadata:
+  name: phone
+spec:
+  tunnel: lab
+  publicKey: cg0joZYyMg+Eob9eBe+ae5MfI1eJ7HKf84WRjvC6tAM=
+  address: 10.77.0.10
+---
+apiVersion: wirewarp.dev/v1
+kind: PortForward
+metadata:
+  name: minecraft
+spec:
+  tunnel: lab
+  protocol: tcp
+  ports: "25565"
+  to:
+    address: 192.168.50.10
+  description: Minecraft
+)";
+
+Json Documents(const std::vector<std::pair<std::string, std::string>>& files) {
+  Json list = Json::array();
+  for (const auto& [path, content] : files) list.push_back(Json{{"path", path}, {"content", content}});
+  return list;
+}
+
+Json LabFleet() { return Documents({{"fleet/tunnel.yaml", kTunnel}, {"fleet/peers.yaml", kPeers}}); }
+
+// A reconciler on an ephemeral port with the fleet service; Restart() reopens the same data
+// directory like a new process would.
+struct Reconciler {
+  TemporaryDirectory directory;
+  std::string data_dir = directory.path() + "/data";
+  std::atomic<std::int64_t> clock_offset{0};
+  Bootstrap bootstrap;
+  RevokedSerials revoked;
+  RateLimiter enroll_limiter{RateLimit{4, 60}, [this] { return Now(); }};
+  std::unique_ptr<HttpsServer> server;
+  std::unique_ptr<FleetService> service;
+  std::string url;
+  Credentials admin;
+
+  Reconciler() {
+    Open();
+    std::string yaml = ReadText(bootstrap.admin_config_path);
+    admin = Credentials{YamlBlock(yaml, "clientCertificate"), YamlBlock(yaml, "clientKey")};
+  }
+  ~Reconciler() { Close(); }
+
+  std::int64_t Now() const { return RealNow() + clock_offset.load(); }
+
+  void Open() {
+    Result<Bootstrap> opened = Bootstrap::Open(data_dir, "https://127.0.0.1:8443", RealNow());
+    REQUIRE(opened.ok());
+    bootstrap = std::move(opened).value();
+    HttpsServerOptions options;
+    options.server_certificate_pem = bootstrap.server_certificate_pem;
+    options.server_private_key_pem = bootstrap.server_private_key_pem;
+    options.worker_threads = 16;
+    options.is_revoked = [this](const std::string& serial) { return revoked.Contains(serial); };
+    Result<std::unique_ptr<HttpsServer>> created = HttpsServer::Create(*bootstrap.ca, std::move(options));
+    REQUIRE(created.ok());
+    server = std::move(created).value();
+    FleetServiceOptions service_options;
+    service_options.now = [this] { return Now(); };
+    service_options.tick_interval = std::chrono::milliseconds(50);
+    service = std::make_unique<FleetService>(*bootstrap.store, *bootstrap.ca, *server, revoked, service_options);
+    Status started = service->Start();
+    REQUIRE_MESSAGE(started.ok(), started.ToString());
+    EnrollmentOptions enrollment{"https://127.0.0.1:8443", bootstrap.ca_pin, std::string(kDefaultFleet),
+                                 [this] { return Now(); }};
+    enrollment.allow_attempt = [this](std::string_view key) { return enroll_limiter.Allow(key); };
+    enrollment.on_enrolled = [this](const std::string& name) { REQUIRE(service->AgentEnrolled(name).ok()); };
+    REQUIRE(RegisterEnrollmentRoutes(*server, *bootstrap.ca, *bootstrap.store, enrollment).ok());
+    Result<int> port = server->Start("127.0.0.1", 0);
+    REQUIRE(port.ok());
+    url = "https://127.0.0.1:" + std::to_string(*port);
+  }
+
+  void Close() {
+    if (server) server->Stop();
+    if (service) service->Stop();
+    service.reset();
+    server.reset();
+    bootstrap.store.reset();
+  }
+
+  void Restart() {
+    Close();
+    Open();
+  }
+
+  std::unique_ptr<ApiClient> Client(const Credentials& credentials) const {
+    Result<std::unique_ptr<ApiClient>> client = ApiClient::Create(
+        ApiClientOptions{url, bootstrap.ca->CertificatePem(), credentials.certificate_pem, credentials.key_pem});
+    REQUIRE(client.ok());
+    return std::move(client).value();
+  }
+
+  // An enrolled agent: its record and a certificate for a key made here, as enrollment does.
+  Credentials Enroll(const std::string& name, AgentRole role, int key_fill) {
+    Result<std::string> key = GenerateP256Key();
+    REQUIRE(key.ok());
+    Result<std::string> csr = MakeCsr(*key, name);
+    REQUIRE(csr.ok());
+    Identity identity{IdentityKind::kAgent, name, std::string(kDefaultFleet)};
+    Result<IssuedCertificate> issued = bootstrap.ca->IssueClient(*csr, identity, Now());
+    REQUIRE(issued.ok());
+    AgentRecord agent{name, name, role, test_support::Key(key_fill), name + ".lan", "0.1.0", Now(), std::nullopt};
+    REQUIRE(bootstrap.store->InsertAgent(agent).ok());
+    REQUIRE(bootstrap.store
+                ->InsertCertificate(CertificateRecord{issued->serial_hex, name, IdentityUri(identity),
+                                                      CertificateRole::kAgent, issued->not_before, issued->not_after,
+                                                      std::nullopt})
+                .ok());
+    REQUIRE(service->AgentEnrolled(name).ok());  // as enrollment's on_enrolled hook does
+    return Credentials{issued->pem, *key};
+  }
+
+  ApiResponse Call(const Credentials& who, const std::string& method, const std::string& path,
+                   const std::string& body = "") const {
+    std::unique_ptr<ApiClient> client = Client(who);
+    Result<ApiResponse> response = method == "GET"      ? client->Get(path)
+                                   : method == "DELETE" ? client->Delete(path)
+                                                        : client->Post(path, body);
+    REQUIRE_MESSAGE(response.ok(), response.status().ToString());
+    return *response;
+  }
+
+  Json CallJson(const Credentials& who, const std::string& method, const std::string& path, const Json& body,
+                int expected_status) const {
+    ApiResponse response = Call(who, method, path, body.is_null() ? "" : body.dump());
+    REQUIRE_MESSAGE(response.status == expected_status, response.body);
+    return response.body.empty() ? Json(nullptr) : Json::parse(response.body);
+  }
+
+  Json Upload(const Json& documents, int expected_status, const Json& flags = Json::object()) const {
+    Json body = flags;
+    body["documents"] = documents;
+    return CallJson(admin, "POST", "/v1/revisions", body, expected_status);
+  }
+
+  Json Snapshot() const { return CallJson(admin, "GET", "/v1/status", Json(nullptr), 200); }
+};
+
+Json AgentStatus(const Json& status, const std::string& name) {
+  for (const Json& agent : status["agents"]) {
+    if (agent["name"] == name) return agent;
+  }
+  FAIL("no agent " << name << " in " << status.dump());
+  return Json();
+}
+
+// A report saying the host matches `desired` exactly.
+Json ConvergedReport(int64_t generation, const std::string& desired_json) {
+  Result<AgentConfig> desired = AgentConfigFromJson(desired_json);
+  REQUIRE(desired.ok());
+  return Json{{"generation", generation},
+              {"converged", true},
+              {"error", ""},
+              {"version", "0.1.0"},
+              {"hostname", "host-" + desired->agent},
+              {"observed", Json::parse(ObservedStateToJson(ObservedFromDesired(*desired), JsonStyle::kCompact))},
+              {"peers", Json::array()},
+              {"system", Json{{"cpuPercent", 1.5}, {"memoryUsedBytes", 1}, {"memoryTotalBytes", 2}}}};
+}
+
+TEST_CASE("fleet service: an upload becomes revision 1, the same content again is unchanged") {
+  Reconciler reconciler;
+  Json accepted = reconciler.Upload(LabFleet(), 200);
+  CHECK(accepted["accepted"] == true);
+  CHECK(accepted["revision"] == 1);
+  CHECK(accepted["unchanged"] == false);
+  CHECK(accepted["warnings"] == Json::array());
+  REQUIRE(accepted["agents"].size() == 2);
+  CHECK(accepted["agents"][0]["agent"] == "gw");
+  CHECK(accepted["agents"][0]["phase"] == "unknown");
+  CHECK(accepted["agents"][0]["message"] ==
+        "not enrolled yet: create a token with `wwctl token create` and enroll the agent");
+
+  Json again = reconciler.Upload(LabFleet(), 200);
+  CHECK(again["revision"].is_null());
+  CHECK(again["unchanged"] == true);
+
+  Json listed = reconciler.CallJson(reconciler.admin, "GET", "/v1/revisions?limit=5", Json(nullptr), 200);
+  REQUIRE(listed["revisions"].size() == 1);
+  CHECK(listed["revisions"][0]["id"] == 1);
+  CHECK(listed["revisions"][0]["source"] == "apply");
+  CHECK(listed["revisions"][0]["appliedBy"] == "wirewarp://default/admin/admin");
+  Json one = reconciler.CallJson(reconciler.admin, "GET", "/v1/revisions/1", Json(nullptr), 200);
+  CHECK(one["documents"] == LabFleet());
+  CHECK(reconciler.Call(reconciler.admin, "GET", "/v1/revisions/9").status == 404);
+}
+
+TEST_CASE("fleet service: an invalid fleet is 422 with the lines of wwctl validate and changes nothing") {
+  Reconciler reconciler;
+  reconciler.Upload(LabFleet(), 200);
+  std::string broken = std::string(kPeers) + R"(---
+apiVersion: wirewarp.dev/v1
+kind: Peer
+metadata:
+  name: laptop
+spec:
+  tunnel: nope
+  publicKey: AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=
+)";
+  Json refused = reconciler.Upload(Documents({{"fleet/tunnel.yaml", kTunnel}, {"fleet/peers.yaml", broken}}), 422);
+  CHECK(refused["error"] == "the fleet is invalid: 1 error");
+  CHECK(refused["diagnostics"] ==
+        Json::array({"fleet/peers.yaml:38:11: error: Peer/laptop: spec.tunnel: Tunnel \"nope\" does not exist"}));
+  Json status = reconciler.Snapshot();
+  CHECK(status["revision"]["id"] == 1);
+}
+
+TEST_CASE("fleet service: a destructive revision is 409 until allowDestructive") {
+  Reconciler reconciler;
+  reconciler.Upload(LabFleet(), 200);
+  Json refused = reconciler.Upload(Json::array(), 409);
+  CHECK(refused["error"] ==
+        "refusing a destructive revision: it removes every tunnel (lab) and removes 2 of 2 peers (gw, phone); if "
+        "this is intended, apply again with --allow-destructive");
+  Json accepted = reconciler.Upload(Json::array(), 200, Json{{"allowDestructive", true}});
+  CHECK(accepted["revision"] == 2);
+}
+
+TEST_CASE("fleet service: a dry run shows each agent's plan and stores nothing") {
+  Reconciler reconciler;
+  reconciler.Enroll("vps", AgentRole::kServer, 1);
+  reconciler.Enroll("gw", AgentRole::kClient, 2);
+  Json previewed = reconciler.Upload(LabFleet(), 200, Json{{"dryRun", true}});
+  CHECK(previewed["revision"].is_null());
+  CHECK(previewed["dryRun"] == true);
+  REQUIRE(previewed["agents"].size() == 2);
+  CHECK(previewed["agents"][1]["agent"] == "vps");
+  CHECK(previewed["agents"][1]["phase"] == "pending");
+  CHECK(previewed["agents"][1]["steps"][0] == "+ interface wg0 (mtu 1420)");
+  CHECK(reconciler.Snapshot()["revision"].is_null());
+  CHECK(reconciler.CallJson(reconciler.admin, "GET", "/v1/revisions", Json(nullptr), 200)["revisions"] ==
+        Json::array());
+}
+
+TEST_CASE("fleet service: long-polls answer at once when newer, 204 after the wait, 403 for another agent") {
+  Reconciler reconciler;
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  Credentials gw = reconciler.Enroll("gw", AgentRole::kClient, 2);
+  reconciler.Upload(LabFleet(), 200);
+
+  Json plan = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=0&wait=1", Json(nullptr), 200);
+  CHECK(plan["generation"] == 1);
+  CHECK(plan["revision"] == 1);
+  Result<AgentConfig> desired = AgentConfigFromJson(plan["desired"].dump());
+  REQUIRE(desired.ok());
+  CHECK(desired->agent == "vps");
+  REQUIRE(desired->interfaces.size() == 1);
+  CHECK(desired->interfaces[0].address.ToString() == "10.77.0.1/24");
+  CHECK(desired->interfaces[0].peers.size() == 2);
+  CHECK(PlanFromJson(plan["plan"].dump()).ok());
+
+  CHECK(reconciler.Call(vps, "GET", "/v1/agents/vps/plan?after=1&wait=1").status == 204);
+  ApiResponse other = reconciler.Call(vps, "GET", "/v1/agents/gw/plan?after=0&wait=1");
+  CHECK(other.status == 403);
+  CHECK(ApiErrorMessage(other) == "wirewarp://default/agent/vps may not act for agent \"gw\"");
+  CHECK(reconciler.Call(reconciler.admin, "GET", "/v1/agents/gw/plan").status == 403);
+  CHECK(reconciler.Call(gw, "GET", "/v1/agents/gw/plan?after=x").status == 400);
+  CHECK(reconciler.Call(gw, "POST", "/v1/agents/vps/report", "{}").status == 403);
+}
+
+TEST_CASE("fleet service: a waiting long-poll is woken by a new revision") {
+  Reconciler reconciler;
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  reconciler.Enroll("gw", AgentRole::kClient, 2);
+  reconciler.Upload(LabFleet(), 200);
+  std::unique_ptr<ApiClient> poller = reconciler.Client(vps);
+  Result<ApiResponse> woken = Status::Unavailable("not run");
+  std::thread poll([&] { woken = poller->Get("/v1/agents/vps/plan?after=1&wait=20", std::chrono::seconds(30)); });
+  while (reconciler.server->long_polls().Waiting() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::string changed = kPeers;
+  changed.replace(changed.find("\"25565\""), 7, "\"25566\"");
+  reconciler.Upload(Documents({{"fleet/tunnel.yaml", kTunnel}, {"fleet/peers.yaml", changed}}), 200);
+  poll.join();
+  REQUIRE(woken.ok());
+  REQUIRE(woken->status == 200);
+  Json plan = Json::parse(woken->body);
+  CHECK(plan["generation"] == 2);
+  CHECK(plan["revision"] == 2);
+}
+
+TEST_CASE("fleet service: reports drive the status to converged, and a restart keeps everything") {
+  Reconciler reconciler;
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  Credentials gw = reconciler.Enroll("gw", AgentRole::kClient, 2);
+  reconciler.Upload(LabFleet(), 200);
+  Json before = reconciler.Snapshot();
+  CHECK(before["converged"] == false);
+  CHECK(AgentStatus(before, "vps")["phase"] == "pending");
+  CHECK(AgentStatus(before, "vps")["connected"] == false);
+
+  for (const auto& [name, credentials] : {std::pair{std::string("vps"), vps}, std::pair{std::string("gw"), gw}}) {
+    Json plan = reconciler.CallJson(credentials, "GET", "/v1/agents/" + name + "/plan?after=0&wait=1", Json(nullptr), 200);
+    ApiResponse reported = reconciler.Call(credentials, "POST", "/v1/agents/" + name + "/report",
+                                           ConvergedReport(plan["generation"], plan["desired"].dump()).dump());
+    CHECK(reported.status == 204);
+  }
+  Json status = reconciler.Snapshot();
+  CHECK(status["converged"] == true);
+  Json vps_status = AgentStatus(status, "vps");
+  CHECK(vps_status["phase"] == "converged");
+  CHECK(vps_status["connected"] == true);
+  CHECK(vps_status["generation"] == 1);
+  CHECK(vps_status["appliedGeneration"] == 1);
+  CHECK(vps_status["hostname"] == "host-vps");
+  CHECK(vps_status["drift"] == Json::array());
+  CHECK(vps_status["system"]["cpuPercent"] == 1.5);
+  REQUIRE(status["tunnels"].size() == 1);
+  CHECK(status["tunnels"][0]["peers"][0]["name"] == "gw");
+  CHECK(status["tunnels"][0]["peers"][0]["address"] == "10.77.0.2/32");
+  CHECK(status["tunnels"][0]["peers"][1]["address"] == "10.77.0.10/32");
+  REQUIRE(status["forwards"].size() == 1);
+  CHECK(status["forwards"][0] == Json{{"name", "minecraft"}, {"tunnel", "lab"}, {"agent", "vps"},
+                                      {"protocol", "tcp"}, {"ports", "25565"}, {"template", nullptr},
+                                      {"to", "192.168.50.10:25565"}, {"description", "Minecraft"},
+                                      {"state", "applied"}});
+  CHECK(status["revision"]["id"] == 1);
+
+  reconciler.Restart();
+  Json restarted = reconciler.Snapshot();
+  CHECK(restarted["revision"] == status["revision"]);
+  CHECK(restarted["converged"] == true);
+  CHECK(AgentStatus(restarted, "vps")["generation"] == 1);
+  CHECK(AgentStatus(restarted, "gw")["generation"] == 1);
+  // Nothing new to deliver after a restart: generation 1 is still the latest.
+  CHECK(reconciler.Call(vps, "GET", "/v1/agents/vps/plan?after=1&wait=1").status == 204);
+  Json plan = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=0&wait=1", Json(nullptr), 200);
+  CHECK(plan["generation"] == 1);
+}
+
+TEST_CASE("fleet service: drift is healed with a new generation once the agent applied the latest") {
+  Reconciler reconciler;
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  reconciler.Enroll("gw", AgentRole::kClient, 2);
+  reconciler.Upload(LabFleet(), 200);
+  Json plan = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=0&wait=1", Json(nullptr), 200);
+  Json report = ConvergedReport(1, plan["desired"].dump());
+  report["observed"]["sysctls"] = Json::array();  // someone reset net.ipv4.ip_forward
+  CHECK(reconciler.Call(vps, "POST", "/v1/agents/vps/report", report.dump()).status == 204);
+  Json healed = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=1&wait=1", Json(nullptr), 200);
+  CHECK(healed["generation"] == 2);
+  CHECK(healed["revision"] == 1);
+  Json vps_status = AgentStatus(reconciler.Snapshot(), "vps");
+  CHECK(vps_status["phase"] == "pending");
+  CHECK(vps_status["drift"] == Json::array({"~ sysctl net.ipv4.ip_forward = 1"}));
+
+  // Still drifting after applying the heal: the next heal waits (1 s, then 2, 4, ...).
+  report["generation"] = 2;
+  CHECK(reconciler.Call(vps, "POST", "/v1/agents/vps/report", report.dump()).status == 204);
+  CHECK(reconciler.Call(vps, "GET", "/v1/agents/vps/plan?after=2&wait=0").status == 204);
+  CHECK(AgentStatus(reconciler.Snapshot(), "vps")["retryAt"].is_number());
+  reconciler.clock_offset += 1;
+  Json again = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=2&wait=5", Json(nullptr), 200);
+  CHECK(again["generation"] == 3);
+}
+
+TEST_CASE("fleet service: an agent the new revision leaves out is sent an empty config once") {
+  Reconciler reconciler;
+  reconciler.Enroll("vps", AgentRole::kServer, 1);
+  Credentials gw = reconciler.Enroll("gw", AgentRole::kClient, 2);
+  reconciler.Upload(LabFleet(), 200);
+  reconciler.CallJson(gw, "GET", "/v1/agents/gw/plan?after=0&wait=1", Json(nullptr), 200);
+  std::string without_gw = kPeers;
+  without_gw.erase(0, without_gw.find("---\n") + 4);  // drop Peer/gw
+  without_gw.replace(without_gw.find("    address: 192.168.50.10"), 26, "    address: 10.77.0.10");
+  reconciler.Upload(Documents({{"fleet/tunnel.yaml", kTunnel}, {"fleet/peers.yaml", without_gw}}), 200);
+  Json emptied = reconciler.CallJson(gw, "GET", "/v1/agents/gw/plan?after=1&wait=1", Json(nullptr), 200);
+  CHECK(emptied["generation"] == 2);
+  CHECK(emptied["revision"] == 2);
+  CHECK(emptied["desired"]["interfaces"] == Json::array());
+  CHECK(AgentStatus(reconciler.Snapshot(), "gw")["phase"] == "converged");
+  // Nothing more: the next poll waits.
+  CHECK(reconciler.Call(gw, "GET", "/v1/agents/gw/plan?after=2&wait=1").status == 204);
+}
+
+TEST_CASE("fleet service: a failing agent is degraded and backs off") {
+  Reconciler reconciler;
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  reconciler.Enroll("gw", AgentRole::kClient, 2);
+  reconciler.Upload(LabFleet(), 200);
+  reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=0&wait=1", Json(nullptr), 200);
+  Json failed{{"generation", 1}, {"converged", false}, {"error", "iptables-restore: exit 1"},
+              {"observed", Json::parse(ObservedStateToJson(ObservedState{}, JsonStyle::kCompact))}};
+  CHECK(reconciler.Call(vps, "POST", "/v1/agents/vps/report", failed.dump()).status == 204);
+  Json vps_status = AgentStatus(reconciler.Snapshot(), "vps");
+  CHECK(vps_status["phase"] == "degraded");
+  CHECK(vps_status["consecutiveFailures"] == 1);
+  CHECK(vps_status["lastError"] == "iptables-restore: exit 1");
+  CHECK(vps_status["retryAt"].is_number());
+  // The same failed generation reported again is not a second failure.
+  CHECK(reconciler.Call(vps, "POST", "/v1/agents/vps/report", failed.dump()).status == 204);
+  CHECK(AgentStatus(reconciler.Snapshot(), "vps")["consecutiveFailures"] == 1);
+  // Once the retry is due, the tick delivers generation 2.
+  reconciler.clock_offset += 2;
+  Json retried = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=1&wait=5", Json(nullptr), 200);
+  CHECK(retried["generation"] == 2);
+}
+
+TEST_CASE("fleet service: deleting an agent answers its open long-poll 401 and refuses it afterwards") {
+  Reconciler reconciler;
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  Credentials gw = reconciler.Enroll("gw", AgentRole::kClient, 2);
+  reconciler.Upload(LabFleet(), 200);
+  reconciler.CallJson(gw, "GET", "/v1/agents/gw/plan?after=0&wait=1", Json(nullptr), 200);
+  std::unique_ptr<ApiClient> poller = reconciler.Client(gw);
+  Result<ApiResponse> answered = Status::Unavailable("not run");
+  std::thread poll([&] { answered = poller->Get("/v1/agents/gw/plan?after=1&wait=20", std::chrono::seconds(30)); });
+  while (reconciler.server->long_polls().Waiting() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(reconciler.Call(vps, "DELETE", "/v1/agents/gw").status == 403);
+  CHECK(reconciler.Call(reconciler.admin, "DELETE", "/v1/agents/gw").status == 204);
+  poll.join();
+  REQUIRE(answered.ok());
+  CHECK(answered->status == 401);
+  CHECK(reconciler.Call(gw, "GET", "/v1/agents/gw/plan?after=0&wait=1").status == 401);
+  CHECK(reconciler.Call(reconciler.admin, "DELETE", "/v1/agents/gw").status == 404);
+  Json status = reconciler.Snapshot();
+  CHECK(AgentStatus(status, "gw")["enrolled"] == false);
+  Json deleted;
+  for (const Json& event : status["events"]) {
+    if (event["kind"] == "agent-deleted") deleted = event;
+  }
+  CHECK(deleted["agent"] == "gw");
+  CHECK(deleted["message"] == "gw deleted by wirewarp://default/admin/admin; its certificates are revoked");
+  // The server cannot render without the deleted peer's key.
+  CHECK(AgentStatus(status, "vps")["phase"] == "render-failed");
+  // Still refused after a restart: the revocation is stored.
+  reconciler.Restart();
+  CHECK(reconciler.Call(gw, "GET", "/v1/agents/gw/plan?after=0&wait=1").status == 401);
+}
+
+TEST_CASE("fleet service: stopping the server answers an open long-poll 503") {
+  Reconciler reconciler;
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  std::unique_ptr<ApiClient> poller = reconciler.Client(vps);
+  Result<ApiResponse> answered = Status::Unavailable("not run");
+  std::thread poll([&] { answered = poller->Get("/v1/agents/vps/plan?after=0&wait=20", std::chrono::seconds(30)); });
+  while (reconciler.server->long_polls().Waiting() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  reconciler.server->Stop();
+  poll.join();
+  REQUIRE(answered.ok());
+  CHECK(answered->status == 503);
+  CHECK(ApiErrorMessage(*answered) == "the reconciler is stopping");
+}
+
+TEST_CASE("fleet service: a git revision refuses an apply without force, and force is logged") {
+  Reconciler reconciler;
+  RevisionRequest from_git;
+  from_git.source = RevisionSource::kGit;
+  from_git.commit_sha = "0123456789abcdef0123456789abcdef01234567";
+  from_git.author = "Alex <alex@example.net>";
+  from_git.message = "open minecraft";
+  from_git.applied_by = "git";
+  from_git.documents = {SourceFile{"tunnel.yaml", kTunnel}, SourceFile{"peers.yaml", kPeers}};
+  Result<RevisionOutcome> accepted = reconciler.service->Submit(from_git);
+  REQUIRE(accepted.ok());
+  CHECK(accepted->verdict == RevisionVerdict::kAccepted);
+  CHECK(accepted->revision_id == 1);
+
+  Json refused = reconciler.Upload(LabFleet(), 409);
+  CHECK(refused["error"] ==
+        "the current revision 1 comes from git commit 0123456789abcdef0123456789abcdef01234567: change the fleet in "
+        "git, or apply again with --force to override it until the next commit");
+  Json forced = reconciler.Upload(LabFleet(), 200, Json{{"force", true}});
+  CHECK(forced["revision"] == 2);
+  Json status = reconciler.Snapshot();
+  CHECK(status["revisions"][1]["author"] == "Alex <alex@example.net>");
+  CHECK(status["revisions"][1]["message"] == "open minecraft");
+  CHECK(status["events"][0]["kind"] == "revision-accepted");
+  CHECK(status["events"][1]["kind"] == "revision-forced");
+  CHECK(status["events"][1]["message"] ==
+        "revision 2 by wirewarp://default/admin/admin overrides git commit 0123456789abcdef0123456789abcdef01234567 "
+        "(--force)");
+
+  // A new commit with the same files is a new revision (commits are what people wait for).
+  RevisionRequest same_files = from_git;
+  same_files.commit_sha = "1111111111111111111111111111111111111111";
+  same_files.documents = {SourceFile{"fleet/tunnel.yaml", kTunnel}, SourceFile{"fleet/peers.yaml", kPeers}};
+  Result<RevisionOutcome> recorded = reconciler.service->Submit(same_files);
+  REQUIRE(recorded.ok());
+  CHECK(recorded->revision_id == 3);
+  CHECK(reconciler.service->Submit(same_files)->verdict == RevisionVerdict::kUnchanged);
+
+  RevisionRequest broken = from_git;
+  broken.commit_sha = "fedcba9876543210fedcba9876543210fedcba98";
+  broken.documents = {SourceFile{"tunnel.yaml", "kind: Tunnel\n"}};
+  Result<RevisionOutcome> rejected = reconciler.service->Submit(broken);
+  REQUIRE(rejected.ok());
+  CHECK(rejected->verdict == RevisionVerdict::kInvalid);
+  Json after = reconciler.Snapshot();
+  CHECK(after["rejected"]["commit"] == "fedcba9876543210fedcba9876543210fedcba98");
+  CHECK(after["rejected"]["errors"] == Json(rejected->diagnostics));
+  CHECK(after["revision"]["id"] == 3);
+}
+
+TEST_CASE("fleet service: rollback makes a new revision from an old one") {
+  Reconciler reconciler;
+  reconciler.Upload(LabFleet(), 200);
+  std::string changed = kPeers;
+  changed.replace(changed.find("\"25565\""), 7, "\"25566\"");
+  reconciler.Upload(Documents({{"fleet/tunnel.yaml", kTunnel}, {"fleet/peers.yaml", changed}}), 200);
+  Json rolled = reconciler.CallJson(reconciler.admin, "POST", "/v1/revisions/1/rollback", Json::object(), 200);
+  CHECK(rolled["revision"] == 3);
+  Json status = reconciler.Snapshot();
+  CHECK(status["revision"]["source"] == "rollback");
+  CHECK(status["revision"]["contentSha256"] == status["revisions"][2]["contentSha256"]);
+  CHECK(reconciler.Call(reconciler.admin, "POST", "/v1/revisions/42/rollback", "{}").status == 404);
+}
+
+TEST_CASE("fleet service: an agent renews its certificate with its current one") {
+  Reconciler reconciler;
+  Credentials gw = reconciler.Enroll("gw", AgentRole::kClient, 2);
+  Result<std::string> key = GenerateP256Key();
+  REQUIRE(key.ok());
+  Result<std::string> csr = MakeCsr(*key, "anything");
+  REQUIRE(csr.ok());
+  Json renewed = reconciler.CallJson(gw, "POST", "/v1/agents/gw/certificate", Json{{"csr", *csr}}, 200);
+  Credentials fresh{renewed["certificate"].get<std::string>(), *key};
+  Result<Identity> identity = VerifyClientCertificate(*reconciler.bootstrap.ca, fresh.certificate_pem, RealNow());
+  REQUIRE(identity.ok());
+  CHECK(*identity == Identity{IdentityKind::kAgent, "gw", "default"});
+  CHECK(reconciler.Call(fresh, "GET", "/v1/agents/gw/plan?after=0&wait=0").status == 204);
+  CHECK(reconciler.Call(gw, "GET", "/v1/agents/gw/plan?after=0&wait=0").status == 204);
+}
+
+TEST_CASE("fleet service: an agent enrolled with a token shows up at once, and enrollment is rate limited") {
+  Reconciler reconciler;
+  reconciler.Upload(LabFleet(), 200);
+  reconciler.Enroll("vps", AgentRole::kServer, 1);
+  CHECK(AgentStatus(reconciler.Snapshot(), "vps")["phase"] == "render-failed");  // no key for gw yet
+  Json token = reconciler.CallJson(reconciler.admin, "POST", "/v1/tokens", Json{{"type", "client"}, {"name", "gw"}}, 200);
+  TemporaryDirectory state;
+  EnrollRequest request;
+  request.url = reconciler.url;
+  request.token = token["token"];
+  request.ca_pins = {reconciler.bootstrap.ca_pin};
+  request.mode = "client";
+  request.name = "gw";
+  request.hostname = "gw-host";
+  request.version = "0.1.0";
+  request.wireguard_public_key = test_support::Key(7);
+  request.state_dir = state.path();
+  request.write_file = [&state](std::string_view name, std::string_view contents) {
+    std::ofstream(state.File(name)) << contents;
+    return Status::Ok();
+  };
+  Result<EnrollResult> enrolled = Enroll(request);
+  REQUIRE_MESSAGE(enrolled.ok(), enrolled.status().ToString());
+  Json gw = AgentStatus(reconciler.Snapshot(), "gw");
+  CHECK(gw["enrolled"] == true);
+  CHECK(gw["phase"] == "pending");
+  CHECK(gw["generation"] == 1);
+  CHECK(AgentStatus(reconciler.Snapshot(), "vps")["phase"] == "pending");
+
+  // Four attempts a minute per address (this fixture's limit); the first one was the enrollment.
+  Json bogus{{"token", "wwt_nope_nope"}, {"csr", "x"}, {"wireguardPublicKey", test_support::Key(8).ToBase64()},
+             {"hostname", "h"}, {"mode", "client"}};
+  Credentials anonymous;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    CHECK(reconciler.Call(anonymous, "POST", "/v1/enroll", bogus.dump()).status == 401);
+  }
+  ApiResponse limited = reconciler.Call(anonymous, "POST", "/v1/enroll", bogus.dump());
+  CHECK(limited.status == 429);
+  CHECK(ApiErrorMessage(limited) == "too many enrollment attempts from 127.0.0.1; retry in a minute");
+  reconciler.clock_offset += 60;
+  CHECK(reconciler.Call(anonymous, "POST", "/v1/enroll", bogus.dump()).status == 401);
+}
+
+TEST_CASE("RateLimiter allows a number of attempts per key and window") {
+  int64_t now = 1000;
+  RateLimiter limiter(RateLimit{2, 60, 2}, [&now] { return now; });
+  CHECK(limiter.Allow("a"));
+  CHECK(limiter.Allow("a"));
+  CHECK_FALSE(limiter.Allow("a"));
+  CHECK(limiter.Allow("b"));
+  now += 59;
+  CHECK_FALSE(limiter.Allow("a"));
+  now += 1;
+  CHECK(limiter.Allow("a"));
+  // Past max_keys, ended windows are dropped: "b" starts afresh.
+  now += 60;
+  CHECK(limiter.Allow("c"));
+  CHECK(limiter.Allow("b"));
+  CHECK(limiter.Allow("b"));
+  CHECK_FALSE(limiter.Allow("b"));
+}
+
+}  // namespace
+}  // namespace ww
