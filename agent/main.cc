@@ -234,6 +234,8 @@ int Run(const Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A reconciler that closes a connection mid-write must not kill the daemon (EPIPE instead).
+  signal(SIGPIPE, SIG_IGN);
   Flags flags;
   CLI::App app{"wirewarp-agent: makes this host's WireGuard tunnels, port forwards and routing match its config"};
   app.require_subcommand(1);

@@ -1,6 +1,9 @@
 #include "reconciler/api/https_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
+
+#include <nlohmann/json.hpp>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -171,9 +174,25 @@ bool IsServerAddedHeader(const std::string& name) {
   return false;
 }
 
+// cpp-httplib 0.11.4 ignores a response's "Connection: close" and keeps reading the socket, so
+// the body of a refused request would be parsed as further requests (memory growth, and a
+// smuggling path). Shutting the read side makes its next read see end-of-stream, so the
+// connection ends. Called from the logger, which httplib runs after writing the answer
+// (earlier, httplib's liveness check would see the end and not write the answer at all).
+void StopReading(const httplib::Request& request) {
+  if (request.ssl == nullptr) return;
+  // TLS may already hold decrypted bytes of the body: mark the read side finished, as if the
+  // peer had sent close_notify, so SSL_read returns 0 at once; then the socket itself.
+  SSL* connection = const_cast<SSL*>(request.ssl);
+  SSL_set_shutdown(connection, SSL_get_shutdown(connection) | SSL_RECEIVED_SHUTDOWN);
+  int descriptor = SSL_get_fd(connection);
+  if (descriptor >= 0) shutdown(descriptor, SHUT_RD);
+}
+
 void Refuse(httplib::Response& response, int status, const std::string& reason) {
   response.status = status;
-  response.set_content(reason + "\n", "text/plain");
+  // API.md: every error answer is {"error": "..."}, also the guard's and the TLS layer's.
+  response.set_content(nlohmann::json{{"error", reason}}.dump(), "application/json");
   // Whatever body the client still sends must not be parsed as the next request.
   response.set_header("Connection", "close");
 }
@@ -316,6 +335,9 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const CertificateAuthor
   server.set_keep_alive_timeout(impl->options.keep_alive_timeout.count());
   server.set_keep_alive_max_count(impl->options.keep_alive_max_count);
   server.set_payload_max_length(impl->largest_body);
+  server.set_logger([](const httplib::Request& request, const httplib::Response& response) {
+    if (response.get_header_value("Connection") == "close") StopReading(request);
+  });
   server.set_pre_routing_handler(
       [raw](const httplib::Request& request, httplib::Response& response) { return raw->PreRoute(request, response); });
   // "Expect: 100-continue" is answered before pre-routing; refuse there rather than invite the body.

@@ -4,7 +4,9 @@
 
 #include <signal.h>
 
+#include <cctype>
 #include <chrono>
+#include <fstream>
 #include <cstdint>
 #include <iostream>
 #include <memory>
@@ -17,7 +19,10 @@
 #include "reconciler/server/bootstrap.h"
 #include "reconciler/server/enrollment.h"
 #include "reconciler/server/fleet_service.h"
+#include "reconciler/server/git_feed.h"
 #include "reconciler/server/rate_limiter.h"
+#include "reconciler/status/status_listener.h"
+#include "web-readonly/web_assets.h"
 #include "schema/net.h"
 
 #ifndef WIREWARP_VERSION
@@ -37,33 +42,52 @@ struct DaemonOptions {
   std::string log_level = "info";
   // Enrollment attempts per remote address and token creations per admin, per minute; 0 = off.
   int64_t enroll_rate = 20;
-  // Hook (the lead wires it): --status-listen ADDR:PORT for the read-only status page and
-  // webhooks (reconciler/status/), fed by FleetService::StatusJson.
-  std::string status_listen;
-  // Hook (the lead wires it): --git-url, --git-branch, --git-path, --git-interval,
-  // --webhook-secret-file for the git source (reconciler/git/), whose commits go to
-  // FleetService::Submit and whose refusals to FleetService::RecordRejectedCommit.
+  // The read-only status page and the webhook route (plain HTTP); "off" disables both.
+  std::string status_listen = std::string(kDefaultStatusListen);
+  // The git source; off when git_url is empty.
+  std::string git_url;
+  std::string git_branch = "main";
+  std::string git_path;
+  std::string git_interval = "60s";
+  std::string git_cache_dir;  // default DATA_DIR/git-cache
+  std::string git_token_file;
+  std::string git_ssh_key;
+  std::string git_known_hosts;
+  std::string git_timeout = "30s";
+  bool git_allow_destructive = false;
+  std::string webhook_secret_file;
 };
+
+// "90s", "5m", "1h" or plain seconds.
+Result<std::chrono::seconds> ParseSeconds(const std::string& flag, const std::string& text) {
+  if (text.empty()) return Status::InvalidArgument(flag + " is empty");
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  std::string unit = text.substr(digits);
+  int64_t multiplier = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : 0;
+  if (digits == 0 || digits > 6 || multiplier == 0) {
+    return Status::InvalidArgument(flag + " \"" + text + "\" must be a duration like 60s, 5m or 1h");
+  }
+  int64_t seconds = std::stoll(text.substr(0, digits)) * multiplier;
+  if (seconds < 1) return Status::InvalidArgument(flag + " \"" + text + "\" must be at least 1s");
+  return std::chrono::seconds(seconds);
+}
+
+// The webhook secret: the file's first line, without surrounding whitespace.
+Result<std::string> ReadSecretFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("--webhook-secret-file: cannot read " + path);
+  std::string secret;
+  std::getline(in, secret);
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
+  std::size_t first = secret.find_first_not_of(" \t");
+  secret = first == std::string::npos ? "" : secret.substr(first);
+  if (secret.size() < 16) return Status::InvalidArgument("--webhook-secret-file: the secret in " + path + " is shorter than 16 characters");
+  return secret;
+}
 
 std::int64_t SystemNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-struct ListenAddress {
-  std::string host;
-  int port = 0;
-};
-
-Result<ListenAddress> ParseListen(const std::string& text) {
-  std::size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    return Status::InvalidArgument("--listen \"" + text + "\" must be ADDRESS:PORT, e.g. 0.0.0.0:8443");
-  }
-  std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  Result<std::uint16_t> port = ParsePort(text.substr(colon + 1));
-  if (!port.ok()) return Status::InvalidArgument("--listen \"" + text + "\": " + port.status().message());
-  return ListenAddress{host, *port};
 }
 
 Result<LogLevel> ParseLogLevel(const std::string& text) {
@@ -89,9 +113,33 @@ void PrintFirstStart(const Bootstrap& bootstrap) {
             << std::endl;
 }
 
+Result<std::unique_ptr<GitFeed>> MakeGitFeed(const DaemonOptions& flags, FleetService& service, Store& store,
+                                             HttpsServer& server, LogLevel level) {
+  GitFeedOptions options;
+  options.source.url = flags.git_url;
+  options.source.branch = flags.git_branch;
+  options.source.path = flags.git_path;
+  options.source.cache_dir = flags.git_cache_dir.empty() ? flags.data_dir + "/git-cache" : flags.git_cache_dir;
+  options.source.token_file = flags.git_token_file;
+  options.source.ssh_key_file = flags.git_ssh_key;
+  options.source.known_hosts_file = flags.git_known_hosts;
+  WW_ASSIGN_OR_RETURN(std::chrono::seconds timeout, ParseSeconds("--git-timeout", flags.git_timeout));
+  WW_ASSIGN_OR_RETURN(std::chrono::seconds interval, ParseSeconds("--git-interval", flags.git_interval));
+  options.source.timeout = timeout;
+  options.interval = interval;
+  if (!flags.webhook_secret_file.empty()) {
+    WW_ASSIGN_OR_RETURN(options.webhook_secret, ReadSecretFile(flags.webhook_secret_file));
+  }
+  options.allow_destructive = flags.git_allow_destructive ? AllowDestructive::kYes : AllowDestructive::kNo;
+  if (level >= LogLevel::kInfo) {
+    options.log = [](const std::string& line) { std::cout << line << std::endl; };
+  }
+  return GitFeed::Create(service, store, server, std::move(options));
+}
+
 int Run(const DaemonOptions& flags) {
   Result<LogLevel> level = ParseLogLevel(flags.log_level);
-  Result<ListenAddress> listen = ParseListen(flags.listen);
+  Result<std::pair<std::string, int>> listen = ParseListenAddress(flags.listen);
   for (const Status& status : {level.status(), listen.status()}) {
     if (!status.ok()) {
       std::cerr << "wirewarp-reconciler: " << status.message() << "\n";
@@ -102,7 +150,7 @@ int Run(const DaemonOptions& flags) {
     std::cerr << "wirewarp-reconciler: --worker-threads must be at least 4\n";
     return 2;
   }
-  std::string advertise = flags.advertise.empty() ? "https://127.0.0.1:" + std::to_string(listen->port) : flags.advertise;
+  std::string advertise = flags.advertise.empty() ? "https://127.0.0.1:" + std::to_string(listen->second) : flags.advertise;
   Result<HttpsUrl> advertised = ParseHttpsUrl(advertise);
   if (!advertised.ok()) {
     std::cerr << "wirewarp-reconciler: --advertise: " << advertised.status().message() << "\n";
@@ -167,17 +215,55 @@ int Run(const DaemonOptions& flags) {
     std::cerr << "wirewarp-reconciler: " << started.message() << "\n";
     return 1;
   }
-  // Hook: the status listener (flags.status_listen) and the git source start here, given
-  // [&service] { return service.StatusJson(); } and service.Submit / RecordRejectedCommit.
+  std::unique_ptr<GitFeed> git;
+  if (!flags.git_url.empty()) {
+    Result<std::unique_ptr<GitFeed>> feed = MakeGitFeed(flags, service, *bootstrap.store, *server, *level);
+    if (!feed.ok()) {
+      std::cerr << "wirewarp-reconciler: " << feed.status().message() << "\n";
+      service.Stop();
+      return 2;
+    }
+    git = std::move(feed).value();
+  }
+  std::unique_ptr<StatusListener> status_listener;
+  if (flags.status_listen != "off") {
+    Result<std::pair<std::string, int>> address = ParseListenAddress(flags.status_listen);
+    StatusListenerOptions status_options;
+    status_options.snapshot = [&service] { return service.StatusJson(); };
+    status_options.find_asset = [](std::string_view path) -> std::optional<StaticAsset> {
+      std::optional<WebAsset> asset = FindWebAsset(path);
+      if (!asset) return std::nullopt;
+      return StaticAsset{asset->content_type, asset->content};
+    };
+    if (git) {
+      status_options.webhook = [&git](const HttpHeaders& headers, const std::string& body) {
+        return git->HandleWebhook(headers, body);
+      };
+    }
+    Result<std::unique_ptr<StatusListener>> created_listener =
+        address.ok() ? StatusListener::Create(std::move(status_options)) : address.status();
+    Result<int> status_port = created_listener.ok() ? (*created_listener)->Start(address->first, address->second)
+                                                    : Result<int>(created_listener.status());
+    if (!status_port.ok()) {
+      std::cerr << "wirewarp-reconciler: --status-listen: " << status_port.status().message() << "\n";
+      service.Stop();
+      return 2;
+    }
+    status_listener = std::move(created_listener).value();
+    if (*level >= LogLevel::kInfo) {
+      std::cout << "status page: http://" << address->first << ":" << *status_port << "/" << std::endl;
+    }
+  }
 
-  Result<int> port = server->Start(listen->host, listen->port);
+  Result<int> port = server->Start(listen->first, listen->second);
   if (!port.ok()) {
     std::cerr << "wirewarp-reconciler: " << port.status().message() << "\n";
     service.Stop();
     return 1;
   }
+  if (git) git->Start();  // after the API is up: a first commit may be delivered at once
   if (*level >= LogLevel::kInfo) {
-    std::cout << "wirewarp-reconciler " << WIREWARP_VERSION << " listening on " << listen->host << ":" << *port
+    std::cout << "wirewarp-reconciler " << WIREWARP_VERSION << " listening on " << listen->first << ":" << *port
               << ", advertised as " << advertise << ", " << flags.worker_threads << " workers" << std::endl;
   }
 
@@ -186,6 +272,8 @@ int Run(const DaemonOptions& flags) {
   if (*level >= LogLevel::kInfo) {
     std::cout << "wirewarp-reconciler: " << (received == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping" << std::endl;
   }
+  if (git) git->Stop();
+  if (status_listener) status_listener->Stop();
   server->Stop();
   service.Stop();
   return 0;
@@ -208,6 +296,22 @@ int main(int argc, char** argv) {
   app.add_option("--enroll-rate", flags.enroll_rate,
                  "Enrollment attempts per remote address (and tokens per admin) per minute; 0 = no limit")
       ->capture_default_str();
+  app.add_option("--status-listen", flags.status_listen,
+                 "HOST:PORT of the read-only status page and POST /hooks/git (plain HTTP); off disables it")
+      ->capture_default_str();
+  app.add_option("--git-url", flags.git_url, "Follow this git repository (URL or local path); off when empty");
+  app.add_option("--git-branch", flags.git_branch, "Branch to follow")->capture_default_str();
+  app.add_option("--git-path", flags.git_path, "Directory in the repository holding the fleet YAML (default: the root)");
+  app.add_option("--git-interval", flags.git_interval, "Time between fetches when no webhook arrives")->capture_default_str();
+  app.add_option("--git-timeout", flags.git_timeout, "Longest a fetch may take")->capture_default_str();
+  app.add_option("--git-cache-dir", flags.git_cache_dir, "Bare fetch cache (default DATA_DIR/git-cache)");
+  app.add_option("--git-token-file", flags.git_token_file, "HTTPS: file holding an access token (the password)");
+  app.add_option("--git-ssh-key", flags.git_ssh_key, "SSH: private key file");
+  app.add_option("--git-known-hosts", flags.git_known_hosts, "SSH: known_hosts file the server's key must be in");
+  app.add_flag("--git-allow-destructive", flags.git_allow_destructive,
+               "Accept commits that remove every tunnel or more than half of the peers");
+  app.add_option("--webhook-secret-file", flags.webhook_secret_file,
+                 "File holding the shared secret webhooks are signed with (without it, webhooks are refused)");
   app.set_version_flag("--version", WIREWARP_VERSION);
   try {
     app.parse(argc, argv);

@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
     std::string listen = "127.0.0.1:" + std::to_string(port);
     std::string workers = std::to_string(options.agents + 100);
     execl(options.reconciler.c_str(), options.reconciler.c_str(), "--data-dir", data_dir.c_str(), "--listen",
-          listen.c_str(), "--advertise", url.c_str(), "--worker-threads", workers.c_str(), "--enroll-rate", "0",
+          listen.c_str(), "--advertise", url.c_str(), "--worker-threads", workers.c_str(), "--enroll-rate", "0", "--status-listen", "off",
           "--log-level", "error", static_cast<char*>(nullptr));
     _exit(127);
   }

@@ -3,11 +3,12 @@
 #
 # Four network namespaces stand in for the hosts, joined by veth pairs:
 #   inet  (203.0.113.1 toward the VPS, 198.51.100.1 toward the gateway, 192.0.2.1 a server)
-#   vps   (203.0.113.10)  tunnel server, WireGuard wwvps0 10.77.0.1
-#   gw    (198.51.100.10, 192.168.50.1 on the LAN)  tunnel client, WireGuard wwgw0 10.77.0.2
+#   vps   (203.0.113.10)  tunnel server, WireGuard wwv<pid> 10.77.0.1
+#   gw    (198.51.100.10, 192.168.50.1 on the LAN)  tunnel client, WireGuard wwg<pid> 10.77.0.2
 #   lan   (192.168.50.10) runs TCP/UDP echo services that report the source address they see
 # WireGuard runs in wireguard-go (userspace) unless the kernel module works. Configs are
-# rendered with `wwctl render` and applied with `wirewarp-agent apply`.
+# rendered with `wwctl render` and applied with `wirewarp-agent apply`. The plumbing
+# (topology, echo services, fleet, packet checks, cleanup) lives in lib.sh.
 #
 # Usage: dataplane_test.sh WWCTL AGENT      Exit 77 (skip) when not root.
 set -euo pipefail
@@ -15,67 +16,12 @@ set -euo pipefail
 WWCTL=$(realpath "$1")
 AGENT=$(realpath "$2")
 HERE=$(cd "$(dirname "$0")" && pwd)
-ECHO="/usr/bin/python3 $HERE/echo.py"
 
-if [ "$(id -u)" != 0 ]; then
-  echo "SKIP: the data-plane test needs root to create network namespaces, WireGuard devices and iptables rules"
-  exit 77
-fi
-for tool in ip iptables iptables-save wg wireguard-go /usr/bin/python3; do
-  command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (make deps installs it)"; exit 1; }
-done
-
-SUFFIX=$$
-NS_INET=wwinet$SUFFIX NS_VPS=wwvps$SUFFIX NS_GW=wwgw$SUFFIX NS_LAN=wwlan$SUFFIX
-WORK=$(mktemp -d /tmp/wirewarp-e2e.XXXXXX)
-PIDS=()
-FAILURES=0
-
-cleanup() {
-  set +e
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  for ns in $NS_INET $NS_VPS $NS_GW $NS_LAN; do
-    # Deleting the devices first makes wireguard-go exit.
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-    ip -n "$ns" link del wwvps0 2>/dev/null; ip -n "$ns" link del wwgw0 2>/dev/null
-    ip netns del "$ns" 2>/dev/null
-  done
-  pkill -f "wireguard-go wwvps0" 2>/dev/null; pkill -f "wireguard-go wwgw0" 2>/dev/null
-  rm -f /var/run/wireguard/wwvps0.sock /var/run/wireguard/wwgw0.sock
-  if [ "${WW_E2E_KEEP:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT INT TERM
-
-pass() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*"; FAILURES=$((FAILURES + 1)); }
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-
-# ---------------------------------------------------------------- topology
-for ns in $NS_INET $NS_VPS $NS_GW $NS_LAN; do
-  ip netns add "$ns"
-  in_ns "$ns" ip link set lo up
-done
-ip link add wwe-inet-v netns $NS_INET type veth peer name wwe-vps netns $NS_VPS
-ip link add wwe-inet-g netns $NS_INET type veth peer name wwe-gw netns $NS_GW
-ip link add wwe-gw-lan netns $NS_GW type veth peer name wwe-lan netns $NS_LAN
-in_ns $NS_INET ip addr add 203.0.113.1/24 dev wwe-inet-v
-in_ns $NS_INET ip addr add 198.51.100.1/24 dev wwe-inet-g
-in_ns $NS_INET ip addr add 192.0.2.1/32 dev lo  # a server on the internet (no dummy module needed)
-in_ns $NS_VPS ip addr add 203.0.113.10/24 dev wwe-vps
-in_ns $NS_GW ip addr add 198.51.100.10/24 dev wwe-gw
-in_ns $NS_GW ip addr add 192.168.50.1/24 dev wwe-gw-lan
-in_ns $NS_LAN ip addr add 192.168.50.10/24 dev wwe-lan
-for pair in "$NS_INET wwe-inet-v" "$NS_INET wwe-inet-g" "$NS_VPS wwe-vps" \
-            "$NS_GW wwe-gw" "$NS_GW wwe-gw-lan" "$NS_LAN wwe-lan"; do
-  set -- $pair; in_ns "$1" ip link set "$2" up
-done
-in_ns $NS_INET sysctl -qw net.ipv4.ip_forward=1
-in_ns $NS_VPS ip route add default via 203.0.113.1
-in_ns $NS_GW ip route add default via 198.51.100.1
-in_ns $NS_LAN ip route add default via 192.168.50.1
-# The gateway forwards for its LAN (a home router would); strict rp_filter like many distros.
-in_ns $NS_GW sysctl -qw net.ipv4.ip_forward=1
-in_ns $NS_GW sysctl -qw net.ipv4.conf.all.rp_filter=1
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+ww_require_root "the data-plane test needs root to create network namespaces, WireGuard devices and iptables rules"
+ww_init e2e
+ww_make_topology
 
 # Foreign rules that every apply and `down` must leave alone (Docker's chain, a user's NAT).
 for ns in $NS_VPS $NS_GW; do
@@ -104,11 +50,7 @@ foreign_rules_intact() {
 }
 
 # ---------------------------------------------------------------- services
-in_ns $NS_LAN $ECHO serve 0.0.0.0 tcp:8022 tcp:80 udp:27015 udp:27016 udp:27017 > "$WORK/lan-echo.log" 2>&1 &
-PIDS+=($!)
-in_ns $NS_INET $ECHO serve 192.0.2.1 tcp:7000 > "$WORK/inet-echo.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do grep -q ready "$WORK/lan-echo.log" 2>/dev/null && grep -q ready "$WORK/inet-echo.log" 2>/dev/null && break; sleep 0.1; done
+ww_start_echo_services
 
 # ---------------------------------------------------------------- fleet and keys
 mkdir -p "$WORK/fleet"
@@ -119,49 +61,7 @@ GW_KEY=$(in_ns $NS_GW "$AGENT" keygen --state-dir "$WORK/state-gw")
   && pass "state dir 0700, key 0600" || fail "state permissions: $(stat -c '%a %n' "$WORK/state-vps" "$WORK/state-vps/wireguard.key")"
 printf 'vps: %s\ngw: %s\n' "$VPS_KEY" "$GW_KEY" > "$WORK/keys.yaml"
 
-write_fleet() {  # $1 = "with-ssh" to include the single-port forward
-  cat > "$WORK/fleet/tunnel.yaml" <<YAML
-apiVersion: wirewarp.dev/v1
-kind: Tunnel
-metadata: {name: edge}
-spec:
-  agent: vps
-  endpoint: 203.0.113.10:51820
-  interface: wwvps0
-  network: 10.77.0.0/24
----
-apiVersion: wirewarp.dev/v1
-kind: Peer
-metadata: {name: home}
-spec:
-  tunnel: edge
-  agent: gw
-  interface: wwgw0
-  address: 10.77.0.2
-  lan: [192.168.50.0/24]
-  gateway: true
-YAML
-  cat > "$WORK/fleet/forwards.yaml" <<YAML
-apiVersion: wirewarp.dev/v1
-kind: PortForward
-metadata: {name: web-remap}
-spec: {tunnel: edge, protocol: tcp, ports: "8080", to: {address: 192.168.50.10, port: 80}}
----
-apiVersion: wirewarp.dev/v1
-kind: PortForward
-metadata: {name: game-range}
-spec: {tunnel: edge, protocol: udp, ports: "27015-27017", to: {address: 192.168.50.10}}
-YAML
-  if [ "${1:-}" = with-ssh ]; then
-    cat >> "$WORK/fleet/forwards.yaml" <<YAML
----
-apiVersion: wirewarp.dev/v1
-kind: PortForward
-metadata: {name: ssh-single}
-spec: {tunnel: edge, protocol: tcp, ports: "8022", to: {address: 192.168.50.10}}
-YAML
-  fi
-}
+write_fleet() { ww_write_fleet "$WORK/fleet" "$@"; }  # $1 = "with-ssh" to include the single-port forward
 
 render() {
   "$WWCTL" render -f "$WORK/fleet" --agent vps --keys "$WORK/keys.yaml" > "$WORK/vps.json"
@@ -174,37 +74,6 @@ apply_host() {  # ns name -> report in $WORK/NAME.report; returns the agent's ex
 }
 
 mutating_count() { /usr/bin/python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["commands"]))' "$1"; }
-
-check_forward() {  # protocol port -> the LAN host must see inet's real address
-  local protocol=$1 port=$2 answer
-  answer=$(in_ns $NS_INET $ECHO "$protocol" 203.0.113.10 "$port" 3 2>&1) || true
-  if [ "$answer" = "peer=203.0.113.1" ]; then pass "$protocol/$port from inet reaches the LAN host with the real client address"
-  else fail "$protocol/$port from inet: got '$answer', want 'peer=203.0.113.1'"; fi
-}
-
-check_closed() {
-  local protocol=$1 port=$2
-  if in_ns $NS_INET $ECHO "$protocol" 203.0.113.10 "$port" 1 >/dev/null 2>&1; then fail "$protocol/$port still answers after its forward was removed"
-  else pass "$protocol/$port is closed after its forward was removed"; fi
-}
-
-check_gateway_egress() {
-  local answer
-  answer=$(in_ns $NS_LAN $ECHO tcp 192.0.2.1 7000 3 2>&1) || true
-  if [ "$answer" = "peer=203.0.113.10" ]; then pass "gateway mode: the LAN reaches the internet with the VPS's address"
-  else fail "gateway mode: inet saw '$answer', want 'peer=203.0.113.10'"; fi
-}
-
-wait_for_handshake() {
-  # After a peer is removed and re-added, the client notices the dead session and
-  # re-handshakes only after WireGuard's keepalive + rekey timeouts (about 15 s).
-  # A server that lost a peer also lost its endpoint: only the client can re-establish the
-  # session, and it does so once it sends data that gets no answer. Nudge it with a datagram.
-  for _ in $(seq 60); do
-    if in_ns $NS_INET $ECHO tcp 203.0.113.10 8080 1 >/dev/null 2>&1; then return 0; fi
-    in_ns $NS_GW $ECHO udp 10.77.0.1 9 0.2 >/dev/null 2>&1 || true
-  done
-}
 
 # ---------------------------------------------------------------- 1 + 2: first apply
 write_fleet with-ssh
@@ -226,7 +95,7 @@ apply_host $NS_VPS vps || true; apply_host $NS_GW gw || true
 
 # ---------------------------------------------------------------- 4: drift
 in_ns $NS_VPS iptables -t nat -D WIREWARP-PREROUTING 1
-in_ns $NS_VPS wg set wwvps0 peer "$GW_KEY" remove
+in_ns $NS_VPS wg set $WG_VPS peer "$GW_KEY" remove
 if apply_host $NS_VPS vps && [ "$(mutating_count "$WORK/vps.report")" -gt 0 ] && grep -q '"result": "applied"' "$WORK/vps.report"; then
   pass "drift (deleted DNAT rule and peer) reported and healed"
 else fail "drift was not healed"; cat "$WORK/vps.report"; fi
@@ -244,7 +113,7 @@ check_forward tcp 8080
 check_forward udp 27015
 
 # ---------------------------------------------------------------- 6: reboot of the gateway, no reconciler
-in_ns $NS_GW ip link del wwgw0
+in_ns $NS_GW ip link del $WG_GW
 for chain in WIREWARP-PREROUTING WIREWARP-OUTPUT WIREWARP-MSS; do in_ns $NS_GW iptables -t mangle -F $chain 2>/dev/null || true; done
 in_ns $NS_GW iptables -F WIREWARP-FORWARD 2>/dev/null || true
 sleep 0.5
@@ -267,6 +136,4 @@ for name in vps gw; do
   else fail "down left $name changed:"; cat "$WORK/$name.diff"; fi
 done
 
-echo "$((FAILURES == 0 ? 1 : 0)) passed, $FAILURES failed" > /dev/null
-if [ $FAILURES -ne 0 ]; then echo "e2e: $FAILURES check(s) failed"; exit 1; fi
-echo "e2e: all checks passed"
+ww_summary e2e

@@ -249,7 +249,7 @@ TEST_CASE("https: no client certificate gets 401 on a protected route, and passe
   httplib::Result refused = client->Get("/whoami");
   REQUIRE(refused);
   CHECK(refused->status == 401);
-  CHECK(refused->body == "no client certificate\n");
+  CHECK(refused->body == R"({"error":"no client certificate"})");
   httplib::Result open = client->Get("/public");
   REQUIRE(open);
   CHECK(open->status == 200);
@@ -286,7 +286,7 @@ TEST_CASE("https: a revoked certificate gets 401") {
   httplib::Result result = client->Get("/whoami");
   REQUIRE(result);
   CHECK(result->status == 401);
-  CHECK(result->body == "client certificate " + revoked.serial + " is revoked\n");
+  CHECK(result->body == R"({"error":"client certificate )" + revoked.serial + R"( is revoked"})");
   // Checked on every request, not once per connection.
   auto good = MakeClient(fixture.port, fixture.ca, &fixture.agent);
   good->set_keep_alive(true);
@@ -319,6 +319,17 @@ TEST_CASE("https: hostile requests over raw TLS are refused before any handler")
                                  "POST /v1/report HTTP/1.1\r\n" + host +
                                      "Content-Encoding: gzip\r\nContent-Length: 4\r\n\r\nabcd");
     CHECK(StatusLine(reply.response) == "HTTP/1.1 415 Unsupported Media Type");
+  }
+  SUBCASE("the body of a refused request is never parsed as a further request") {
+    std::string smuggled = "GET /whoami HTTP/1.1\r\n" + host + "\r\n";
+    RawReply reply = RawExchange(fixture.port, fixture.agent,
+                                 "POST /v1/report HTTP/1.1\r\n" + host + "Content-Encoding: gzip\r\nContent-Length: " +
+                                     std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled,
+                                 true);
+    CHECK(StatusLine(reply.response) == "HTTP/1.1 415 Unsupported Media Type");
+    CHECK(reply.response.find("HTTP/1.1", 1) == std::string::npos);  // one answer only
+    CHECK(reply.closed_after);
+    CHECK(fixture.handler_calls == 0);
   }
   SUBCASE("POST without Content-Length is answered without reading to EOF") {
     RawReply reply = RawExchange(fixture.port, fixture.agent, "POST /v1/report HTTP/1.1\r\n" + host + "\r\nbody", true);

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make run`: the reconciler with embedded defaults, following examples/homelab of this
+# checkout's git repository (its current branch; commit to see a change), with SQLite and the
+# CA in ./wirewarp-data and the status page on localhost. Prints the status URL, the admin
+# config path and an install command for the VPS agent. Ctrl-C stops it.
+# Usage: scripts/run.sh BUILD_DIR
+set -euo pipefail
+
+BUILD=$(realpath "${1:-build}")
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DATA=${WIREWARP_DATA:-$ROOT/wirewarp-data}
+LISTEN=${WIREWARP_LISTEN:-127.0.0.1:8443}
+STATUS=${WIREWARP_STATUS_LISTEN:-127.0.0.1:8080}
+BRANCH=$(git -C "$ROOT" rev-parse --abbrev-ref HEAD 2>/dev/null || echo main)
+
+"$BUILD/reconciler/daemon/wirewarp-reconciler" --data-dir "$DATA" --listen "$LISTEN" \
+  --git-url "$ROOT" --git-branch "$BRANCH" --git-path examples/homelab --git-interval 60s \
+  --status-listen "$STATUS" &
+PID=$!
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null' EXIT INT TERM
+for _ in $(seq 100); do
+  [ -f "$DATA/admin.wwctl.yaml" ] && curl -sk -o /dev/null --max-time 1 "https://$LISTEN/v1/ca" && break
+  kill -0 $PID 2>/dev/null || exit 1
+  sleep 0.1
+done
+INSTALL=$(WWCTL_CONFIG=$DATA/admin.wwctl.yaml "$BUILD/cli/wwctl" token create --type server --name vps --ttl 24h)
+cat <<MSG
+
+WireWarp reconciler is running (following $ROOT, branch $BRANCH, path examples/homelab).
+  Status page:   http://$STATUS/
+  Admin config:  $DATA/admin.wwctl.yaml
+                 export WWCTL_CONFIG=$DATA/admin.wwctl.yaml; $BUILD/cli/wwctl status
+  Enroll the VPS agent (a single-use token, valid 24 h):
+$INSTALL
+Press Ctrl-C to stop.
+MSG
+wait $PID

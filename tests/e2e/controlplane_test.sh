@@ -1,0 +1,427 @@
+#!/usr/bin/env bash
+# End-to-end and security test of the control plane (issue 4), with real packets.
+#
+# The lib.sh topology plus a namespace `ctl` (192.0.2.130, behind inet) running
+# wirewarp-reconciler. wwctl (admin config from the data dir) creates tokens; the vps agent
+# (server) and the gw agent (client) enroll with the printed CA pin and run as daemons; the
+# fleet is applied with `wwctl apply` and `wwctl wait --for=converged`; forwards carry real
+# packets. Then: a changed forward (apply -> converged in ms), the reconciler stopped
+# (forwards keep working), the gw agent restarted while it is down (restores from disk), the
+# reconciler restarted (agents reconnect, nothing lost), an agent deleted (refused at once).
+# Security, with curl and openssl against the reconciler: certificates that are missing, from
+# another CA, expired or revoked; reused, expired and wrong tokens; another agent's plan;
+# chunked, compressed, oversized and length-less bodies (with the reconciler's RSS); no
+# private key in the database or in any request body the test sent.
+#
+# Usage: controlplane_test.sh BUILD_DIR      Exit 77 (skip) when not root.
+set -euo pipefail
+
+BUILD=$(realpath "$1")
+WWCTL=$BUILD/cli/wwctl
+AGENT=$BUILD/agent/wirewarp-agent
+RECONCILER=$BUILD/reconciler/daemon/wirewarp-reconciler
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+ww_require_root "the control-plane test needs root to create network namespaces, WireGuard devices and iptables rules" curl openssl gzip
+for binary in "$WWCTL" "$AGENT" "$RECONCILER"; do
+  [ -x "$binary" ] || { echo "FAIL: $binary is not built"; exit 1; }
+done
+
+export WW_WITH_CTL=1  # lib.sh adds the ctl namespace
+ww_init controlplane
+ww_make_topology
+ww_start_echo_services
+
+DATA=$WORK/data
+URL=https://$CTL_ADDRESS:8443
+ADMIN_CONFIG=$DATA/admin.wwctl.yaml
+CERTS=$WORK/certs    # PEM pairs NAME.pem + NAME.key for curl
+BODIES=$WORK/bodies  # every request body this script sends, for the private-key check
+mkdir -p "$CERTS" "$BODIES"
+RECONCILER_PID='' VPS_RUN='' GW_RUN=''
+START_SECONDS=$SECONDS
+
+json() {  # json FILE PYTHON-EXPRESSION (on `d`): prints the result
+  /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# ---------------------------------------------------------------- the processes
+start_reconciler() {
+  # `ip netns exec` execs the program, so $! is the reconciler itself (a backgrounded shell
+  # function would be a subshell).
+  ip netns exec "$NS_CTL" "$RECONCILER" --data-dir "$DATA" --listen "$CTL_ADDRESS:8443" --advertise "$URL" \
+    >> "$WORK/reconciler.log" 2>&1 &
+  RECONCILER_PID=$!
+  PIDS+=("$RECONCILER_PID")
+  for _ in $(seq 100); do
+    [ "$(in_ns "$NS_CTL" curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$URL/v1/ca" 2>/dev/null)" = 200 ] && return 0
+    kill -0 "$RECONCILER_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  echo "FAIL: the reconciler did not start:"; cat "$WORK/reconciler.log"
+  exit 1
+}
+
+start_agent() {  # start_agent NAME NS: `wirewarp-agent run`, PID into VPS_RUN / GW_RUN
+  local name=$1 ns=$2
+  ip netns exec "$ns" "$AGENT" run --state-dir "$WORK/state-$name" >> "$WORK/$name-run.log" 2>&1 &
+  PIDS+=($!)
+  if [ "$name" = vps ]; then VPS_RUN=$!; else GW_RUN=$!; fi
+}
+
+wwctl() { in_ns "$NS_CTL" env WWCTL_CONFIG="$ADMIN_CONFIG" "$WWCTL" "$@"; }
+
+# api NS CERT METHOD PATH [curl options...]: prints the HTTP status (000 = no answer, e.g. a
+# refused handshake); the body goes to $WORK/answer, curl's errors to $WORK/answer.err.
+# CERT names $CERTS/CERT.pem + .key, or is "" for no client certificate.
+api() {
+  local ns=$1 cert=$2 method=$3 path=$4
+  shift 4
+  local identity=()
+  [ -n "$cert" ] && identity=(--cert "$CERTS/$cert.pem" --key "$CERTS/$cert.key")
+  : > "$WORK/answer"
+  in_ns "$ns" curl -sS --max-time 20 --cacert "$CERTS/ca.pem" "${identity[@]}" -X "$method" \
+    -o "$WORK/answer" -w '%{http_code}' "$@" "$URL$path" 2> "$WORK/answer.err" || true
+}
+
+# ---------------------------------------------------------------- 1: first start, tokens, enrollment
+start_reconciler
+[ -f "$ADMIN_CONFIG" ] && [ "$(stat -c %a "$ADMIN_CONFIG")" = 600 ] && pass "first start wrote admin.wwctl.yaml (0600)" \
+  || fail "admin.wwctl.yaml: $(stat -c '%a %n' "$ADMIN_CONFIG" 2>&1)"
+/usr/bin/python3 - "$ADMIN_CONFIG" "$CERTS" <<'PY'
+import sys, yaml
+config = yaml.safe_load(open(sys.argv[1]))
+for key, name in (("caCertificate", "ca.pem"), ("clientCertificate", "admin.pem"), ("clientKey", "admin.key")):
+    open(sys.argv[2] + "/" + name, "w").write(config[key])
+open(sys.argv[2] + "/pin", "w").write(config["caPin"])
+PY
+CONFIG_PIN=$(cat "$CERTS/pin")
+
+create_token() {  # create_token TYPE NAME [TTL]: the reconciler's answer into $WORK/token-NAME.json
+  local ttl=()
+  [ -n "${3:-}" ] && ttl=(--ttl "$3")
+  wwctl token create --type "$1" --name "$2" "${ttl[@]}" -o json > "$WORK/token-$2.json" 2> "$WORK/token-$2.err"
+}
+token_of() { json "$WORK/token-$1.json" 'd["token"]' 2>/dev/null || true; }
+
+if create_token server vps && create_token client gw && create_token client late 60s; then pass "wwctl token create (server, client, ttl 60s)"
+else fail "wwctl token create failed: $(cat "$WORK"/token-*.err)"; fi
+TOKEN_VPS=$(token_of vps) TOKEN_GW=$(token_of gw) TOKEN_LATE=$(token_of late)
+INSTALL=$(json "$WORK/token-vps.json" 'd["installCommand"]' 2>/dev/null || true)
+PIN=$(grep -o 'sha256:[0-9a-f]\{64\}' <<< "$INSTALL" | head -1 || true)
+[ -n "$TOKEN_VPS" ] && [ -n "$TOKEN_GW" ] && [ "$PIN" = "$CONFIG_PIN" ] && grep -q -- "--url $URL" <<< "$INSTALL" \
+  && pass "the install command carries the URL and the CA pin: $INSTALL" \
+  || fail "install command: '$INSTALL' (want --url $URL and --ca-pin $CONFIG_PIN), token '$TOKEN_VPS'"
+[ "$TOKEN_VPS" != "$TOKEN_GW" ] && pass "every token is different" || fail "two tokens are equal: $TOKEN_VPS"
+
+enroll() {  # enroll NAME NS MODE TOKEN [PIN]
+  local token_file=$WORK/token-$1.secret
+  (umask 077; printf '%s\n' "$4" > "$token_file")
+  in_ns "$2" "$AGENT" enroll --url "$URL" --token-file "$token_file" --ca-pin "${5:-$PIN}" --mode "$3" \
+    --state-dir "$WORK/state-$1" --name "$1" > "$WORK/enroll-$1.log" 2>&1
+}
+WRONG_PIN=sha256:$(printf '0%.0s' $(seq 64))
+if enroll vps "$NS_VPS" server "$TOKEN_VPS" "$WRONG_PIN"; then fail "enrollment with a wrong CA pin succeeded"
+elif [ -n "$(wwctl get agents -o json 2>/dev/null | grep -o '"vps"')" ]; then fail "a wrong pin still registered the agent"
+else pass "a wrong CA pin stops enrollment ($(tail -1 "$WORK/enroll-vps.log"))"; fi
+enroll vps "$NS_VPS" server "$TOKEN_VPS" && pass "vps enrolled (server)" || { fail "vps enrollment failed"; cat "$WORK/enroll-vps.log"; }
+enroll gw "$NS_GW" client "$TOKEN_GW" && pass "gw enrolled (client)" || { fail "gw enrollment failed"; cat "$WORK/enroll-gw.log"; }
+for name in vps gw; do
+  state=$WORK/state-$name
+  if [ -s "$state/tls.pem" ] && [ "$(stat -c %a "$state/tls.key" 2>/dev/null)" = 600 ] && [ -s "$state/wireguard.key" ]; then
+    pass "$name: TLS certificate, TLS key (0600) and WireGuard key in its state dir"
+  else fail "$name state dir: $(ls -l "$state" 2>&1 | tr '\n' ' ')"; fi
+done
+if [ "$FAILURES" -ne 0 ]; then
+  echo "controlplane: stopping here, the agents are not enrolled (reconciler log below)"; cat "$WORK/reconciler.log"
+  exit 1
+fi
+ln -sf "$WORK/state-gw/tls.pem" "$CERTS/gw.pem"; ln -sf "$WORK/state-gw/tls.key" "$CERTS/gw.key"
+ln -sf "$WORK/state-vps/tls.pem" "$CERTS/vps.pem"; ln -sf "$WORK/state-vps/tls.key" "$CERTS/vps.key"
+
+# ---------------------------------------------------------------- 2: apply, converge, real packets
+start_agent vps "$NS_VPS"
+start_agent gw "$NS_GW"
+ww_write_fleet "$WORK/fleet" with-ssh
+if wwctl apply -f "$WORK/fleet" > "$WORK/apply-1.log" 2>&1; then pass "wwctl apply accepted the fleet"
+else fail "wwctl apply failed"; cat "$WORK/apply-1.log"; fi
+if wwctl wait --for=converged --timeout 60s > "$WORK/wait-1.log" 2>&1; then pass "wwctl wait --for=converged: the fleet converged"
+else fail "the fleet did not converge (wait exit $?)"; cat "$WORK/wait-1.log"; wwctl status || true; fi
+wait_for_handshake || true
+check_forward tcp 8022
+check_forward tcp 8080
+check_forward udp 27016
+check_forward udp 27017
+check_gateway_egress
+
+# The agents' own view of what they were sent: captured for the private-key check.
+for name in vps gw; do
+  ns=$NS_VPS; [ $name = gw ] && ns=$NS_GW
+  code=$(api "$ns" $name GET "/v1/agents/$name/plan?after=0&wait=0")
+  cp "$WORK/answer" "$BODIES/plan-$name.answer"
+  [ "$code" = 200 ] && pass "$name reads its own plan (200)" || fail "$name reading its own plan: HTTP $code $(cat "$WORK/answer" "$WORK/answer.err")"
+done
+code=$(api "$NS_GW" gw GET "/v1/agents/vps/plan?after=0&wait=0")
+[ "$code" = 403 ] && pass "the gw agent's certificate asking for vps's plan gets 403" \
+  || fail "gw asking for vps's plan: HTTP $code, want 403 ($(cat "$WORK/answer"))"
+code=$(api "$NS_GW" gw POST "/v1/agents/vps/report" -H 'Content-Type: application/json' --data-binary '{"generation": 0}')
+[ "$code" = 403 ] && pass "the gw agent's certificate writing vps's report gets 403" \
+  || fail "gw writing vps's report: HTTP $code, want 403 ($(cat "$WORK/answer"))"
+code=$(api "$NS_GW" gw GET "/v1/status")
+[ "$code" = 403 ] && pass "an agent certificate reading the fleet status gets 403" || fail "agent reading /v1/status: HTTP $code, want 403"
+
+# ---------------------------------------------------------------- 3: change a forward, measure
+ww_write_fleet "$WORK/fleet"  # drops ssh-single (tcp 8022)
+started=$(date +%s%N)
+if wwctl apply -f "$WORK/fleet" > "$WORK/apply-2.log" 2>&1 && wwctl wait --for=converged --timeout 60s > "$WORK/wait-2.log" 2>&1; then
+  pass "a changed forward converged $(( ($(date +%s%N) - started) / 1000000 )) ms after wwctl apply"
+else fail "the changed fleet did not converge"; cat "$WORK/apply-2.log" "$WORK/wait-2.log"; fi
+daemons_running() {  # daemons_running WHEN: both `wirewarp-agent run` processes are alive
+  local name pid status dead=''
+  for name in vps gw; do
+    pid=$VPS_RUN; [ $name = gw ] && pid=$GW_RUN
+    if ! kill -0 "$pid" 2>/dev/null; then
+      status=0; wait "$pid" || status=$?
+      dead="$dead $name (exit $status: $(tail -1 "$WORK/$name-run.log"))"
+    fi
+  done
+  [ -z "$dead" ] && pass "both agent daemons are running ($1)" || fail "agent daemon(s) died ($1):$dead"
+}
+daemons_running "after the change"
+check_closed tcp 8022
+check_forward tcp 8080 "after the change"
+check_forward udp 27015 "after the change"
+curl_status() { api "$NS_CTL" admin GET /v1/status > /dev/null; cp "$WORK/answer" "$WORK/$1.json"; }
+curl_status status-before
+REVISION_BEFORE=$(json "$WORK/status-before.json" 'd["revision"]["id"]' 2>/dev/null || echo none)
+GENERATIONS_BEFORE=$(json "$WORK/status-before.json" 'sorted((a["name"], a["generation"]) for a in d["agents"])' 2>/dev/null || echo none)
+
+# ---------------------------------------------------------------- 4: the reconciler stops
+ww_stop "$RECONCILER_PID"
+kill -0 "$RECONCILER_PID" 2>/dev/null && fail "the reconciler did not stop" || pass "the reconciler stopped"
+check_forward tcp 8080 "reconciler stopped"
+check_forward udp 27015 "reconciler stopped"
+
+# ---------------------------------------------------------------- 5: the gw agent restarts while the reconciler is down
+ww_stop "$GW_RUN"
+kill -0 "$GW_RUN" 2>/dev/null && fail "the gw agent did not stop" || pass "the gw agent stopped"
+check_forward tcp 8080 "gw agent stopped: the tunnel stays"
+# A reboot: the device and the agent's rules are gone; only the state dir remains.
+in_ns "$NS_GW" ip link del "$WG_GW"
+for chain in WIREWARP-PREROUTING WIREWARP-OUTPUT WIREWARP-MSS; do in_ns "$NS_GW" iptables -t mangle -F $chain 2>/dev/null || true; done
+in_ns "$NS_GW" iptables -F WIREWARP-FORWARD 2>/dev/null || true
+start_agent gw "$NS_GW"
+for _ in $(seq 50); do in_ns "$NS_GW" ip link show "$WG_GW" > /dev/null 2>&1 && break; sleep 0.2; done
+if wait_for_handshake; then pass "the restarted gw agent restored the tunnel from disk with the reconciler down"
+else fail "the gw agent did not restore from disk"; tail -20 "$WORK/gw-run.log"; fi
+check_forward tcp 8080 "restored offline"
+check_forward udp 27016 "restored offline"
+check_gateway_egress "restored offline"
+
+# ---------------------------------------------------------------- 6: the reconciler restarts
+start_reconciler
+connected=''
+for _ in $(seq 120); do  # the agents' backoff may have reached 60 s (+25 %)
+  if wwctl get agents -o json > "$WORK/agents.json" 2> "$WORK/agents.err" &&
+     [ "$(json "$WORK/agents.json" 'sorted(a["name"] for a in (d if isinstance(d, list) else d.get("agents", [])) if a.get("connected"))' 2>/dev/null)" = "['gw', 'vps']" ]; then
+    connected=yes; break
+  fi
+  sleep 1
+done
+[ -n "$connected" ] && pass "after the reconciler restarted, wwctl get agents shows vps and gw connected" \
+  || { fail "agents did not reconnect: $(cat "$WORK/agents.json" "$WORK/agents.err" 2>/dev/null)"; }
+wwctl wait --for=converged --timeout 60s > "$WORK/wait-3.log" 2>&1 && pass "converged again after the restart" \
+  || { fail "not converged after the restart"; cat "$WORK/wait-3.log"; }
+curl_status status-after
+REVISION_AFTER=$(json "$WORK/status-after.json" 'd["revision"]["id"]' 2>/dev/null || echo none)
+GENERATIONS_AFTER=$(json "$WORK/status-after.json" 'sorted((a["name"], a["generation"]) for a in d["agents"])' 2>/dev/null || echo none)
+[ "$REVISION_BEFORE" != none ] && [ "$REVISION_AFTER" = "$REVISION_BEFORE" ] \
+  && pass "nothing lost: the same revision ($REVISION_AFTER) after the restart" \
+  || fail "revision before the restart $REVISION_BEFORE, after $REVISION_AFTER"
+# Generations continue (a store that lost them would start again at 1).
+/usr/bin/python3 -c 'import ast,sys; b=dict(ast.literal_eval(sys.argv[1])); a=dict(ast.literal_eval(sys.argv[2]))
+sys.exit(0 if set(a) == set(b) == {"gw", "vps"} and all(a[n] >= b[n] > 0 for n in a) else 1)' "$GENERATIONS_BEFORE" "$GENERATIONS_AFTER" 2>/dev/null \
+  && pass "plan generations continue after the restart: $GENERATIONS_BEFORE -> $GENERATIONS_AFTER" \
+  || fail "plan generations before the restart $GENERATIONS_BEFORE, after $GENERATIONS_AFTER"
+check_forward tcp 8080 "after the reconciler restarted"
+daemons_running "after the reconciler restarted"
+
+# ---------------------------------------------------------------- 7: security, certificates
+code=$(api "$NS_CTL" "" GET /v1/status)
+[ "$code" = 401 ] && pass "no client certificate: /v1/status answers 401" || fail "no client certificate: HTTP $code, want 401"
+error_is_json() { json "$WORK/answer" 'd["error"]' > /dev/null 2>&1; }
+error_is_json && pass "the 401 is a JSON error answer: $(cat "$WORK/answer")" || fail "the 401 is not {\"error\": ...} (API.md): '$(cat "$WORK/answer")'"
+code=$(api "$NS_CTL" "" GET /v1/ca)
+[ "$code" = 200 ] && pass "no client certificate: /v1/ca answers 200 (enrollment needs it)" || fail "/v1/ca without a certificate: HTTP $code"
+code=$(api "$NS_CTL" admin GET /v1/status)
+[ "$code" = 200 ] && pass "the admin certificate reads /v1/status (200)" || fail "admin /v1/status: HTTP $code"
+
+# make_certificate CA_PEM CA_KEY URI NAME START END: $CERTS/NAME.{pem,key} with an identity URI,
+# issued by `openssl ca` (the only OpenSSL 3.0 tool that sets a notBefore in the past).
+make_certificate() {
+  local ca=$1 ca_key=$2 uri=$3 out=$CERTS/$4 start=$5 end=$6 dir=$WORK/openssl-$4
+  mkdir -p "$dir/new"; : > "$dir/index.txt"; echo 01 > "$dir/serial"
+  cat > "$dir/openssl.cnf" <<CNF
+[ca]
+default_ca = throwaway
+[throwaway]
+database = $dir/index.txt
+new_certs_dir = $dir/new
+serial = $dir/serial
+certificate = $ca
+private_key = $ca_key
+default_md = sha256
+policy = anything
+unique_subject = no
+x509_extensions = client
+[anything]
+commonName = optional
+[client]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+subjectAltName = URI:$uri
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+CNF
+  openssl ecparam -name prime256v1 -genkey -noout -out "$out.key" 2> /dev/null &&
+    openssl req -new -key "$out.key" -subj /CN=admin -out "$dir/request.csr" &&
+    openssl ca -batch -notext -config "$dir/openssl.cnf" -in "$dir/request.csr" -out "$out.pem" \
+      -startdate "$start" -enddate "$end" > "$dir/log" 2>&1 || { cat "$dir/log"; return 1; }
+}
+
+# Another CA, with a certificate claiming the admin identity.
+openssl ecparam -name prime256v1 -genkey -noout -out "$CERTS/other-ca.key" 2> /dev/null
+openssl req -x509 -new -key "$CERTS/other-ca.key" -subj "/CN=WireWarp CA" -days 2 -out "$CERTS/other-ca.pem"
+make_certificate "$CERTS/other-ca.pem" "$CERTS/other-ca.key" wirewarp://default/admin/admin foreign \
+  "$(date -u -d '-1 hour' +%Y%m%d%H%M%SZ)" "$(date -u -d '+1 day' +%Y%m%d%H%M%SZ)"
+code=$(api "$NS_CTL" foreign GET /v1/status)
+[ "$code" = 000 ] && pass "a certificate from another CA: the handshake is refused ($(tail -1 "$WORK/answer.err"))" \
+  || fail "a certificate from another CA: HTTP $code, want a refused handshake"
+
+# Signed by the real CA key, valid last year only; the same recipe valid now is the control.
+make_certificate "$DATA/ca.pem" "$DATA/ca-key.pem" wirewarp://default/admin/admin expired \
+  "$(date -u -d '-400 days' +%Y%m%d%H%M%SZ)" "$(date -u -d '-370 days' +%Y%m%d%H%M%SZ)"
+make_certificate "$DATA/ca.pem" "$DATA/ca-key.pem" wirewarp://default/admin/admin current \
+  "$(date -u -d '-1 hour' +%Y%m%d%H%M%SZ)" "$(date -u -d '+1 day' +%Y%m%d%H%M%SZ)"
+code=$(api "$NS_CTL" expired GET /v1/status)
+if [ "$code" = 000 ] || [ "$code" = 401 ]; then pass "an expired certificate from the real CA is refused (HTTP $code: $(tail -1 "$WORK/answer.err")$(head -c 100 "$WORK/answer"))"
+else fail "an expired certificate: HTTP $code, want a refused handshake or 401"; fi
+code=$(api "$NS_CTL" current GET /v1/status)
+[ "$code" = 200 ] && pass "the same recipe with a validity that includes now is accepted (200): the dates made the difference" \
+  || fail "control certificate (real CA, valid now): HTTP $code $(cat "$WORK/answer.err")"
+
+# The gw agent is deleted: its running daemon is refused at once and exits 3.
+if wwctl agent delete gw > "$WORK/delete.log" 2>&1; then pass "wwctl agent delete gw"
+else fail "wwctl agent delete gw failed"; cat "$WORK/delete.log"; fi
+code=$(api "$NS_GW" gw GET "/v1/agents/gw/plan?after=0&wait=0")
+[ "$code" = 401 ] && pass "the deleted agent's (revoked) certificate gets 401" || fail "revoked certificate: HTTP $code, want 401"
+gw_exit=running
+for _ in $(seq 300); do
+  if ! kill -0 "$GW_RUN" 2>/dev/null; then gw_exit=0; wait "$GW_RUN" || gw_exit=$?; break; fi
+  sleep 0.2
+done
+[ "$gw_exit" = 3 ] && pass "the deleted gw agent's daemon exits with code 3" \
+  || { fail "the deleted gw agent's daemon: exit '$gw_exit', want 3"; tail -5 "$WORK/gw-run.log"; }
+code=$(api "$NS_VPS" vps GET "/v1/agents/vps/plan?after=0&wait=0")
+[ "$code" = 200 ] && pass "the other agent (vps) is still served (200)" || fail "vps after deleting gw: HTTP $code"
+
+# ---------------------------------------------------------------- 8: security, tokens
+# One CSR and WireGuard key for every attempt: only the token differs.
+openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/intruder.key" 2> /dev/null
+openssl req -new -key "$WORK/intruder.key" -subj /CN=intruder -out "$WORK/intruder.csr"
+INTRUDER_WG_PUBLIC=$(wg genkey | wg pubkey)
+enroll_body() {  # enroll_body TOKEN FILE
+  /usr/bin/python3 -c 'import json,sys; print(json.dumps({"token": sys.argv[1], "csr": open(sys.argv[2]).read(),
+    "wireguardPublicKey": sys.argv[3], "hostname": "intruder", "mode": "client", "name": "intruder"}))' \
+    "$1" "$WORK/intruder.csr" "$INTRUDER_WG_PUBLIC" > "$2"
+}
+remaining=$((START_SECONDS + 70 - SECONDS))
+[ "$remaining" -gt 0 ] && sleep "$remaining"  # the 60 s token has expired now
+declare -A TOKEN_ERROR
+for kind in reused expired wrong; do
+  case $kind in
+    reused) token=$TOKEN_GW ;;
+    expired) token=$TOKEN_LATE ;;
+    wrong) token=${TOKEN_GW%?}$([ "${TOKEN_GW: -1}" = A ] && echo B || echo A) ;;
+  esac
+  enroll_body "$token" "$BODIES/enroll-$kind.json"
+  code=$(api "$NS_GW" "" POST /v1/enroll -H 'Content-Type: application/json' --data-binary "@$BODIES/enroll-$kind.json")
+  TOKEN_ERROR[$kind]="$code $(cat "$WORK/answer")"
+  [ "$code" = 401 ] && pass "enrollment with the $kind token is refused (401)" || fail "enrollment with the $kind token: HTTP $code $(cat "$WORK/answer"), want 401"
+done
+[ "${TOKEN_ERROR[reused]}" = "${TOKEN_ERROR[expired]}" ] && [ "${TOKEN_ERROR[reused]}" = "${TOKEN_ERROR[wrong]}" ] \
+  && pass "reused, expired and wrong tokens get the same answer: ${TOKEN_ERROR[wrong]}" \
+  || fail "token answers differ: reused '${TOKEN_ERROR[reused]}', expired '${TOKEN_ERROR[expired]}', wrong '${TOKEN_ERROR[wrong]}'"
+
+# ---------------------------------------------------------------- 9: security, bodies
+# Bodies large enough that reading one would show in the RSS: 1 MiB chunked or length-less,
+# a gzip bomb (16 KiB that inflates to 16 MiB), 9 MiB with a Content-Length above the 8 MiB limit.
+head -c $((1024 * 1024)) /dev/zero | tr '\0' ' ' > "$WORK/large.json"
+head -c $((16 * 1024 * 1024)) /dev/zero | tr '\0' ' ' | gzip -c > "$WORK/bomb.json.gz"
+head -c $((9 * 1024 * 1024)) /dev/zero | tr '\0' ' ' > "$WORK/oversized.json"
+bad_body() {  # bad_body KIND: the HTTP status for one bad POST /v1/revisions
+  local json=(-H 'Content-Type: application/json')
+  case $1 in
+    chunked) api "$NS_CTL" admin POST /v1/revisions "${json[@]}" -H 'Transfer-Encoding: chunked' --data-binary "@$WORK/large.json" ;;
+    compressed) api "$NS_CTL" admin POST /v1/revisions "${json[@]}" -H 'Content-Encoding: gzip' --data-binary "@$WORK/bomb.json.gz" ;;
+    oversized) api "$NS_CTL" admin POST /v1/revisions "${json[@]}" --data-binary "@$WORK/oversized.json" ;;
+    lengthless) api "$NS_CTL" admin POST /v1/revisions "${json[@]}" -H 'Content-Length:' --data-binary "@$WORK/large.json" ;;
+  esac
+}
+declare -A WANT=([chunked]=411 [compressed]=415 [oversized]=413 [lengthless]=411)
+for kind in chunked compressed oversized lengthless; do
+  code=$(bad_body $kind)
+  [ "$code" = "${WANT[$kind]}" ] && pass "POST /v1/revisions with the $kind body is refused (${WANT[$kind]})" \
+    || fail "POST /v1/revisions with a $kind body: HTTP $code $(cat "$WORK/answer" "$WORK/answer.err"), want ${WANT[$kind]}"
+  error_is_json || fail "the $kind refusal is not {\"error\": ...} (API.md): '$(cat "$WORK/answer")'"
+done
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$RECONCILER_PID/status" 2>/dev/null || echo gone; }
+# 52 requests. Each may land on a worker thread that has not run yet and touches its stack and
+# malloc arena (tens of KiB); a body read into memory would add megabytes.
+rss_before=$(rss_kib)
+unexpected=0
+for _ in $(seq 13); do
+  for kind in chunked compressed oversized lengthless; do
+    [ "$(bad_body $kind)" = "${WANT[$kind]}" ] || unexpected=$((unexpected + 1))
+  done
+done
+rss_after=$(rss_kib)
+[ "$unexpected" = 0 ] && pass "52 more bad bodies all refused" || fail "$unexpected of 52 bad bodies got another answer"
+if [ "$rss_after" = gone ]; then
+  status=0; wait "$RECONCILER_PID" || status=$?
+  fail "the reconciler died during the bad bodies (exit $status): $(tail -3 "$WORK/reconciler.log" | tr '\n' ' ')"
+  start_reconciler
+  rss_after=$rss_before
+fi
+[ $((rss_after - rss_before)) -lt 6144 ] && pass "the reconciler's RSS across 52 bad bodies (about 130 MiB sent or inflated): $rss_before -> $rss_after KiB" \
+  || fail "the reconciler's RSS grew from $rss_before to $rss_after KiB across 52 bad bodies"
+kill -0 "$RECONCILER_PID" && code=$(api "$NS_CTL" admin GET /v1/status) && [ "$code" = 200 ] \
+  && pass "the reconciler still serves after the bad bodies" || fail "the reconciler does not serve after the bad bodies"
+
+# ---------------------------------------------------------------- 10: no private key where it must not be
+cp "$WORK/fleet/"*.yaml "$BODIES/"  # what wwctl apply uploaded
+DB=$DATA/wirewarp.db
+LEAK_FILES=("$DB" "$BODIES"/* "$WORK/reconciler.log" "$WORK"/*-run.log "$WORK"/enroll-*.log)
+[ -f "$DB-wal" ] && LEAK_FILES+=("$DB-wal")
+[ -f "$DB" ] && pass "the database is $DB" || fail "no database at $DB"
+if grep -l -a -F "PRIVATE KEY" "${LEAK_FILES[@]}" > "$WORK/leaks" 2>/dev/null; then fail "\"PRIVATE KEY\" appears in $(tr '\n' ' ' < "$WORK/leaks")"
+else pass "no \"PRIVATE KEY\" in the database, its WAL, the logs or the ${#LEAK_FILES[@]} captured files"; fi
+for name in vps gw; do
+  key=$(tr -d '\n' < "$WORK/state-$name/wireguard.key" 2>/dev/null || true)
+  if [ -z "$key" ]; then fail "no WireGuard key in state-$name"
+  elif grep -l -a -F "$key" "${LEAK_FILES[@]}" > "$WORK/leaks" 2>/dev/null; then fail "$name's WireGuard private key appears in $(tr '\n' ' ' < "$WORK/leaks")"
+  else pass "$name's WireGuard private key is nowhere but its state dir"; fi
+done
+for name in vps gw late; do
+  token=$(token_of $name)
+  if [ -n "$token" ] && grep -q -a -F "$token" "$DB" ${DB}-wal 2>/dev/null; then fail "token $name is stored in clear in the database"
+  else pass "token $name is not stored in clear"; fi
+done
+
+# ---------------------------------------------------------------- done
+ww_stop "$VPS_RUN"
+ww_stop "$RECONCILER_PID"
+ww_summary controlplane

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# wirewarp-reconciler as a process, on 127.0.0.1 only (no root, no namespaces): the first start
+# creates the data directory and prints how to use admin.wwctl.yaml and create tokens; the API
+# answers (the CA without a certificate, 401 for /v1/status without one, the status with the
+# admin certificate); SIGTERM stops it cleanly with exit 0; a
+# second start loads the same directory and prints no first-start text; bad flags exit 2.
+# Usage: bash tests/e2e/reconciler_daemon_test.sh BUILD_DIR
+set -u
+
+BUILD=${1:?usage: reconciler_daemon_test.sh BUILD_DIR}
+RECONCILER=$BUILD/reconciler/daemon/wirewarp-reconciler
+[ -x "$RECONCILER" ] || { echo "SKIP: $RECONCILER is not built"; exit 77; }
+command -v curl > /dev/null || { echo "SKIP: curl is missing"; exit 77; }
+
+WORK=$(mktemp -d /tmp/wirewarp-daemon.XXXXXX)
+DATA=$WORK/data
+PID=''
+PASSED=0 FAILED=0
+cleanup() {
+  [ -n "$PID" ] && kill -KILL "$PID" 2> /dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+pass() { echo "PASS: $1"; PASSED=$((PASSED + 1)); }
+fail() { echo "FAIL: $1"; FAILED=$((FAILED + 1)); }
+
+PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL=https://127.0.0.1:$PORT
+
+start() {  # start LOG: the reconciler in the background, waiting until /v1/ca answers
+  "$RECONCILER" --data-dir "$DATA" --listen "127.0.0.1:$PORT" --worker-threads 16 --status-listen "127.0.0.1:$((PORT + 1))" > "$1" 2>&1 &
+  PID=$!
+  for _ in $(seq 100); do
+    [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$URL/v1/ca")" = 200 ] && return 0
+    kill -0 "$PID" 2> /dev/null || break
+    sleep 0.1
+  done
+  fail "the reconciler did not start: $(cat "$1")"
+  exit 1
+}
+
+stop() {  # stop: SIGTERM, then the exit status within 10 s
+  kill -TERM "$PID"
+  for _ in $(seq 100); do
+    kill -0 "$PID" 2> /dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$PID" 2> /dev/null; then
+    fail "still running 10 s after SIGTERM"
+    return
+  fi
+  wait "$PID"
+  STATUS=$?
+  PID=''
+}
+
+start "$WORK/first.log"
+grep -q "^Created the reconciler's data directory $DATA" "$WORK/first.log" \
+  && grep -q "export WWCTL_CONFIG=$DATA/admin.wwctl.yaml" "$WORK/first.log" \
+  && grep -q "wwctl token create --type server" "$WORK/first.log" \
+  && pass "the first start says how to use admin.wwctl.yaml and create tokens" \
+  || fail "first start output: $(cat "$WORK/first.log")"
+[ "$(stat -c %a "$DATA/admin.wwctl.yaml")" = 600 ] && [ "$(stat -c %a "$DATA")" = 700 ] \
+  && pass "admin.wwctl.yaml is 0600 in a 0700 data directory" || fail "modes: $(stat -c '%a %n' "$DATA" "$DATA"/*)"
+
+# The admin's certificate and key out of admin.wwctl.yaml, for curl.
+/usr/bin/python3 - "$DATA/admin.wwctl.yaml" "$WORK" << 'PY'
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+for key, name in (("caCertificate", "ca.pem"), ("clientCertificate", "admin.pem"), ("clientKey", "admin.key")):
+    start = lines.index(key + ": |") + 1
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("  "):
+            break
+        block.append(line[2:])
+    open(sys.argv[2] + "/" + name, "w").write("\n".join(block) + "\n")
+PY
+admin() { curl -sS --max-time 40 --cacert "$WORK/ca.pem" --cert "$WORK/admin.pem" --key "$WORK/admin.key" "$@"; }
+
+[ "$(curl -s --cacert "$WORK/ca.pem" -o /dev/null -w '%{http_code}' "$URL/v1/status")" = 401 ] \
+  && pass "/v1/status without a client certificate is 401" || fail "/v1/status without a certificate was not 401"
+admin -o "$WORK/status.json" "$URL/v1/status"
+/usr/bin/python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); assert d["revision"] is None and d["converged"] is False and d["agents"] == [], d' \
+  "$WORK/status.json" && pass "the admin reads an empty fleet snapshot" || fail "status: $(cat "$WORK/status.json")"
+
+stop
+[ "${STATUS:-1}" = 0 ] && pass "SIGTERM stops it with exit status 0" || fail "exit status after SIGTERM: ${STATUS:-none}"
+grep -q "SIGTERM, stopping" "$WORK/first.log" && pass "it says why it stops" || fail "log: $(cat "$WORK/first.log")"
+
+start "$WORK/second.log"
+if grep -q "Created the reconciler's data directory" "$WORK/second.log"; then fail "the second start created the directory again"
+else pass "the second start loads the data directory"; fi
+[ "$(curl -s --cacert "$WORK/ca.pem" -o /dev/null -w '%{http_code}' "$URL/v1/ca")" = 200 ] \
+  && pass "the same CA serves after a restart" || fail "the CA changed across a restart"
+stop
+[ "${STATUS:-1}" = 0 ] && pass "the second instance stops cleanly too" || fail "second exit status: ${STATUS:-none}"
+
+"$RECONCILER" --data-dir "$DATA" --listen nonsense > "$WORK/bad.log" 2>&1
+BAD=$?
+[ "$BAD" = 2 ] && grep -q -- 'listen address "nonsense" is not HOST:PORT' "$WORK/bad.log" \
+  && pass "a bad --listen exits 2 naming the flag" || fail "bad --listen: status $BAD, $(cat "$WORK/bad.log")"
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
