@@ -8,9 +8,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config ccache git \
   libyaml-cpp-dev libcli11-dev libgit2-dev libcpp-httplib-dev libssl-dev libsqlite3-dev \
   nlohmann-json3-dev doctest-dev \
-  iproute2 iptables wireguard-tools wireguard-go python3 time curl openssl chromium
+  iproute2 iptables wireguard-tools wireguard-go python3 python3-yaml time curl openssl gzip chromium
 
-.PHONY: all build deps configure test bench run clean
+.PHONY: all build deps configure test bench run demo clean
 
 all: build
 
@@ -41,11 +41,18 @@ bench: deps
 	$(BUILD_DIR)/tests/bench/schema_bench
 	@# Needs root (namespaces, WireGuard, iptables); prints a SKIP line otherwise.
 	bash tests/bench/agent_bench.sh $(BUILD_DIR)/cli/wwctl $(BUILD_DIR)/agent/wirewarp-agent
+	$(BUILD_DIR)/tests/bench/controlplane_bench --reconciler $(BUILD_DIR)/reconciler/daemon/wirewarp-reconciler
 
+# The reconciler with embedded defaults: SQLite and the CA in ./wirewarp-data, following
+# examples/homelab of this checkout, the status page on http://127.0.0.1:8080/.
 run: deps
 	$(MAKE) build
-	$(BUILD_DIR)/cli/wwctl validate -f examples/homelab
-	$(BUILD_DIR)/cli/wwctl render -f examples/homelab --agent vps --keys examples/homelab-keys.yaml
+	bash scripts/run.sh $(BUILD_DIR)
+
+# The whole fleet in network namespaces, following a local git repository (root; Ctrl-C ends it).
+demo: deps
+	$(MAKE) build
+	$(SUDO) bash scripts/demo.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

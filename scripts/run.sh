@@ -11,10 +11,15 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DATA=${WIREWARP_DATA:-$ROOT/wirewarp-data}
 LISTEN=${WIREWARP_LISTEN:-127.0.0.1:8443}
 STATUS=${WIREWARP_STATUS_LISTEN:-127.0.0.1:8080}
-BRANCH=$(git -C "$ROOT" rev-parse --abbrev-ref HEAD 2>/dev/null || echo main)
+SOURCE=()
+if BRANCH=$(git -C "$ROOT" symbolic-ref --short HEAD 2>/dev/null); then
+  SOURCE=(--git-url "$ROOT" --git-branch "$BRANCH" --git-path examples/homelab --git-interval 60s)
+  FOLLOWING="following $ROOT, branch $BRANCH, path examples/homelab (commit to see a change)"
+else
+  FOLLOWING="not a git checkout: examples/homelab uploaded once with wwctl apply"
+fi
 
-"$BUILD/reconciler/daemon/wirewarp-reconciler" --data-dir "$DATA" --listen "$LISTEN" \
-  --git-url "$ROOT" --git-branch "$BRANCH" --git-path examples/homelab --git-interval 60s \
+"$BUILD/reconciler/daemon/wirewarp-reconciler" --data-dir "$DATA" --listen "$LISTEN" "${SOURCE[@]}" \
   --status-listen "$STATUS" &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null' EXIT INT TERM
@@ -23,10 +28,13 @@ for _ in $(seq 100); do
   kill -0 $PID 2>/dev/null || exit 1
   sleep 0.1
 done
+if [ ${#SOURCE[@]} -eq 0 ]; then
+  WWCTL_CONFIG=$DATA/admin.wwctl.yaml "$BUILD/cli/wwctl" apply -f "$ROOT/examples/homelab" > /dev/null
+fi
 INSTALL=$(WWCTL_CONFIG=$DATA/admin.wwctl.yaml "$BUILD/cli/wwctl" token create --type server --name vps --ttl 24h)
 cat <<MSG
 
-WireWarp reconciler is running (following $ROOT, branch $BRANCH, path examples/homelab).
+WireWarp reconciler is running, $FOLLOWING.
   Status page:   http://$STATUS/
   Admin config:  $DATA/admin.wwctl.yaml
                  export WWCTL_CONFIG=$DATA/admin.wwctl.yaml; $BUILD/cli/wwctl status
