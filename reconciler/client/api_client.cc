@@ -61,6 +61,19 @@ struct ApiClient::Impl {
     client->set_read_timeout(static_cast<time_t>(effective.count()));
   }
 
+  // A kept-alive connection the server has closed meanwhile (its idle timeout) fails on the
+  // first write, before the request left this host: that one is sent again on a new
+  // connection. Any other failure is reported as it is.
+  template <typename Call>
+  httplib::Result Send(Call call) {
+    httplib::Result result = call();
+    if (!result && result.error() == httplib::Error::Write) {
+      client->stop();  // drops the stale connection
+      result = call();
+    }
+    return result;
+  }
+
   Result<ApiResponse> Convert(httplib::Result result, std::string_view method, const std::string& path) {
     if (!result) {
       return Status::Unavailable(std::string(method) + " " + options.url + path + " failed: " +
@@ -108,19 +121,20 @@ Result<std::unique_ptr<ApiClient>> ApiClient::Create(ApiClientOptions options) {
 
 Result<ApiResponse> ApiClient::Get(const std::string& path_and_query, std::chrono::seconds read_timeout) {
   impl_->SetReadTimeout(read_timeout);
-  return impl_->Convert(impl_->client->Get(path_and_query), "GET", path_and_query);
+  return impl_->Convert(impl_->Send([&] { return impl_->client->Get(path_and_query); }), "GET", path_and_query);
 }
 
 Result<ApiResponse> ApiClient::Post(const std::string& path, std::string_view json_body,
                                     std::chrono::seconds read_timeout) {
   impl_->SetReadTimeout(read_timeout);
-  return impl_->Convert(impl_->client->Post(path, json_body.data(), json_body.size(), "application/json"), "POST",
-                        path);
+  return impl_->Convert(
+      impl_->Send([&] { return impl_->client->Post(path, json_body.data(), json_body.size(), "application/json"); }),
+      "POST", path);
 }
 
 Result<ApiResponse> ApiClient::Delete(const std::string& path) {
   impl_->SetReadTimeout({});
-  return impl_->Convert(impl_->client->Delete(path), "DELETE", path);
+  return impl_->Convert(impl_->Send([&] { return impl_->client->Delete(path); }), "DELETE", path);
 }
 
 const std::string& ApiClient::url() const { return impl_->options.url; }

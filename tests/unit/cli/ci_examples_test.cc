@@ -1,0 +1,66 @@
+// examples/ci/ is documentation users copy into their pipelines: every wwctl command line in
+// it must name a real command, and every flag it passes must be one that command's --help
+// lists, so a renamed flag breaks this test instead of a user's pipeline.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/unit/cli/wwctl_process.h"
+
+namespace ww::test {
+namespace {
+
+std::vector<std::string> WwctlLines(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE(in.good());
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t hash = line.find('#');
+    if (hash != std::string::npos) line = line.substr(0, hash);
+    size_t at = line.find("wwctl ");
+    // "wwctl.yaml" and "/usr/local/bin/wwctl" are not invocations.
+    if (at == std::string::npos || (at > 0 && (line[at - 1] == '/' || line[at - 1] == '.'))) continue;
+    line = line.substr(at);
+    // Only the wwctl invocation itself: the shell after it (|| [ $? -eq 1 ]) is not its flags.
+    for (const char* separator : {"||", "&&", ";", "|"}) line = line.substr(0, line.find(separator));
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+TEST_CASE("examples/ci: every wwctl command and flag in the pipelines exists") {
+  for (const char* file : {"github-actions.yaml", "gitlab-ci.yaml"}) {
+    std::string path = std::string(WW_SOURCE_DIR) + "/examples/ci/" + file;
+    CAPTURE(path);
+    std::vector<std::string> lines = WwctlLines(path);
+    CHECK(lines.size() >= 3);  // validate, diff, wait
+    bool validate = false, diff = false, wait = false;
+    for (const std::string& line : lines) {
+      CAPTURE(line);
+      std::istringstream words(line);
+      std::string program, command, word;
+      words >> program >> command;
+      WwctlRun help = RunWwctl({command, "--help"});
+      CHECK(help.exit_code == 0);
+      while (words >> word) {
+        if (word.rfind("-", 0) != 0 || word == "-") continue;
+        std::string flag = word.substr(0, word.find('='));
+        CHECK(help.out.find(flag) != std::string::npos);
+      }
+      validate = validate || command == "validate";
+      diff = diff || command == "diff";
+      wait = wait || (command == "wait" && line.find("--for=converged") != std::string::npos &&
+                      line.find("--revision") != std::string::npos);
+    }
+    CHECK(validate);
+    CHECK(diff);
+    CHECK(wait);
+  }
+}
+
+}  // namespace
+}  // namespace ww::test
