@@ -1,6 +1,7 @@
 #include "reconciler/api/https_server.h"
 
 #include <httplib.h>
+#include <unordered_map>
 #include <sys/socket.h>
 
 #include <nlohmann/json.hpp>
@@ -213,10 +214,17 @@ struct HttpsServer::Impl {
     std::string serial;
   };
 
+  static constexpr std::size_t kMaxVerifiedCertificates = 20000;
+
   Impl(const CertificateAuthority& authority, HttpsServerOptions server_options)
       : ca(authority), options(std::move(server_options)) {}
 
   // The verified identity of the connection's client certificate, or why there is none.
+  // The full check (chain, purpose, identity URI, validity) runs once per certificate; later
+  // requests with the same certificate (by SHA-256 of its DER) reuse the identity but still
+  // check validity at options.now() and revocation, which is what can change. Every long-poll
+  // of 1,000 agents would otherwise decode PEM and rebuild a verify context (OpenSSL 3's
+  // decoders serialise on global locks).
   Result<Peer> AuthenticatePeer(const httplib::Request& request) const {
     if (request.ssl == nullptr) return Status::FailedPrecondition("not a TLS connection");
     UniqueX509 certificate(SSL_get1_peer_certificate(request.ssl));
@@ -224,13 +232,39 @@ struct HttpsServer::Impl {
     if (SSL_get_verify_result(request.ssl) != X509_V_OK) {
       return Status::FailedPrecondition("client certificate did not verify");
     }
-    WW_ASSIGN_OR_RETURN(std::string pem, CertificateToPem(certificate.get()));
-    WW_ASSIGN_OR_RETURN(Identity identity, VerifyClientCertificate(ca, pem, options.now()));
-    WW_ASSIGN_OR_RETURN(std::string serial, CertificateSerialHex(pem));
-    if (options.is_revoked && options.is_revoked(serial)) {
-      return Status::FailedPrecondition("client certificate " + serial + " is revoked");
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_length = 0;
+    std::string key;
+    if (X509_digest(certificate.get(), EVP_sha256(), digest, &digest_length) == 1) {
+      key.assign(reinterpret_cast<const char*>(digest), digest_length);
     }
-    return Peer{std::move(identity), std::move(serial)};
+    std::optional<Peer> peer;
+    if (!key.empty()) {
+      std::lock_guard lock(verified_mutex);
+      if (auto found = verified.find(key); found != verified.end()) peer = found->second;
+    }
+    std::int64_t now = options.now();
+    if (peer) {
+      time_t at = static_cast<time_t>(now);
+      if (X509_cmp_time(X509_get0_notAfter(certificate.get()), &at) < 0 ||
+          X509_cmp_time(X509_get0_notBefore(certificate.get()), &at) > 0) {
+        return Status::FailedPrecondition("client certificate is outside its validity period");
+      }
+    } else {
+      WW_ASSIGN_OR_RETURN(std::string pem, CertificateToPem(certificate.get()));
+      WW_ASSIGN_OR_RETURN(Identity identity, VerifyClientCertificate(ca, pem, now));
+      WW_ASSIGN_OR_RETURN(std::string serial, CertificateSerialHex(pem));
+      peer = Peer{std::move(identity), std::move(serial)};
+      if (!key.empty()) {
+        std::lock_guard lock(verified_mutex);
+        if (verified.size() >= kMaxVerifiedCertificates) verified.clear();
+        verified.emplace(key, *peer);
+      }
+    }
+    if (options.is_revoked && options.is_revoked(peer->serial)) {
+      return Status::FailedPrecondition("client certificate " + peer->serial + " is revoked");
+    }
+    return std::move(*peer);
   }
 
   const RouteEntry* FindRoute(const std::string& method, const std::string& path) const {
@@ -296,6 +330,9 @@ struct HttpsServer::Impl {
   }
 
   const CertificateAuthority& ca;
+  mutable std::mutex verified_mutex;
+  // SHA-256 of a certificate's DER -> its checked identity; GUARDED_BY(verified_mutex).
+  mutable std::unordered_map<std::string, Peer> verified;
   HttpsServerOptions options;
   std::unique_ptr<httplib::SSLServer> server;
   std::vector<RouteEntry> routes;

@@ -151,6 +151,7 @@ RawReply RawExchange(int port, const Credentials& client, const std::string& byt
 
 // A server with the routes the tests use; every handler call is counted.
 struct Fixture {
+  std::atomic<std::int64_t> clock_offset{0};  // moves the server's clock, not the TLS layer's
   explicit Fixture(std::size_t workers = 16) : ca(MakeCa("test CA")) {
     Result<IssuedServerCertificate> server_certificate = ca.IssueServer("", {"localhost"}, {"127.0.0.1"}, Now());
     REQUIRE(server_certificate.ok());
@@ -159,6 +160,7 @@ struct Fixture {
     options.server_certificate_pem = server_certificate->certificate.pem;
     options.server_private_key_pem = server_certificate->private_key_pem;
     options.worker_threads = workers;
+    options.now = [this] { return Now() + clock_offset.load(); };
     options.is_revoked = [this](const std::string& serial) {
       std::lock_guard<std::mutex> lock(mutex);
       return serial == revoked_serial;
@@ -273,6 +275,20 @@ TEST_CASE("https: a certificate from another CA fails the handshake") {
   httplib::Result open = client->Get("/public");
   CHECK_FALSE(open);
   CHECK(fixture.handler_calls == 0);
+}
+
+TEST_CASE("https: a certificate already seen is refused once the server's clock passes its end") {
+  Fixture fixture;
+  auto client = MakeClient(fixture.port, fixture.ca, &fixture.agent);
+  httplib::Result before = client->Get("/whoami");  // verified fully, then remembered
+  REQUIRE(before);
+  CHECK(before->status == 200);
+  fixture.clock_offset = std::chrono::duration_cast<std::chrono::seconds>(kClientCertificateLifetime).count() + 60;
+  httplib::Result after = client->Get("/whoami");
+  REQUIRE(after);
+  CHECK(after->status == 401);
+  CHECK(after->body == R"({"error":"client certificate is outside its validity period"})");
+  CHECK(fixture.handler_calls == 1);
 }
 
 TEST_CASE("https: a revoked certificate gets 401") {
