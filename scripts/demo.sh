@@ -42,7 +42,7 @@ git init -q -b main "$CLONE"
 ww_write_fleet "$CLONE/fleet"
 git -C "$CLONE" add -A
 git -C "$CLONE" -c user.name=demo -c user.email=demo@example.org commit -qm "The demo fleet: web and game forwards"
-git -C "$CLONE" remote add origin "$REPO" && git -C "$CLONE" push -q origin main
+git -C "$CLONE" remote add origin "$REPO" && git -C "$CLONE" push -q -u origin main
 (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$SECRET_FILE")
 # The hook a forge would call: this repository calls it itself after every push.
 cat > "$REPO/hooks/post-receive" <<HOOK
@@ -87,6 +87,19 @@ WireWarp demo is running. Work files: $WORK
 
 Press Ctrl-C to stop; everything the demo made is removed.
 EOF
+if [ "${WW_DEMO_CHECK:-}" = 1 ]; then
+  # For the test (tests/e2e/demo_test.sh): do what the text above says, then stop.
+  answer=$(ip netns exec "$NS_INET" python3 "$E2E/echo.py" tcp $VPS_ADDRESS 8080 3 || true)
+  echo "demo check: tcp/8080 answered '$answer'"
+  sed -i 's/ports: "8080"/ports: "8081"/' "$CLONE/fleet/forwards.yaml"
+  git -C "$CLONE" -c user.name=you -c user.email=you@example.org commit -qam "Move the web port" && git -C "$CLONE" push -q
+  ww_wwctl wait --for=converged --revision "$(git -C "$CLONE" rev-parse HEAD)" --timeout 30s > /dev/null || true
+  answer=$(ip netns exec "$NS_INET" python3 "$E2E/echo.py" tcp $VPS_ADDRESS 8081 3 || true)
+  echo "demo check: after the push, tcp/8081 answered '$answer'"
+  answer=$(curl -s --max-time 5 http://169.254.77.2:8080/status.json | head -c 200 || true)
+  echo "demo check: status page from the host: ${answer:0:40}"
+  exit 0
+fi
 # Keep running until Ctrl-C (the INT trap from ww_init exits, and EXIT cleans up).
 while kill -0 "$RECONCILER_PID" 2>/dev/null; do sleep 1; done
 echo "The reconciler stopped; see $WORK/reconciler.log"
