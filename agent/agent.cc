@@ -146,6 +146,9 @@ Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, StoredState&
   ObserveRequest request = BuildObserveRequest(stored, desired);
   WW_ASSIGN_OR_RETURN(Observation before, FinishObservation(runner, std::move(pending), request));
   report.plan = ComputePlan(desired, before.state);
+  // Only a no-op pass stores the first observation's snapshot; an applying pass stores the
+  // one after, so this copy of every owned rule is dropped before the commands run.
+  if (!report.plan.empty()) before.fresh_snapshot.reset();
   for (size_t i = 0; i < report.plan.steps.size(); ++i) {
     report.steps.push_back({i, DescribeStep(report.plan.steps[i]), StepReport::Outcome::kPlanned, ""});
   }
@@ -211,8 +214,8 @@ Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, StoredState&
     if (report.error.empty()) report.error = "observing after apply: " + after.status().message();
     return report;
   }
-  report.after = after->state;
   report.converged = report.error.empty() && ComputePlan(desired, after->state).empty();
+  report.after = std::move(after->state);  // moved, not copied: thousands of rules at peak
   if (report.converged) {
     WW_RETURN_IF_ERROR(RecordOwned(state, stored, std::move(owned_after)));
     StoreSnapshot(state, after->fresh_snapshot);
