@@ -34,44 +34,27 @@ ww_init controlplane
 ww_make_topology
 ww_start_echo_services
 
-DATA=$WORK/data
-URL=https://$CTL_ADDRESS:8443
-ADMIN_CONFIG=$DATA/admin.wwctl.yaml
+# shellcheck source=lib_controlplane.sh
+source "$HERE/lib_controlplane.sh"
+DATA=$CTL_DATA
+URL=$CTL_URL
 CERTS=$WORK/certs    # PEM pairs NAME.pem + NAME.key for curl
 BODIES=$WORK/bodies  # every request body this script sends, for the private-key check
 mkdir -p "$CERTS" "$BODIES"
 RECONCILER_PID='' VPS_RUN='' GW_RUN=''
 START_SECONDS=$SECONDS
 
-json() {  # json FILE PYTHON-EXPRESSION (on `d`): prints the result
-  /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
+json() { ww_json "$@"; }
 
 # ---------------------------------------------------------------- the processes
-start_reconciler() {
-  # `ip netns exec` execs the program, so $! is the reconciler itself (a backgrounded shell
-  # function would be a subshell).
-  ip netns exec "$NS_CTL" "$RECONCILER" --data-dir "$DATA" --listen "$CTL_ADDRESS:8443" --advertise "$URL" \
-    >> "$WORK/reconciler.log" 2>&1 &
-  RECONCILER_PID=$!
-  PIDS+=("$RECONCILER_PID")
-  for _ in $(seq 100); do
-    [ "$(in_ns "$NS_CTL" curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$URL/v1/ca" 2>/dev/null)" = 200 ] && return 0
-    kill -0 "$RECONCILER_PID" 2>/dev/null || break
-    sleep 0.2
-  done
-  echo "FAIL: the reconciler did not start:"; cat "$WORK/reconciler.log"
-  exit 1
-}
+start_reconciler() { ww_start_reconciler || exit 1; }
 
 start_agent() {  # start_agent NAME NS: `wirewarp-agent run`, PID into VPS_RUN / GW_RUN
-  local name=$1 ns=$2
-  ip netns exec "$ns" "$AGENT" run --state-dir "$WORK/state-$name" >> "$WORK/$name-run.log" 2>&1 &
-  PIDS+=($!)
-  if [ "$name" = vps ]; then VPS_RUN=$!; else GW_RUN=$!; fi
+  ww_start_agent "$1" "$2"
+  if [ "$1" = vps ]; then VPS_RUN=${AGENT_PIDS[$1]}; else GW_RUN=${AGENT_PIDS[$1]}; fi
 }
 
-wwctl() { in_ns "$NS_CTL" env WWCTL_CONFIG="$ADMIN_CONFIG" "$WWCTL" "$@"; }
+wwctl() { ww_wwctl "$@"; }
 
 # api NS CERT METHOD PATH [curl options...]: prints the HTTP status (000 = no answer, e.g. a
 # refused handshake); the body goes to $WORK/answer, curl's errors to $WORK/answer.err.
@@ -373,7 +356,11 @@ bad_body() {  # bad_body KIND: the HTTP status for one bad POST /v1/revisions
 }
 declare -A WANT=([chunked]=411 [compressed]=415 [oversized]=413 [lengthless]=411)
 for kind in chunked compressed oversized lengthless; do
-  code=$(bad_body $kind)
+  # The answer itself is checked here, so a try where the reset overtook it is repeated.
+  for _ in 1 2 3 4 5; do
+    code=$(bad_body $kind)
+    [ "$code" = 000 ] && grep -qiE "reset|broken pipe|send failure|recv failure" "$WORK/answer.err" || break
+  done
   [ "$code" = "${WANT[$kind]}" ] && pass "POST /v1/revisions with the $kind body is refused (${WANT[$kind]})" \
     || fail "POST /v1/revisions with a $kind body: HTTP $code $(cat "$WORK/answer" "$WORK/answer.err"), want ${WANT[$kind]}"
   error_is_json || fail "the $kind refusal is not {\"error\": ...} (API.md): '$(cat "$WORK/answer")'"
@@ -382,12 +369,17 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$RECONCILER_PID/status" 2>/dev/nul
 # 52 requests. Each may land on a worker thread that has not run yet and touches its stack and
 # malloc arena (tens of KiB); a body read into memory would add megabytes.
 rss_before=$(rss_kib)
-unexpected=0
+unexpected=0 reset=0
 for _ in $(seq 13); do
   for kind in chunked compressed oversized lengthless; do
-    [ "$(bad_body $kind)" = "${WANT[$kind]}" ] || unexpected=$((unexpected + 1))
+    code=$(bad_body $kind)
+    # The reconciler answers, then ends the connection without reading the rest of the body;
+    # a client still sending may see the reset before the answer. That is a refusal too.
+    if [ "$code" = 000 ] && grep -qiE "reset|broken pipe|send failure|recv failure" "$WORK/answer.err"; then reset=$((reset + 1))
+    elif [ "$code" != "${WANT[$kind]}" ]; then unexpected=$((unexpected + 1)); echo "  $kind: HTTP $code $(cat "$WORK/answer.err")"; fi
   done
 done
+echo "  (of 52: $reset ended by the connection reset before curl read the answer)"
 rss_after=$(rss_kib)
 [ "$unexpected" = 0 ] && pass "52 more bad bodies all refused" || fail "$unexpected of 52 bad bodies got another answer"
 if [ "$rss_after" = gone ]; then
