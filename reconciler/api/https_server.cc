@@ -1,6 +1,8 @@
 #include "reconciler/api/https_server.h"
 
 #include <httplib.h>
+
+#include "reconciler/api/listener_thread.h"
 #include <unordered_map>
 #include <sys/socket.h>
 
@@ -338,9 +340,7 @@ struct HttpsServer::Impl {
   std::vector<RouteEntry> routes;
   std::size_t largest_body = 0;
   LongPollHub hub;
-  std::thread listener;
-  std::atomic<bool> listen_returned{false};
-  std::once_flag stopped;
+  ListenerThread listener;  // declared after server: joined before the server goes
 };
 
 Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const CertificateAuthority& ca, HttpsServerOptions options) {
@@ -424,29 +424,11 @@ Status HttpsServer::Route(HttpMethod method, const std::string& pattern, RouteOp
 }
 
 Result<int> HttpsServer::Start(const std::string& host, int port) {
-  if (impl_->listener.joinable()) return Status::FailedPrecondition("server already started");
-  int bound = -1;
-  if (port == 0) {
-    bound = impl_->server->bind_to_any_port(host);
-  } else if (impl_->server->bind_to_port(host, port)) {
-    bound = port;
-  }
-  if (bound <= 0) return Status::Unavailable("cannot bind " + host + ":" + std::to_string(port));
-  impl_->listener = std::thread([raw = impl_.get()] {
-    raw->server->listen_after_bind();
-    raw->listen_returned = true;
-  });
-  // stop() only closes the socket once the accept loop runs; wait for it so Stop() never races.
-  while (!impl_->server->is_running() && !impl_->listen_returned) std::this_thread::yield();
-  return bound;
+  return impl_->listener.Start(*impl_->server, host, port, "the API server");
 }
 
 void HttpsServer::Stop() {
-  std::call_once(impl_->stopped, [this] {
-    impl_->hub.Shutdown();
-    impl_->server->stop();
-    if (impl_->listener.joinable()) impl_->listener.join();
-  });
+  impl_->listener.Stop(*impl_->server, [this] { impl_->hub.Shutdown(); });
 }
 
 LongPollHub& HttpsServer::long_polls() { return impl_->hub; }

@@ -1,6 +1,8 @@
 #include "reconciler/status/status_listener.h"
 
 #include <httplib.h>
+
+#include "reconciler/api/listener_thread.h"
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -139,9 +141,7 @@ struct StatusListener::Impl {
 
   StatusListenerOptions options;
   std::unique_ptr<httplib::Server> server;
-  std::thread listener;
-  std::atomic<bool> listen_returned{false};
-  std::once_flag stopped;
+  ListenerThread listener;  // declared after server: joined before the server goes
 };
 
 Result<std::unique_ptr<StatusListener>> StatusListener::Create(StatusListenerOptions options) {
@@ -198,28 +198,11 @@ StatusListener::StatusListener(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 StatusListener::~StatusListener() { Stop(); }
 
 Result<int> StatusListener::Start(const std::string& host, int port) {
-  if (impl_->listener.joinable()) return Status::FailedPrecondition("the status listener is already started");
-  int bound = -1;
-  if (port == 0) {
-    bound = impl_->server->bind_to_any_port(host);
-  } else if (impl_->server->bind_to_port(host, port)) {
-    bound = port;
-  }
-  if (bound <= 0) return Status::Unavailable("cannot bind the status listener to " + host + ":" + std::to_string(port));
-  impl_->listener = std::thread([raw = impl_.get()] {
-    raw->server->listen_after_bind();
-    raw->listen_returned = true;
-  });
-  // stop() only closes the socket once the accept loop runs; wait for it so Stop() never races.
-  while (!impl_->server->is_running() && !impl_->listen_returned) std::this_thread::yield();
-  return bound;
+  return impl_->listener.Start(*impl_->server, host, port, "the status listener");
 }
 
 void StatusListener::Stop() {
-  std::call_once(impl_->stopped, [this] {
-    impl_->server->stop();
-    if (impl_->listener.joinable()) impl_->listener.join();
-  });
+  impl_->listener.Stop(*impl_->server, [] {});
 }
 
 Result<std::pair<std::string, int>> ParseListenAddress(std::string_view address) {
