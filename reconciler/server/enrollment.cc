@@ -1,5 +1,7 @@
 #include "reconciler/server/enrollment.h"
 
+#include "reconciler/server/http_json.h"
+
 #include <exception>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -18,32 +20,6 @@ using Json = nlohmann::json;
 
 constexpr int kMaxJsonDepth = 4;
 constexpr std::size_t kMaxFieldLength = 8 * 1024;
-
-HttpResponse JsonResponse(int status, const Json& body) { return HttpResponse{status, "application/json", body.dump()}; }
-
-HttpResponse ErrorResponse(int status, const std::string& message) {
-  return JsonResponse(status, Json{{"error", message}});
-}
-
-struct DepthExceeded : std::runtime_error {
-  DepthExceeded() : std::runtime_error("too deeply nested") {}
-};
-
-// The request body as a JSON object, or a 400 response.
-Result<Json> ParseObject(const std::string& body) {
-  try {
-    Json parsed = Json::parse(body, [](int depth, Json::parse_event_t, Json&) {
-      if (depth > kMaxJsonDepth) throw DepthExceeded();
-      return true;
-    });
-    if (!parsed.is_object()) return Status::InvalidArgument("the request body must be a JSON object");
-    return parsed;
-  } catch (const DepthExceeded&) {
-    return Status::InvalidArgument("the request body is nested too deeply");
-  } catch (const std::exception&) {
-    return Status::InvalidArgument("the request body is not valid JSON");
-  }
-}
 
 // A string field: nullopt when absent; an error when present but not a short string.
 Result<std::optional<std::string>> OptionalString(const Json& object, const char* field) {
@@ -86,7 +62,7 @@ class EnrollmentRoutes {
     if (options_.allow_attempt && !options_.allow_attempt("tokens:" + IdentityUri(*request.identity))) {
       return ErrorResponse(429, "too many tokens created; retry in a minute");
     }
-    Result<Json> body = ParseObject(request.body);
+    Result<Json> body = ParseJsonObject(request.body, kMaxJsonDepth);
     if (!body.ok()) return ErrorResponse(400, body.status().message());
     Result<std::string> type_text = RequiredString(*body, "type");
     if (!type_text.ok()) return ErrorResponse(400, type_text.status().message());
@@ -135,7 +111,7 @@ class EnrollmentRoutes {
     if (options_.allow_attempt && !options_.allow_attempt("enroll:" + request.remote_addr)) {
       return ErrorResponse(429, "too many enrollment attempts from " + request.remote_addr + "; retry in a minute");
     }
-    Result<Json> body = ParseObject(request.body);
+    Result<Json> body = ParseJsonObject(request.body, kMaxJsonDepth);
     if (!body.ok()) return ErrorResponse(400, body.status().message());
     Result<std::string> token_text = RequiredString(*body, "token");
     Result<std::string> csr = RequiredString(*body, "csr");

@@ -9,6 +9,8 @@
 
 #include "reconciler/server/fleet_json.h"
 #include "reconciler/server/fleet_service.h"
+
+#include "reconciler/server/http_json.h"
 #include "schema/wire_json.h"
 
 namespace ww {
@@ -23,30 +25,6 @@ constexpr int64_t kDefaultRevisionLimit = 20;
 constexpr int64_t kMaxRevisionLimit = 500;
 constexpr const char* kAgentPattern = "([a-z0-9][a-z0-9-]{0,62})";
 
-HttpResponse JsonResponse(int status, const Json& body) {
-  return HttpResponse{status, "application/json", body.dump(-1, ' ', false, Json::error_handler_t::replace)};
-}
-
-HttpResponse ErrorResponse(int status, const std::string& message) { return JsonResponse(status, Json{{"error", message}}); }
-
-struct DepthExceeded : std::runtime_error {
-  DepthExceeded() : std::runtime_error("too deeply nested") {}
-};
-
-Result<Json> ParseObject(const std::string& body, int max_depth) {
-  try {
-    Json parsed = Json::parse(body, [max_depth](int depth, Json::parse_event_t, Json&) {
-      if (depth > max_depth) throw DepthExceeded();
-      return true;
-    });
-    if (!parsed.is_object()) return Status::InvalidArgument("the request body must be a JSON object");
-    return parsed;
-  } catch (const DepthExceeded&) {
-    return Status::InvalidArgument("the request body is nested too deeply");
-  } catch (const std::exception&) {
-    return Status::InvalidArgument("the request body is not valid JSON");
-  }
-}
 
 // A boolean field, false when absent.
 Result<bool> OptionalBool(const Json& object, const char* field) {
@@ -159,7 +137,7 @@ Status FleetService::RegisterRoutes() {
 
 HttpResponse FleetService::HandleSubmit(const HttpRequest& request) {
   if (!IsAdmin(request)) return ErrorResponse(403, "uploading a fleet needs an admin certificate");
-  Result<Json> body = ParseObject(request.body, kRequestMaxDepth);
+  Result<Json> body = ParseJsonObject(request.body, kRequestMaxDepth);
   if (!body.ok()) return ErrorResponse(400, body.status().message());
   RevisionRequest revision;
   revision.source = RevisionSource::kApply;
@@ -213,7 +191,7 @@ HttpResponse FleetService::HandleGetRevision(const HttpRequest& request) {
 
 HttpResponse FleetService::HandleRollback(const HttpRequest& request) {
   if (!IsAdmin(request)) return ErrorResponse(403, "rolling back needs an admin certificate");
-  Result<Json> body = request.body.empty() ? Result<Json>(Json::object()) : ParseObject(request.body, kRequestMaxDepth);
+  Result<Json> body = request.body.empty() ? Result<Json>(Json::object()) : ParseJsonObject(request.body, kRequestMaxDepth);
   if (!body.ok()) return ErrorResponse(400, body.status().message());
   int64_t id = std::stoll(request.path_parameters.at(0));
   Result<RevisionRecord> revision = store_.FindRevision(id);
@@ -351,7 +329,7 @@ HttpResponse FleetService::HandlePlan(const HttpRequest& request) {
 HttpResponse FleetService::HandleReport(const HttpRequest& request) {
   const std::string& name = request.path_parameters.at(0);
   if (auto refused = RefuseUnlessAgent(request, name)) return *refused;
-  Result<Json> body = ParseObject(request.body, kReportMaxDepth);
+  Result<Json> body = ParseJsonObject(request.body, kReportMaxDepth);
   if (!body.ok()) return ErrorResponse(400, body.status().message());
   auto generation = body->find("generation");
   if (generation == body->end() || !generation->is_number_integer() || generation->get<int64_t>() < 0) {
@@ -422,7 +400,7 @@ HttpResponse FleetService::HandleReport(const HttpRequest& request) {
 HttpResponse FleetService::HandleRenewal(const HttpRequest& request) {
   const std::string& name = request.path_parameters.at(0);
   if (auto refused = RefuseUnlessAgent(request, name)) return *refused;
-  Result<Json> body = ParseObject(request.body, kRequestMaxDepth);
+  Result<Json> body = ParseJsonObject(request.body, kRequestMaxDepth);
   if (!body.ok()) return ErrorResponse(400, body.status().message());
   Result<std::string> csr = OptionalText(*body, "csr");
   if (!csr.ok() || csr->empty()) return ErrorResponse(400, "field \"csr\" is required");
