@@ -2,6 +2,8 @@
 // permissions, idempotent key generation, atomic writes, and clear errors on bad state.
 
 #include <doctest/doctest.h>
+
+#include "tests/support/test_files.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +22,7 @@
 
 namespace ww::agent {
 namespace {
+using test_support::ReadText;
 
 using test_support::TemporaryDirectory;
 
@@ -39,12 +42,6 @@ unsigned Mode(const std::string& path) {
   return info.st_mode & 07777;
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 std::set<std::string> Entries(const std::string& path) {
   std::set<std::string> names;

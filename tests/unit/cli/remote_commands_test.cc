@@ -2,6 +2,8 @@
 // real first start's CA, the admin.wwctl.yaml it wrote) whose routes give canned API.md
 // answers and record every request. Asserts exact output, exit codes and request bodies.
 #include <doctest/doctest.h>
+
+#include "tests/support/test_files.h"
 #include <nlohmann/json.hpp>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -23,12 +25,10 @@
 
 namespace ww::cli {
 namespace {
+using test_support::UnixNow;
 
 using Json = nlohmann::ordered_json;
 
-std::int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 struct Recorded {
   std::string method;
@@ -44,7 +44,7 @@ class FakeReconciler {
  public:
   FakeReconciler() {
     // The advertised port is a placeholder until the server has bound one; fixed below.
-    Result<Bootstrap> opened = Bootstrap::Open(directory_.File("data"), "https://127.0.0.1:1", Now());
+    Result<Bootstrap> opened = Bootstrap::Open(directory_.File("data"), "https://127.0.0.1:1", UnixNow());
     REQUIRE(opened.ok());
     bootstrap_ = std::move(opened).value();
     HttpsServerOptions options;

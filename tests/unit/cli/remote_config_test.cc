@@ -2,6 +2,8 @@
 // reconciler's first start writes, and hostile or broken files, each refused with the file,
 // line, column and field named.
 #include <doctest/doctest.h>
+
+#include "tests/support/test_files.h"
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -18,10 +20,8 @@
 
 namespace ww::cli {
 namespace {
+using test_support::UnixNow;
 
-std::int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // A real admin.wwctl.yaml, as the reconciler's first start writes it.
 struct RealConfig {
@@ -30,7 +30,7 @@ struct RealConfig {
   std::string text;
   std::string ca_pin;
   RealConfig() {
-    Result<Bootstrap> bootstrap = Bootstrap::Open(directory.File("data"), "https://reconciler.example:8443", Now());
+    Result<Bootstrap> bootstrap = Bootstrap::Open(directory.File("data"), "https://reconciler.example:8443", UnixNow());
     REQUIRE(bootstrap.ok());
     path = bootstrap->admin_config_path;
     text = test::ReadText(path);
@@ -113,7 +113,7 @@ TEST_CASE("a config readable by group or others loads with a warning") {
 
 TEST_CASE("a CA certificate that does not match caPin is refused") {
   RealConfig real;
-  Result<CertificateAuthority> other = CertificateAuthority::Create("Other CA", Now());
+  Result<CertificateAuthority> other = CertificateAuthority::Create("Other CA", UnixNow());
   REQUIRE(other.ok());
   Result<std::string> other_pin = SpkiPin(other->CertificatePem());
   REQUIRE(other_pin.ok());

@@ -4,6 +4,8 @@
 // duplicate WireGuard key, missing or non-admin certificates on /v1/tokens).
 
 #include <doctest/doctest.h>
+
+#include "tests/support/test_files.h"
 #include <httplib.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -30,12 +32,12 @@
 
 namespace ww {
 namespace {
+using test_support::ReadText;
+using test_support::UnixNow;
+using test_support::YamlBlock;
 
 using test_support::TemporaryDirectory;
 
-std::int64_t RealNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 unsigned FileMode(const std::string& path) {
   struct stat info{};
@@ -43,23 +45,8 @@ unsigned FileMode(const std::string& path) {
   return info.st_mode & 07777;
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream stream(path);
-  std::ostringstream contents;
-  contents << stream.rdbuf();
-  return contents.str();
-}
 
 // The PEM under "key: |" in admin.wwctl.yaml (its lines are indented two spaces).
-std::string YamlBlock(const std::string& yaml, const std::string& key) {
-  std::size_t at = yaml.find(key + ": |\n");
-  REQUIRE(at != std::string::npos);
-  std::istringstream lines(yaml.substr(at + key.size() + 4));
-  std::string line;
-  std::string result;
-  while (std::getline(lines, line) && line.rfind("  ", 0) == 0) result += line.substr(2) + "\n";
-  return result;
-}
 
 WireguardKey KeyFilledWith(std::uint8_t value) {
   WireguardKey key;
@@ -84,7 +71,7 @@ struct Reconciler {
   Credentials admin;
 
   Reconciler() {
-    Result<Bootstrap> opened = Bootstrap::Open(directory.path() + "/data", "https://127.0.0.1:8443", RealNow());
+    Result<Bootstrap> opened = Bootstrap::Open(directory.path() + "/data", "https://127.0.0.1:8443", UnixNow());
     REQUIRE(opened.ok());
     bootstrap = std::move(opened).value();
     HttpsServerOptions options;
@@ -100,7 +87,7 @@ struct Reconciler {
     REQUIRE(created.ok());
     server = std::move(created).value();
     EnrollmentOptions enrollment{bootstrap.advertise_url, bootstrap.ca_pin, std::string(kDefaultFleet),
-                                 [this] { return RealNow() + clock_offset.load(); }};
+                                 [this] { return UnixNow() + clock_offset.load(); }};
     REQUIRE(RegisterEnrollmentRoutes(*server, *bootstrap.ca, *bootstrap.store, enrollment).ok());
     Result<int> started = server->Start("127.0.0.1", 0);
     REQUIRE(started.ok());
@@ -197,7 +184,7 @@ TEST_CASE("AgentNameFromHostname makes a valid agent name") {
 TEST_CASE("Bootstrap creates the data directory once and loads it afterwards") {
   TemporaryDirectory directory;
   std::string data = directory.path() + "/data";
-  std::int64_t now = RealNow();
+  std::int64_t now = UnixNow();
   Result<Bootstrap> first = Bootstrap::Open(data, "https://rc.example.com:9443", now);
   REQUIRE(first.ok());
   CHECK(first->outcome == BootstrapOutcome::kCreated);
@@ -235,7 +222,7 @@ TEST_CASE("Bootstrap creates the data directory once and loads it afterwards") {
 TEST_CASE("Bootstrap refuses a data directory others can read") {
   TemporaryDirectory directory;
   REQUIRE(chmod(directory.path().c_str(), 0755) == 0);
-  Result<Bootstrap> opened = Bootstrap::Open(directory.path(), "https://127.0.0.1", RealNow());
+  Result<Bootstrap> opened = Bootstrap::Open(directory.path(), "https://127.0.0.1", UnixNow());
   CHECK(opened.status() == Status::FailedPrecondition("data directory \"" + directory.path() +
                                                       "\" is accessible to group or others; run: chmod 700 " +
                                                       directory.path()));
@@ -249,8 +236,8 @@ TEST_CASE("An agent enrolls with a token and a pinned CA and the token works onc
   CHECK(token["installCommand"] == "wirewarp-agent enroll --url https://127.0.0.1:8443 --token-file TOKEN_FILE "
                                    "--ca-pin " + reconciler.bootstrap.ca_pin +
                                        " --mode client --state-dir /var/lib/wirewarp");
-  CHECK(token["expiresAt"].get<std::int64_t>() - RealNow() <= kDefaultTokenTtlSeconds);
-  CHECK(token["expiresAt"].get<std::int64_t>() - RealNow() >= kDefaultTokenTtlSeconds - 60);
+  CHECK(token["expiresAt"].get<std::int64_t>() - UnixNow() <= kDefaultTokenTtlSeconds);
+  CHECK(token["expiresAt"].get<std::int64_t>() - UnixNow() >= kDefaultTokenTtlSeconds - 60);
 
   AgentFiles agent;
   EnrollRequest request = agent.Request(reconciler, text, KeyFilledWith(7));
@@ -258,7 +245,7 @@ TEST_CASE("An agent enrolls with a token and a pinned CA and the token works onc
   Result<EnrollResult> enrolled = Enroll(request);
   REQUIRE_MESSAGE(enrolled.ok(), enrolled.status().ToString());
   CHECK(enrolled->agent_name == "laptop-7-example-com");
-  Result<Identity> identity = VerifyClientCertificate(*reconciler.bootstrap.ca, enrolled->certificate_pem, RealNow());
+  Result<Identity> identity = VerifyClientCertificate(*reconciler.bootstrap.ca, enrolled->certificate_pem, UnixNow());
   REQUIRE(identity.ok());
   CHECK(*identity == Identity{IdentityKind::kAgent, "laptop-7-example-com", "default"});
   CHECK(agent.written.size() == 3);

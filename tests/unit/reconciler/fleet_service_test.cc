@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/support/test_files.h"
+
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -29,31 +31,16 @@
 
 namespace ww {
 namespace {
+using test_support::ReadText;
+using test_support::UnixNow;
+using test_support::YamlBlock;
 
 using Json = nlohmann::json;
 using test_support::TemporaryDirectory;
 
-std::int64_t RealNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
-std::string ReadText(const std::string& path) {
-  std::ifstream stream(path);
-  std::ostringstream contents;
-  contents << stream.rdbuf();
-  return contents.str();
-}
 
 // The PEM under "key: |" in admin.wwctl.yaml (its lines are indented two spaces).
-std::string YamlBlock(const std::string& yaml, const std::string& key) {
-  std::size_t at = yaml.find(key + ": |\n");
-  REQUIRE(at != std::string::npos);
-  std::istringstream lines(yaml.substr(at + key.size() + 4));
-  std::string line;
-  std::string result;
-  while (std::getline(lines, line) && line.rfind("  ", 0) == 0) result += line.substr(2) + "\n";
-  return result;
-}
 
 struct Credentials {
   std::string certificate_pem;
@@ -118,7 +105,7 @@ struct Reconciler {
   std::string data_dir = directory.path() + "/data";
   // The service's clock stands still unless a test moves it, so no rule depends on how long
   // a request took (certificates are checked against the real clock by the TLS layer).
-  const std::int64_t clock_start = RealNow();
+  const std::int64_t clock_start = UnixNow();
   std::atomic<std::int64_t> clock_offset{0};
   Bootstrap bootstrap;
   RevokedSerials revoked;
@@ -138,7 +125,7 @@ struct Reconciler {
   std::int64_t Now() const { return clock_start + clock_offset.load(); }
 
   void Open() {
-    Result<Bootstrap> opened = Bootstrap::Open(data_dir, "https://127.0.0.1:8443", RealNow());
+    Result<Bootstrap> opened = Bootstrap::Open(data_dir, "https://127.0.0.1:8443", UnixNow());
     REQUIRE(opened.ok());
     bootstrap = std::move(opened).value();
     HttpsServerOptions options;
@@ -609,7 +596,7 @@ TEST_CASE("fleet service: an agent renews its certificate with its current one")
   REQUIRE(csr.ok());
   Json renewed = reconciler.CallJson(gw, "POST", "/v1/agents/gw/certificate", Json{{"csr", *csr}}, 200);
   Credentials fresh{renewed["certificate"].get<std::string>(), *key};
-  Result<Identity> identity = VerifyClientCertificate(*reconciler.bootstrap.ca, fresh.certificate_pem, RealNow());
+  Result<Identity> identity = VerifyClientCertificate(*reconciler.bootstrap.ca, fresh.certificate_pem, UnixNow());
   REQUIRE(identity.ok());
   CHECK(*identity == Identity{IdentityKind::kAgent, "gw", "default"});
   CHECK(reconciler.Call(fresh, "GET", "/v1/agents/gw/plan?after=0&wait=0").status == 204);

@@ -6,6 +6,8 @@
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
+
+#include "tests/support/test_files.h"
 #include <httplib.h>
 #include <netinet/in.h>
 #include <openssl/pem.h>
@@ -27,10 +29,8 @@
 
 namespace ww {
 namespace {
+using test_support::UnixNow;
 
-std::int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 struct Credentials {
   std::string certificate_pem;
@@ -39,7 +39,7 @@ struct Credentials {
 };
 
 CertificateAuthority MakeCa(const char* name) {
-  Result<CertificateAuthority> ca = CertificateAuthority::Create(name, Now());
+  Result<CertificateAuthority> ca = CertificateAuthority::Create(name, UnixNow());
   REQUIRE(ca.ok());
   return std::move(ca).value();
 }
@@ -49,7 +49,7 @@ Credentials IssueClient(const CertificateAuthority& ca, Identity identity) {
   REQUIRE(key.ok());
   Result<std::string> csr = MakeCsr(*key, identity.id);
   REQUIRE(csr.ok());
-  Result<IssuedCertificate> issued = ca.IssueClient(*csr, identity, Now());
+  Result<IssuedCertificate> issued = ca.IssueClient(*csr, identity, UnixNow());
   REQUIRE(issued.ok());
   return Credentials{issued->pem, *key, issued->serial_hex};
 }
@@ -153,14 +153,14 @@ RawReply RawExchange(int port, const Credentials& client, const std::string& byt
 struct Fixture {
   std::atomic<std::int64_t> clock_offset{0};  // moves the server's clock, not the TLS layer's
   explicit Fixture(std::size_t workers = 16) : ca(MakeCa("test CA")) {
-    Result<IssuedServerCertificate> server_certificate = ca.IssueServer("", {"localhost"}, {"127.0.0.1"}, Now());
+    Result<IssuedServerCertificate> server_certificate = ca.IssueServer("", {"localhost"}, {"127.0.0.1"}, UnixNow());
     REQUIRE(server_certificate.ok());
     agent = IssueClient(ca, {IdentityKind::kAgent, "node-1", "prod"});
     HttpsServerOptions options;
     options.server_certificate_pem = server_certificate->certificate.pem;
     options.server_private_key_pem = server_certificate->private_key_pem;
     options.worker_threads = workers;
-    options.now = [this] { return Now() + clock_offset.load(); };
+    options.now = [this] { return UnixNow() + clock_offset.load(); };
     options.is_revoked = [this](const std::string& serial) {
       std::lock_guard<std::mutex> lock(mutex);
       return serial == revoked_serial;
