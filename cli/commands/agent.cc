@@ -6,6 +6,7 @@
 #include "cli/cli11.h"
 #include "cli/commands.h"
 #include "cli/remote_session.h"
+#include "schema/model.h"
 
 namespace ww::cli {
 
@@ -16,17 +17,9 @@ struct AgentFlags {
   std::string name;
 };
 
-// The reconciler's agent names (an identity's id): lowercase letters, digits and '-'.
-bool IsAgentName(const std::string& name) {
-  if (name.empty() || name.size() > 63 || name.front() == '-') return false;
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return true;
-}
-
 int RunAgentDelete(const AgentFlags& flags, CommandContext& context) {
-  if (!IsAgentName(flags.name)) {
+  // The reconciler's agent names follow the resource-name rule.
+  if (!IsValidName(flags.name)) {
     return ReportError(context, kExitUsage,
                        "\"" + flags.name + "\" is not an agent name (lowercase letters, digits and '-', at most 63)");
   }

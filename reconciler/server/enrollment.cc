@@ -1,6 +1,7 @@
 #include "reconciler/server/enrollment.h"
 
 #include "reconciler/server/http_json.h"
+#include "schema/model.h"
 
 #include <exception>
 #include <memory>
@@ -187,15 +188,7 @@ class EnrollmentRoutes {
 
 }  // namespace
 
-bool IsValidAgentName(std::string_view name) {
-  if (name.empty() || name.size() > 63) return false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    bool alphanumeric = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alphanumeric && (i == 0 || c != '-')) return false;
-  }
-  return true;
-}
+bool IsValidAgentName(std::string_view name) { return IsValidName(name); }
 
 std::string AgentNameFromHostname(std::string_view hostname) {
   std::string name;
