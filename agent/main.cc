@@ -239,6 +239,9 @@ int main(int argc, char** argv) {
   Flags flags;
   CLI::App app{"wirewarp-agent: makes this host's WireGuard tunnels, port forwards and routing match its config"};
   app.require_subcommand(1);
+  // The wire format must match the reconciler's (`wwctl version` shows both).
+  app.set_version_flag("--version", "wirewarp-agent " + std::string(kAgentVersion) + " (wire format " +
+                                        std::to_string(ww::kWireFormatVersion) + ")");
   app.footer("Example:\n  wirewarp-agent keygen --state-dir /var/lib/wirewarp\n"
              "  wirewarp-agent apply --state-dir /var/lib/wirewarp --desired vps.json");
   auto add_state = [&](CLI::App* command) {

@@ -2,11 +2,13 @@
 // The wwctl command surface at a glance: kCommands (commands.cc) is one table of
 // {name, one-line help, register function}, one file per command in cli/commands/.
 // RunWwctl parses argv with CLI11 and runs one command; adding a command is a new file plus
-// one row. Exit codes are part of the contract scripts and CI rely on: 0 success, 1 a
-// failure about the input (invalid fleet, missing key) or a refusal by the reconciler, 2 usage,
-// I/O or connection error; `plan --detailed-exitcode` adds 2 (changes) and 3 (destructive
-// changes), `diff` is 0/1/2 = same/different/error and `wait` 0/1/2 = met/error/timed out.
+// one row. The global flags (--config, -o/--output, --timeout, -v/--verbose) may come before
+// or after the command, as with kubectl. Exit codes are part of the contract scripts and CI
+// rely on: 0 success, 1 a failure about the input (invalid fleet, missing key) or a refusal
+// by the reconciler, 2 usage, I/O or connection error; `plan --detailed-exitcode` and `diff`
+// are 0/1/2/3 = none/error/changes/destructive changes and `wait` 0/1/2 = met/error/timed out.
 
+#include <chrono>
 #include <functional>
 #include <iosfwd>
 #include <string>
@@ -28,6 +30,9 @@ struct CommandContext {
   std::istream& in;
   std::ostream& out;  // results only
   std::ostream& err;  // "wwctl: error: ...", diagnostics of render/plan, summaries
+  // Global flags every command accepts (RunWwctl fills them in):
+  bool verbose = false;                     // -v: each request, and the config used, on err
+  std::chrono::seconds request_timeout{0};  // --timeout of commands without their own; 0 = default
 };
 
 // A parsed command, ready to run; returns the exit status.
@@ -67,6 +72,11 @@ std::string VersionText();
 
 // Prints "wwctl: error: LINE" for every line of `message` to context.err; returns `exit_code`.
 int ReportError(CommandContext& context, int exit_code, std::string_view message);
+
+// argv with the global flags that precede the command moved behind it (before a "--"), so
+// each command parses them as its own: "wwctl --config F get agents" is "wwctl get agents
+// --config F". Every other argument keeps its place.
+std::vector<std::string> MoveGlobalFlags(const std::vector<std::string>& args);
 
 int RunWwctl(int argc, char** argv);
 int RunWwctl(int argc, char** argv, CommandContext& context);

@@ -1,5 +1,6 @@
 #include "cli/remote_session.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <ostream>
@@ -27,8 +28,21 @@ Result<std::unique_ptr<ApiClient>> ConnectToReconciler(const RemoteFlags& flags,
                                         std::getenv("HOME")));
   WW_ASSIGN_OR_RETURN(LoadedRemoteConfig loaded, LoadRemoteConfig(location));
   for (const std::string& warning : loaded.warnings) context.err << "wwctl: warning: " << warning << '\n';
+  if (context.verbose) {
+    context.err << "wwctl: config " << location.path << " (from " << DescribeOrigin(location.origin) << "), server "
+                << loaded.config.server << '\n';
+  }
   ApiClientOptions options;
   options.url = loaded.config.server;
+  options.settings_source = location.path + ", from " + DescribeOrigin(location.origin);
+  if (context.request_timeout.count() > 0) {
+    options.read_timeout = context.request_timeout;
+    options.connect_timeout = std::min(options.connect_timeout, context.request_timeout);
+  }
+  if (context.verbose) {
+    std::ostream* err = &context.err;
+    options.trace = [err](const std::string& line) { *err << "wwctl: " << line << '\n'; };
+  }
   options.ca_certificate_pem = loaded.config.ca_certificate_pem;
   options.client_certificate_pem = loaded.config.client_certificate_pem;
   options.client_key_pem = loaded.config.client_key_pem;

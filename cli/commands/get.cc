@@ -1,5 +1,6 @@
 // wwctl get: list agents, tunnels, peers, forwards or revisions from the reconciler, as a
 // table aligned like kubectl's or as the reconciler's own data (-o json|yaml).
+#include <algorithm>
 #include <memory>
 #include <ostream>
 
@@ -8,6 +9,8 @@
 #include "cli/flags.h"
 #include "cli/remote_output.h"
 #include "cli/remote_session.h"
+#include "schema/resource_fields.h"
+#include "schema/yaml_document.h"
 
 namespace ww::cli {
 
@@ -15,9 +18,66 @@ namespace {
 
 struct GetFlags {
   RemoteFlags remote;
-  std::string resource;
+  std::string resource;  // canonical: agents, tunnels, peers, forwards or revisions
+  std::string name;      // "" = all
   std::string format = "table";
 };
+
+struct ResourceName {
+  std::string_view name;
+  std::vector<std::string_view> aliases;  // singular and short forms, as kubectl accepts
+};
+
+const std::vector<ResourceName>& Resources() {
+  static const std::vector<ResourceName> resources = {
+      {"agents", {"agent", "ag"}},
+      {"tunnels", {"tunnel", "tun"}},
+      {"peers", {"peer"}},
+      {"forwards", {"forward", "fw", "portforwards", "portforward", "pf"}},
+      {"revisions", {"revision", "rev", "revs"}},
+  };
+  return resources;
+}
+
+// The canonical resource for `text` (any accepted spelling, any case), else an error with
+// the closest name.
+std::string ResolveResource(std::string& text) {
+  std::string lower = text;
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  std::vector<std::string_view> spellings;
+  for (const ResourceName& resource : Resources()) {
+    spellings.push_back(resource.name);
+    spellings.insert(spellings.end(), resource.aliases.begin(), resource.aliases.end());
+    if (lower == resource.name || std::find(resource.aliases.begin(), resource.aliases.end(), lower) != resource.aliases.end()) {
+      text = std::string(resource.name);
+      return "";
+    }
+  }
+  std::string message = "unknown resource " + QuoteForMessage(text);
+  std::string_view closest = ClosestName(lower, spellings);
+  for (const ResourceName& resource : Resources()) {
+    if (closest == resource.name || std::find(resource.aliases.begin(), resource.aliases.end(), closest) != resource.aliases.end()) {
+      message += "; did you mean \"" + std::string(resource.name) + "\"?";
+    }
+  }
+  return message + " (resources: agents, tunnels, peers, forwards, revisions)";
+}
+
+// The one item called `name` (a revision by id), or kNotFound naming the closest.
+Result<Json> FindItem(const Json& items, const std::string& resource, const std::string& name) {
+  std::vector<std::string> names;
+  for (const Json& item : items) {
+    std::string item_name = JsonString(item, "name");
+    if (item_name == name) return item;
+    names.push_back(item_name);
+  }
+  std::string singular = resource.substr(0, resource.size() - 1);
+  std::string message = "no " + singular + " " + QuoteForMessage(name);
+  std::vector<std::string_view> candidates(names.begin(), names.end());
+  std::string_view closest = ClosestName(name, candidates);
+  if (!closest.empty()) message += "; did you mean \"" + std::string(closest) + "\"?";
+  return Status::NotFound(message + " (see 'wwctl get " + resource + "')");
+}
 
 std::string OrDash(const std::string& text) { return text.empty() ? "-" : text; }
 
@@ -90,16 +150,32 @@ void PrintForwards(const Json& status, std::ostream& out) {
 }
 
 int RunGet(const GetFlags& flags, CommandContext& context) {
+  const bool revisions = flags.resource == "revisions";
+  if (revisions && !flags.name.empty() &&
+      (flags.name.size() > 18 || flags.name.find_first_not_of("0123456789") != std::string::npos)) {
+    return ReportError(context, kExitUsage, QuoteForMessage(flags.name) + " is not a revision id; see 'wwctl history'");
+  }
   Result<std::unique_ptr<ApiClient>> client = ConnectToReconciler(flags.remote, context);
   if (!client.ok()) return ReportError(context, kExitUsage, client.status().message());
-  const bool revisions = flags.resource == "revisions";
-  Result<ApiResponse> response = (*client)->Get(revisions ? "/v1/revisions" : "/v1/status");
+  std::string path = !revisions ? "/v1/status" : flags.name.empty() ? "/v1/revisions" : "/v1/revisions/" + flags.name;
+  Result<ApiResponse> response = (*client)->Get(path);
   if (!response.ok()) return ReportError(context, kExitUsage, response.status().message());
   if (response->status != 200) return ReportAnswerError(context, *response, kExitFailure);
   Result<Json> answer = ParseAnswer(*response);
   if (!answer.ok()) return ReportError(context, kExitFailure, answer.status().message());
 
   Json items = flags.resource == "peers" ? FlattenPeers(*answer) : JsonArray(*answer, flags.resource);
+  if (!flags.name.empty()) {
+    // One item: -o json|yaml prints the object itself, the table one row.
+    Result<Json> item = revisions ? Result<Json>(*answer) : FindItem(items, flags.resource, flags.name);
+    if (!item.ok()) return ReportError(context, kExitFailure, item.status().message());
+    if (flags.format != "table") {
+      PrintData(*item, flags.format, context.out);
+      return kExitOk;
+    }
+    items = Json::array({*item});
+    if (flags.resource != "peers" && !revisions) (*answer)[flags.resource] = items;
+  }
   if (flags.format != "table") {
     PrintData(Json{{flags.resource, std::move(items)}}, flags.format, context.out);
     return kExitOk;
@@ -120,24 +196,28 @@ int RunGet(const GetFlags& flags, CommandContext& context) {
 
 CommandRun RegisterGet(CLI::App& command) {
   auto flags = std::make_shared<GetFlags>();
-  command.add_option("resource", flags->resource, "What to list")
+  command.add_option("resource", flags->resource, "What to list; singular and short names work too (agent, fw)")
       ->required()
-      ->check(CLI::IsMember({"agents", "tunnels", "peers", "forwards", "revisions"}).description(""))
+      ->transform(CLI::Validator(ResolveResource, ""))
       ->type_name("agents|tunnels|peers|forwards|revisions");
+  command.add_option("name", flags->name, "Show only this one (a revision by its id)")->type_name("NAME");
   AddConfigFlag(command, flags->remote);
   AddOutputFlag(command, flags->format, {"table", "json", "yaml"},
                 "table: aligned columns; json, yaml: {RESOURCE: [...]} as the reconciler reports them");
   command.footer(
       "Agents, tunnels, peers and forwards come from the fleet snapshot (GET /v1/status);\n"
-      "revisions from the revision history (GET /v1/revisions), newest first.\n"
+      "revisions from the revision history (GET /v1/revisions), newest first. Resources may be\n"
+      "named singular or short: agent/ag, tunnel/tun, peer, forward/fw/pf, revision/rev. With\n"
+      "NAME, only that one is shown; -o json|yaml then prints the object itself.\n"
       "\n"
       "Exit status:\n"
       "  0  listed\n"
-      "  1  the reconciler answered with an error\n"
+      "  1  the reconciler answered with an error, or NAME does not exist\n"
       "  2  usage or config error, or the reconciler could not be reached\n"
       "\n"
       "Example:\n"
       "  wwctl get agents\n"
+      "  wwctl get agent vps -o yaml\n"
       "  wwctl get forwards -o json");
   return [flags](CommandContext& context) { return RunGet(*flags, context); };
 }

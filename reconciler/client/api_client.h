@@ -1,11 +1,13 @@
 #pragma once
 // A mutual-TLS client for the reconciler's API (reconciler/api/API.md), used by wwctl, the
 // agent daemon and the load benchmark. It trusts only the given CA (never the system store)
-// and checks the server's host name; the client certificate and key come as PEM. httplib
-// stays inside api_client.cc. Not thread-safe: one ApiClient per thread (each keeps its own
+// and checks the server's host name; the client certificate and key come as PEM. Nothing is
+// written to disk (the CA goes to the TLS library through a memory file), so a killed
+// process leaves no temporary file behind. httplib stays inside api_client.cc. Not thread-safe: one ApiClient per thread (each keeps its own
 // keep-alive connection), e.g. one for the agent's long-poll and one for its reports.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,6 +24,11 @@ struct ApiClientOptions {
   std::chrono::seconds connect_timeout{10};
   // Default read timeout; a long-poll passes its own (wait + margin) per call.
   std::chrono::seconds read_timeout{30};
+  // Where url and the CA came from, named in connection and TLS errors so the user knows
+  // what to check: "/root/admin.wwctl.yaml (from --config)". "" = not named.
+  std::string settings_source;
+  // Called after every request with "GET https://HOST:PORT/PATH -> 200 (12 ms)" or the error.
+  std::function<void(const std::string&)> trace;
 };
 
 struct ApiResponse {
@@ -37,8 +44,10 @@ class ApiClient {
   ApiClient(const ApiClient&) = delete;
   ApiClient& operator=(const ApiClient&) = delete;
 
-  // Any HTTP status is a response; kUnavailable only when no answer arrived (connection
-  // refused, TLS failure, timeout), with httplib's reason and the URL in the message.
+  // Any HTTP status is a response; kUnavailable only when no answer arrived. Its message
+  // names the URL, what failed (connection refused, name not resolved, TLS handshake, a
+  // server certificate the CA did not sign, a timeout) and what to check, with
+  // settings_source.
   // `read_timeout` zero means the options' default.
   Result<ApiResponse> Get(const std::string& path_and_query, std::chrono::seconds read_timeout = {});
   Result<ApiResponse> Post(const std::string& path, std::string_view json_body,

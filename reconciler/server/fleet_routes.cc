@@ -78,6 +78,25 @@ Json AgentPreviewsJson(const std::vector<AgentPreview>& previews) {
   return list;
 }
 
+// {"kind", "name", "change": added|changed|removed, "destructive", "fields": [{"path",
+// "before", "after"}]}: null for a value unset on that side.
+Json ResourceChangesJson(const FleetDiff& diff) {
+  auto value = [](const std::optional<std::string>& text) { return text ? Json(*text) : Json(nullptr); };
+  Json list = Json::array();
+  for (const ResourceChange& change : diff.changes) {
+    Json fields = Json::array();
+    for (const FieldChange& field : change.fields) {
+      fields.push_back(Json{{"path", field.path}, {"before", value(field.before)}, {"after", value(field.after)}});
+    }
+    list.push_back(Json{{"kind", change.kind},
+                        {"name", change.name},
+                        {"change", ResourceChangeTypeName(change.type)},
+                        {"destructive", change.destructive},
+                        {"fields", std::move(fields)}});
+  }
+  return list;
+}
+
 HttpResponse OutcomeResponse(const Result<RevisionOutcome>& result) {
   if (!result.ok()) return ErrorResponse(500, "internal error: " + result.status().message());
   const RevisionOutcome& outcome = *result;
@@ -97,6 +116,7 @@ HttpResponse OutcomeResponse(const Result<RevisionOutcome>& result) {
             {"unchanged", outcome.verdict == RevisionVerdict::kUnchanged},
             {"dryRun", outcome.verdict == RevisionVerdict::kDryRun},
             {"warnings", outcome.warnings},
+            {"changes", ResourceChangesJson(outcome.changes)},
             {"agents", AgentPreviewsJson(outcome.agents)}};
   return JsonResponse(200, body);
 }
@@ -129,6 +149,7 @@ Status FleetService::RegisterRoutes() {
   WW_RETURN_IF_ERROR(server_.Route(HttpMethod::kPost, "/v1/revisions/([0-9]{1,18})/rollback", small,
                                    bind(&FleetService::HandleRollback)));
   WW_RETURN_IF_ERROR(server_.Route(HttpMethod::kGet, "/v1/status", small, bind(&FleetService::HandleStatus)));
+  WW_RETURN_IF_ERROR(server_.Route(HttpMethod::kGet, "/v1/version", small, bind(&FleetService::HandleVersion)));
   WW_RETURN_IF_ERROR(server_.Route(HttpMethod::kDelete, agent, small, bind(&FleetService::HandleDeleteAgent)));
   WW_RETURN_IF_ERROR(server_.Route(HttpMethod::kGet, agent + "/plan", small, bind(&FleetService::HandlePlan)));
   WW_RETURN_IF_ERROR(server_.Route(HttpMethod::kPost, agent + "/report", reports, bind(&FleetService::HandleReport)));
@@ -215,6 +236,12 @@ HttpResponse FleetService::HandleStatus(const HttpRequest& request) {
   Result<std::string> body = StatusJson();
   if (!body.ok()) return ErrorResponse(500, "internal error: " + body.status().message());
   return HttpResponse{200, "application/json", std::move(body).value()};
+}
+
+// Any certificate the CA signed may ask: `wwctl version` of a viewer, an agent's support dump.
+HttpResponse FleetService::HandleVersion(const HttpRequest& request) {
+  if (!request.identity) return ErrorResponse(401, "a client certificate is required");
+  return JsonResponse(200, Json{{"version", options_.version}, {"wireFormat", kWireFormatVersion}});
 }
 
 HttpResponse FleetService::HandleDeleteAgent(const HttpRequest& request) {

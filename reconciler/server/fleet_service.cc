@@ -489,6 +489,7 @@ Result<RevisionOutcome> FleetService::Submit(const RevisionRequest& request) {
   }
   Status destructive = current_ ? CheckDestructiveRevision(current_->fleet, checked.fleet, request.allow_destructive)
                                 : Status::Ok();
+  outcome.changes = DiffFleets(current_ ? current_->fleet : Fleet{}, checked.fleet);
   if (request.dry_run == DryRun::kYes) {
     outcome.agents = PreviewLocked(checked.fleet, allocation.allocations, now);
     outcome.verdict = RevisionVerdict::kDryRun;

@@ -26,6 +26,7 @@
 #include "reconciler/core/revision_guard.h"
 #include "reconciler/pki/certificate_authority.h"
 #include "reconciler/store/store.h"
+#include "schema/fleet_diff.h"
 #include "schema/loader.h"
 #include "schema/model.h"
 #include "schema/result.h"
@@ -94,6 +95,7 @@ struct RevisionOutcome {
   std::size_t error_count = 0;
   std::vector<std::string> warnings;  // accepted or dry-run: warning lines
   std::vector<AgentPreview> agents;   // accepted, unchanged or dry-run
+  FleetDiff changes;                  // accepted or dry-run: against the current revision
 };
 
 struct FleetServiceOptions {
@@ -102,6 +104,8 @@ struct FleetServiceOptions {
   std::chrono::milliseconds tick_interval{2000};
   // Control-plane address kept off the tunnel in gateway mode (render.h), if known.
   std::optional<Ipv4Address> control_address;
+  // The release GET /v1/version reports ("0.1.0"); the daemon passes its build's version.
+  std::string version = "unknown";
 };
 
 class FleetService {
@@ -188,6 +192,7 @@ class FleetService {
   HttpResponse HandleGetRevision(const HttpRequest& request);
   HttpResponse HandleRollback(const HttpRequest& request);
   HttpResponse HandleStatus(const HttpRequest& request);
+  HttpResponse HandleVersion(const HttpRequest& request);
   HttpResponse HandleDeleteAgent(const HttpRequest& request);
   HttpResponse HandlePlan(const HttpRequest& request);
   HttpResponse HandleReport(const HttpRequest& request);

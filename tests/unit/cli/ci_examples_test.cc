@@ -13,6 +13,18 @@
 namespace ww::test {
 namespace {
 
+// The raw lines that run `wwctl diff`, shell included.
+std::vector<std::string> DiffLines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::string code = line.substr(0, line.find('#'));
+    if (code.find("wwctl diff ") != std::string::npos) lines.push_back(code);
+  }
+  return lines;
+}
+
 std::vector<std::string> WwctlLines(const std::string& path) {
   std::ifstream in(path);
   REQUIRE(in.good());
@@ -59,6 +71,13 @@ TEST_CASE("examples/ci: every wwctl command and flag in the pipelines exists") {
     CHECK(validate);
     CHECK(diff);
     CHECK(wait);
+    // diff exits 2 or 3 with differences and 1 on errors: a pipeline must pass on the first
+    // two and fail on the error (accepting 1 would hide an unreachable reconciler).
+    for (const std::string& line : DiffLines(path)) {
+      CAPTURE(line);
+      CHECK(line.find("|| [ $? -ge 2 ]") != std::string::npos);
+      CHECK(line.find("-eq 1") == std::string::npos);
+    }
   }
 }
 

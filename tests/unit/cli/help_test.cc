@@ -30,14 +30,22 @@ TEST_CASE("--help of wwctl and of every command exits 0 and shows an example") {
   }
 }
 
-TEST_CASE("version prints the release and the wire format version") {
-  WwctlRun run = RunWwctl({"version"});
+TEST_CASE("version --client and --version print the release and the wire format version offline") {
+  WwctlRun run = RunWwctl({"version", "--client"});
   CHECK(run.exit_code == 0);
-  CHECK(run.out == "wwctl 0.1.0 (wire format 1)\n");
+  CHECK(run.out == "Client: wwctl 0.1.0 (wire format 1)\n");
   CHECK(run.err == "");
+  WwctlRun json = RunWwctl({"-o", "json", "version", "--client"});
+  CHECK(json.exit_code == 0);
+  CHECK(json.out == "{\n  \"client\": {\n    \"version\": \"0.1.0\",\n    \"wireFormat\": 1\n  }\n}\n");
   WwctlRun flag = RunWwctl({"--version"});
   CHECK(flag.exit_code == 0);
   CHECK(flag.out == "wwctl 0.1.0 (wire format 1)\n");
+  // Without a config the server's version cannot be asked: the client line, then why.
+  WwctlRun no_config = RunWwctl({"version", "--config", "/nonexistent/wwctl.yaml"});
+  CHECK(no_config.exit_code == 2);
+  CHECK(no_config.out == "Client: wwctl 0.1.0 (wire format 1)\n");
+  CHECK(no_config.err == "wwctl: error: cannot read \"/nonexistent/wwctl.yaml\": No such file or directory (from --config)\n");
 }
 
 TEST_CASE("schema prints FleetJsonSchema()") {
@@ -56,9 +64,15 @@ TEST_CASE("no command or an unknown command or an extra argument exits 2") {
   WwctlRun unknown = RunWwctl({"aply", "-f", "x"});
   CHECK(unknown.exit_code == 2);
   CHECK(unknown.err ==
-        "wwctl: error: unknown command \"aply\" (commands: validate render plan schema version apply diff get status "
-        "wait token agent history rollback sync)\n"
+        "wwctl: error: unknown command \"aply\"; did you mean \"apply\"? (commands: validate render plan schema "
+        "version apply diff get status wait token agent history rollback sync)\n"
         "Run 'wwctl --help' for usage.\n");
+  // After global flags too, and without a hint when nothing is close.
+  WwctlRun after_flags = RunWwctl({"--config", "x.yaml", "-o", "json", "stauts"});
+  CHECK(after_flags.exit_code == 2);
+  CHECK(after_flags.err.starts_with("wwctl: error: unknown command \"stauts\"; did you mean \"status\"? (commands: "));
+  WwctlRun far = RunWwctl({"frobnicate"});
+  CHECK(far.err.starts_with("wwctl: error: unknown command \"frobnicate\" (commands: "));
 
   WwctlRun extra = RunWwctl({"version", "now"});
   CHECK(extra.exit_code == 2);

@@ -5,11 +5,21 @@
 
 #include "tests/support/test_files.h"
 #include <nlohmann/json.hpp>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <algorithm>
+#include <thread>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -57,7 +67,9 @@ class FakeReconciler {
     RouteOptions upload;
     upload.max_body = size_t{8} << 20;
     REQUIRE(server_->Route(HttpMethod::kGet, "/v1/status", {}, Handler()).ok());
+    REQUIRE(server_->Route(HttpMethod::kGet, "/v1/version", {}, Handler()).ok());
     REQUIRE(server_->Route(HttpMethod::kGet, "/v1/revisions", {}, Handler()).ok());
+    REQUIRE(server_->Route(HttpMethod::kGet, "/v1/revisions/([0-9]{1,20})", {}, Handler()).ok());
     REQUIRE(server_->Route(HttpMethod::kPost, "/v1/revisions", upload, Handler()).ok());
     REQUIRE(server_->Route(HttpMethod::kPost, "/v1/revisions/([0-9]{1,20})/rollback", {}, Handler()).ok());
     REQUIRE(server_->Route(HttpMethod::kPost, "/v1/tokens", {}, Handler()).ok());
@@ -73,7 +85,10 @@ class FakeReconciler {
   }
   ~FakeReconciler() { server_->Stop(); }
 
-  void Answer(const std::string& method_and_path, int status, std::string body) {
+  // Every answer from now on waits this long first (timeouts, interrupted commands).
+  void Delay(std::chrono::milliseconds delay) { delay_ = delay; }
+
+    void Answer(const std::string& method_and_path, int status, std::string body) {
     std::lock_guard<std::mutex> lock(mutex_);
     answers_[method_and_path].answers.push_back(HttpResponse{status, "application/json", std::move(body)});
   }
@@ -88,11 +103,15 @@ class FakeReconciler {
  private:
   RouteHandler Handler() {
     return [this](const HttpRequest& request) {
-      std::lock_guard<std::mutex> lock(mutex_);
       std::string query;
       for (const auto& [name, value] : request.query) query += (query.empty() ? "" : "&") + name + "=" + value;
-      requests_.push_back(Recorded{request.method, request.path, query, request.body,
-                                   request.identity ? IdentityUri(*request.identity) : ""});
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        requests_.push_back(Recorded{request.method, request.path, query, request.body,
+                                     request.identity ? IdentityUri(*request.identity) : ""});
+      }
+      std::this_thread::sleep_for(delay_.load());
+      std::lock_guard<std::mutex> lock(mutex_);
       Script& script = answers_[request.method + " " + request.path];
       if (script.answers.empty()) return HttpResponse{404, "application/json", R"({"error": "no canned answer"})"};
       return script.answers[std::min(script.served++, script.answers.size() - 1)];
@@ -111,6 +130,7 @@ class FakeReconciler {
   };
   std::map<std::string, Script> answers_;  // GUARDED_BY(mutex_)
   std::vector<Recorded> requests_;                           // GUARDED_BY(mutex_)
+  std::atomic<std::chrono::milliseconds> delay_{std::chrono::milliseconds(0)};
 };
 
 struct Run {
@@ -119,14 +139,10 @@ struct Run {
   std::string err;
 };
 
-// Runs wwctl in-process with the fake's config.
-Run Wwctl(const FakeReconciler& fake, const std::vector<std::string>& args, const std::string& input = "") {
-  std::vector<std::string> storage;
-  storage.reserve(args.size() + 3);
-  storage.emplace_back("wwctl");
-  for (const std::string& arg : args) storage.push_back(arg);
-  storage.emplace_back("--config");
-  storage.push_back(fake.config_path());
+// Runs wwctl in-process with exactly `args`.
+Run WwctlArgs(const std::vector<std::string>& args, const std::string& input = "") {
+  std::vector<std::string> storage{"wwctl"};
+  storage.insert(storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& arg : storage) argv.push_back(arg.data());
   std::istringstream in(input);
@@ -138,6 +154,13 @@ Run Wwctl(const FakeReconciler& fake, const std::vector<std::string>& args, cons
   run.out = out.str();
   run.err = err.str();
   return run;
+}
+
+// Runs wwctl in-process with the fake's config (--config last).
+Run Wwctl(const FakeReconciler& fake, std::vector<std::string> args, const std::string& input = "") {
+  args.push_back("--config");
+  args.push_back(fake.config_path());
+  return WwctlArgs(args, input);
 }
 
 const char* const kStatus = R"({"now": 1763780000, "converged": false,
@@ -270,7 +293,7 @@ TEST_CASE("apply refused as destructive exits 1, unreachable reconciler exits 2"
   test::WriteText(fake.config_path(), config);
   Run down = Wwctl(fake, {"apply", "-f", "-"}, "kind: Tunnel\n");
   CHECK(down.exit_code == 2);
-  CHECK(down.err.starts_with("wwctl: error: POST https://127.0.0.1:1/v1/revisions failed: "));
+  CHECK(down.err.starts_with("wwctl: error: cannot reach https://127.0.0.1:1: connection refused"));
 }
 
 TEST_CASE("apply refuses a file that is not UTF-8 locally, as validate reports it") {
@@ -283,14 +306,93 @@ TEST_CASE("apply refuses a file that is not UTF-8 locally, as validate reports i
   CHECK(fake.requests().empty());
 }
 
-TEST_CASE("diff exits 0 without differences, 1 with them, 2 on errors") {
+// A dry-run answer of today's reconciler: resource changes, then each agent's plan.
+const char* const kDiffAnswer = R"({"accepted": true, "revision": null, "unchanged": false, "dryRun": true,
+  "warnings": [],
+  "changes": [
+    {"kind": "Tunnel", "name": "home", "change": "changed", "destructive": false,
+     "fields": [{"path": "spec.mtu", "before": "1420", "after": "1380"},
+                {"path": "metadata.labels.site", "before": null, "after": "ams 2"}]},
+    {"kind": "PortForward", "name": "valheim", "change": "added", "destructive": false,
+     "fields": [{"path": "spec.tunnel", "before": null, "after": "home"},
+                {"path": "spec.template", "before": null, "after": "valheim"}]}],
+  "agents": [{"agent": "vps", "phase": "pending", "steps": ["+ forward udp 2456-2458 to 10.8.0.2"], "destructive": false,
+              "message": "1 step"},
+             {"agent": "home-gw", "phase": "converged", "steps": [], "destructive": false, "message": ""}]})";
+
+TEST_CASE("diff lists resources added and changed field by field, then each agent's steps, and exits 2") {
   FakeReconciler fake;
-  fake.Answer("POST /v1/revisions", 200, R"({"accepted": true, "revision": null, "warnings": [],
-    "agents": [{"agent": "vps", "phase": "converged", "steps": [], "destructive": false}]})");
-  fake.Answer("POST /v1/revisions", 200, R"({"accepted": true, "revision": null, "warnings": [],
-    "agents": [{"agent": "vps", "phase": "pending", "steps": ["add forward tcp 25565 to 192.168.1.10:25565"], "destructive": false},
-               {"agent": "home-gw", "phase": "converged", "steps": [], "destructive": false},
-               {"agent": "nas", "phase": "pending", "steps": ["remove peer abc from wg0", "remove interface wg1"], "destructive": true}]})");
+  fake.Answer("POST /v1/revisions", 200, kDiffAnswer);
+  Run run = Wwctl(fake, {"diff", "-f", "-"}, "kind: Tunnel\n");
+  CHECK(run.exit_code == 2);
+  CHECK(run.out ==
+        "Resources: 1 added, 1 changed, 0 removed\n"
+        "  ~ Tunnel/home\n"
+        "      spec.mtu: 1420 -> 1380\n"
+        "      metadata.labels.site: (unset) -> ams 2\n"
+        "  + PortForward/valheim\n"
+        "      spec.tunnel: home\n"
+        "      spec.template: valheim\n"
+        "Agents:\n"
+        "  agent vps: 1 step\n"
+        "    + forward udp 2456-2458 to 10.8.0.2\n"
+        "  agent home-gw: no steps (converged)\n");
+  CHECK(run.err == "2 resources and 1 of 2 agents would change\n");
+  REQUIRE(fake.requests().size() == 1);
+  Json body = Json::parse(fake.requests()[0].body);
+  CHECK(body["dryRun"] == true);
+  CHECK(body["allowDestructive"] == true);
+  CHECK(body["force"] == true);
+
+  // -o json: the answer and the summary the text and the exit status come from.
+  Run json = Wwctl(fake, {"diff", "-f", "-", "-o", "json"}, "kind: Tunnel\n");
+  CHECK(json.exit_code == 2);
+  Json data = Json::parse(json.out);
+  CHECK(data["changes"] == Json::parse(kDiffAnswer)["changes"]);
+  CHECK(data["diff"] == Json::parse(R"({"differences": true, "destructive": false, "added": 1, "changed": 1,
+                                       "removed": 0, "agentsChanging": 1})"));
+}
+
+TEST_CASE("diff of a changed fleet whose agents have not reported yet lists the changes, never 'No differences.'") {
+  FakeReconciler fake;
+  fake.Answer("POST /v1/revisions", 200, R"({"accepted": true, "revision": null, "unchanged": false, "dryRun": true,
+    "warnings": [],
+    "changes": [{"kind": "PortForward", "name": "minecraft", "change": "changed", "destructive": false,
+                 "fields": [{"path": "spec.ports", "before": "25565", "after": "25565-25566"}]}],
+    "agents": [{"agent": "vps", "phase": "unknown", "steps": [], "destructive": false, "message": "not enrolled yet"}]})");
+  Run run = Wwctl(fake, {"diff", "-f", "-"}, "kind: Tunnel\n");
+  CHECK(run.exit_code == 2);
+  CHECK(run.out ==
+        "Resources: 0 added, 1 changed, 0 removed\n"
+        "  ~ PortForward/minecraft\n"
+        "      spec.ports: 25565 -> 25565-25566\n"
+        "Agents:\n"
+        "  agent vps: no steps (unknown: not enrolled yet)\n");
+  CHECK(run.out.find("No differences") == std::string::npos);
+  CHECK(run.err == "1 resource and 0 of 1 agent would change\n");
+  Run json = Wwctl(fake, {"diff", "-f", "-", "-o", "json"}, "kind: Tunnel\n");
+  CHECK(json.exit_code == 2);
+  Json data = Json::parse(json.out);
+  CHECK(data["unchanged"] == false);
+  CHECK(data["diff"]["differences"] == true);
+
+  // A reconciler from before "changes": the fleet differs, so it is said, not hidden.
+  fake.Answer("POST /v1/revisions", 200, R"({"accepted": true, "revision": null, "unchanged": false, "dryRun": true,
+    "warnings": [], "agents": [{"agent": "vps", "phase": "unknown", "steps": [], "destructive": false}]})");
+  Run old = Wwctl(fake, {"diff", "-f", "-"}, "kind: Tunnel\n");
+  CHECK(old.exit_code == 2);
+  CHECK(old.out.starts_with("The fleet differs from the current revision (this reconciler does not list resource "
+                            "changes; upgrade it to see them).\n"));
+}
+
+TEST_CASE("diff exits 0 without differences, 3 with destructive ones, 1 on errors") {
+  FakeReconciler fake;
+  fake.Answer("POST /v1/revisions", 200, R"({"accepted": true, "revision": null, "unchanged": true, "warnings": [],
+    "changes": [], "agents": [{"agent": "vps", "phase": "converged", "steps": [], "destructive": false}]})");
+  fake.Answer("POST /v1/revisions", 200, R"({"accepted": true, "revision": null, "unchanged": false, "warnings": [],
+    "changes": [{"kind": "Peer", "name": "phone", "change": "removed", "destructive": true,
+                 "fields": [{"path": "spec.tunnel", "before": "home", "after": null}]}],
+    "agents": [{"agent": "vps", "phase": "pending", "steps": ["- peer abc on wg0"], "destructive": true}]})");
   fake.Answer("POST /v1/revisions", 422, R"({"error": "the fleet is invalid: 1 error", "diagnostics": ["-:1:1: error: no kind"]})");
 
   Run same = Wwctl(fake, {"diff", "-f", "-"}, "kind: Tunnel\n");
@@ -298,31 +400,28 @@ TEST_CASE("diff exits 0 without differences, 1 with them, 2 on errors") {
   CHECK(same.out == "No differences.\n");
   CHECK(same.err == "");
 
-  Run different = Wwctl(fake, {"diff", "-f", "-"}, "kind: Tunnel\n");
-  CHECK(different.exit_code == 1);
-  CHECK(different.out ==
-        "agent vps: 1 step\n"
-        "  add forward tcp 25565 to 192.168.1.10:25565\n"
-        "agent nas: 2 steps, destructive\n"
-        "  remove peer abc from wg0\n"
-        "  remove interface wg1\n");
-  CHECK(different.err == "2 of 3 agents would change\n");
+  Run destructive = Wwctl(fake, {"diff", "-f", "-"}, "kind: Tunnel\n");
+  CHECK(destructive.exit_code == 3);
+  CHECK(destructive.out ==
+        "Resources: 0 added, 0 changed, 1 removed\n"
+        "  - Peer/phone (destructive)\n"
+        "Agents:\n"
+        "  agent vps: 1 step, destructive\n"
+        "    - peer abc on wg0\n");
+  CHECK(destructive.err == "1 resource and 1 of 1 agent would change, destructively\n");
 
   Run invalid = Wwctl(fake, {"diff", "-f", "-"}, "kind: Tunnel\n");
-  CHECK(invalid.exit_code == 2);
+  CHECK(invalid.exit_code == 1);
   CHECK(invalid.out == "-:1:1: error: no kind\n");
   CHECK(invalid.err == "wwctl: error: the fleet is invalid: 1 error\n");
 
-  std::vector<Recorded> requests = fake.requests();
-  REQUIRE(requests.size() == 3);
-  Json body = Json::parse(requests[0].body);
-  CHECK(body["dryRun"] == true);
-  CHECK(body["allowDestructive"] == true);
-  CHECK(body["force"] == true);
-
   Run unreadable = Wwctl(fake, {"diff", "-f", fake.File("missing.yaml")});
-  CHECK(unreadable.exit_code == 2);
+  CHECK(unreadable.exit_code == 1);
   CHECK(unreadable.err == "wwctl: error: cannot read \"" + fake.File("missing.yaml") + "\": No such file or directory\n");
+  Run usage = Wwctl(fake, {"diff"});
+  CHECK(usage.exit_code == 1);
+  Run bad_output = Wwctl(fake, {"diff", "-f", "-", "-o", "table"}, "kind: Tunnel\n");
+  CHECK(bad_output.exit_code == 1);
 }
 
 TEST_CASE("get lists agents, tunnels, peers and forwards as aligned tables") {
@@ -590,6 +689,238 @@ TEST_CASE("the wwctl binary finds its config through WWCTL_CONFIG and warns abou
   CHECK(missing.exit_code == 2);
   CHECK(missing.err == "wwctl: error: cannot read \"" + fake.File("none.yaml") +
                            "\": No such file or directory (from --config)\n");
+}
+
+TEST_CASE("global flags work before and after the command") {
+  FakeReconciler fake;
+  fake.Answer("GET /v1/status", 200, kStatus);
+  const std::string tunnels = "NAME   SERVER   INTERFACE   PEERS   SELF-HEAL\nhome   vps      wg0         2       yes\n";
+  Run before = WwctlArgs({"--config", fake.config_path(), "get", "tunnels"});
+  CHECK(before.exit_code == 0);
+  CHECK(before.err == "");
+  CHECK(before.out == tunnels);
+  Run equals = WwctlArgs({"--config=" + fake.config_path(), "get", "tunnels"});
+  CHECK(equals.out == tunnels);
+  Run after = WwctlArgs({"get", "tunnels", "--config", fake.config_path()});
+  CHECK(after.out == tunnels);
+
+  Json status = Json::parse(kStatus);
+  Run output_before = WwctlArgs({"-o", "json", "--config", fake.config_path(), "get", "forwards"});
+  CHECK(output_before.exit_code == 0);
+  CHECK(output_before.out == Json{{"forwards", status["forwards"]}}.dump(2) + "\n");
+  Run output_joined = WwctlArgs({"-ojson", "get", "forwards", "--config", fake.config_path()});
+  CHECK(output_joined.out == output_before.out);
+  // The command's own formats still decide what -o may be.
+  Run bad_output = WwctlArgs({"-o", "wide", "get", "forwards", "--config", fake.config_path()});
+  CHECK(bad_output.exit_code == 2);
+  CHECK(bad_output.err.find("\"wide\" is not one of table|json|yaml") != std::string::npos);
+
+  Run verbose = WwctlArgs({"-v", "--timeout", "20s", "--config", fake.config_path(), "get", "tunnels"});
+  CHECK(verbose.exit_code == 0);
+  CHECK(verbose.out == tunnels);
+  CHECK(verbose.err.starts_with("wwctl: config " + fake.config_path() + " (from --config), server " + fake.url() + "\n" +
+                                "wwctl: GET " + fake.url() + "/v1/status -> 200 ("));
+  Run bad_timeout = WwctlArgs({"--timeout", "soon", "get", "tunnels", "--config", fake.config_path()});
+  CHECK(bad_timeout.exit_code == 2);
+  CHECK(bad_timeout.err == "wwctl: error: --timeout: \"soon\" is not a duration such as 90s, 5m, 1h30m or 2d\n");
+
+  // An alias with --config works for the offline commands too (they never connect).
+  Run offline = WwctlArgs({"--config", fake.config_path(), "-v", "schema"});
+  CHECK(offline.exit_code == 0);
+  CHECK(offline.out.starts_with("{"));
+  // wait keeps --timeout as its own: how long to wait.
+  Run wait = WwctlArgs({"--timeout", "0s", "--config", fake.config_path(), "wait", "--for=converged"});
+  CHECK(wait.exit_code == 2);
+  CHECK(wait.err.starts_with("wwctl: error: timed out after 0s waiting for converged"));
+  CHECK(fake.requests().size() == 7);
+}
+
+TEST_CASE("get takes singular and short names, suggests the closest for a typo, and NAME shows one") {
+  FakeReconciler fake;
+  fake.Answer("GET /v1/status", 200, kStatus);
+  Run plural = Wwctl(fake, {"get", "forwards"});
+  REQUIRE(plural.exit_code == 0);
+  for (const char* name : {"forward", "fw", "pf", "portforwards", "Forwards"}) {
+    CAPTURE(name);
+    Run run = Wwctl(fake, {"get", name});
+    CHECK(run.exit_code == 0);
+    CHECK(run.out == plural.out);
+  }
+  CHECK(Wwctl(fake, {"get", "agent"}).out == Wwctl(fake, {"get", "agents"}).out);
+  CHECK(Wwctl(fake, {"get", "tun"}).out == Wwctl(fake, {"get", "tunnels"}).out);
+
+  Run typo = Wwctl(fake, {"get", "fowards"});
+  CHECK(typo.exit_code == 2);
+  CHECK(typo.err ==
+        "wwctl: error: resource: unknown resource \"fowards\"; did you mean \"forwards\"? (resources: agents, tunnels, "
+        "peers, forwards, revisions)\nRun 'wwctl get --help' for usage.\n");
+
+  Run one = Wwctl(fake, {"get", "agent", "home-gw"});
+  CHECK(one.exit_code == 0);
+  CHECK(one.out ==
+        "NAME      MODE     PHASE          CONNECTED   LAST SEEN   GENERATION   VERSION\n"
+        "home-gw   client   disconnected   no          2h          11/12        0.1.0\n");
+  Run peer = Wwctl(fake, {"get", "peer", "phone", "-o", "json"});
+  CHECK(peer.exit_code == 0);
+  CHECK(Json::parse(peer.out) == Json::parse(R"({"tunnel": "home", "name": "phone", "agent": null,
+    "address": "10.8.0.3/32", "handshakeAgeSeconds": null, "rxBytes": 0, "txBytes": 0})"));
+  Run missing = Wwctl(fake, {"get", "agents", "home-gv"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.out == "");
+  CHECK(missing.err == "wwctl: error: no agent \"home-gv\"; did you mean \"home-gw\"? (see 'wwctl get agents')\n");
+
+  fake.Answer("GET /v1/revisions/7", 200, R"({"id": 7, "source": "apply", "commit": "", "author": "", "message": "",
+    "appliedBy": "wirewarp://default/admin/admin", "createdAt": 1763779000, "contentSha256": "ab", "documents": []})");
+  Run revision = Wwctl(fake, {"get", "rev", "7"});
+  CHECK(revision.exit_code == 0);
+  CHECK(revision.out.starts_with("REVISION   SOURCE   COMMIT   CREATED                BY"));
+  CHECK(revision.out.find("\n7          apply    -        2025-11-22T02:36:40Z") != std::string::npos);
+  Run bad_revision = Wwctl(fake, {"get", "revisions", "HEAD"});
+  CHECK(bad_revision.exit_code == 2);
+  CHECK(bad_revision.err == "wwctl: error: \"HEAD\" is not a revision id; see 'wwctl history'\n");
+}
+
+TEST_CASE("version shows wwctl's and the reconciler's version from GET /v1/version") {
+  FakeReconciler fake;
+  fake.Answer("GET /v1/version", 200, R"({"version": "0.1.0", "wireFormat": 1})");
+  Run run = Wwctl(fake, {"version"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out == "Client: wwctl 0.1.0 (wire format 1)\nServer: wirewarp-reconciler 0.1.0 (wire format 1) at " +
+                       fake.url() + "\n");
+  CHECK(run.err == "");
+  Run json = Wwctl(fake, {"version", "-o", "json"});
+  CHECK(Json::parse(json.out) == Json{{"client", {{"version", "0.1.0"}, {"wireFormat", 1}}},
+                                      {"server", {{"version", "0.1.0"}, {"wireFormat", 1}, {"url", fake.url()}}}});
+  fake.Answer("GET /v1/version", 200, R"({"version": "0.2.0", "wireFormat": 2})");
+  Run newer = Wwctl(fake, {"version"});
+  CHECK(newer.exit_code == 0);
+  CHECK(newer.err == "wwctl: warning: the reconciler speaks wire format 2 and wwctl 1: upgrade the older one\n");
+}
+
+// The config of `fake` with its server URL replaced by `url`.
+std::string ConfigFor(const FakeReconciler& fake, const std::string& url, const std::string& name) {
+  std::string config = test::ReadText(fake.config_path());
+  config.replace(config.find(fake.url()), fake.url().size(), url);
+  std::string path = fake.File(name);
+  test::WriteText(path, config);
+  REQUIRE(::chmod(path.c_str(), 0600) == 0);
+  return path;
+}
+
+TEST_CASE("connection errors name the URL, what failed, what to check and the config file") {
+  FakeReconciler fake;
+  fake.Answer("GET /v1/status", 200, kStatus);
+
+  SUBCASE("nothing listens on the port") {
+    std::string config = ConfigFor(fake, "https://127.0.0.1:1", "refused.yaml");
+    Run run = WwctlArgs({"--config", config, "get", "agents"});
+    CHECK(run.exit_code == 2);
+    CHECK(run.err == "wwctl: error: cannot reach https://127.0.0.1:1: connection refused — is the reconciler running, "
+                     "and listening on port 1? (\"server\" in " + config + ", from --config)\n");
+  }
+  SUBCASE("the server's certificate is from another CA") {
+    // Another reconciler's admin config (its own CA) pointed at this one.
+    test_support::TemporaryDirectory other_directory("ww-other-ca");
+    Result<Bootstrap> other = Bootstrap::Open(other_directory.File("data"), "https://127.0.0.1:1", UnixNow());
+    REQUIRE(other.ok());
+    std::string config = test::ReadText(other->admin_config_path);
+    config.replace(config.find("https://127.0.0.1:1"), 19, fake.url());
+    std::string path = fake.File("other-ca.yaml");
+    test::WriteText(path, config);
+    REQUIRE(::chmod(path.c_str(), 0600) == 0);
+    ::setenv("WWCTL_CONFIG", path.c_str(), 1);
+    Run run = WwctlArgs({"get", "agents"});
+    ::unsetenv("WWCTL_CONFIG");
+    CHECK(run.exit_code == 2);
+    CHECK(run.err.starts_with("wwctl: error: the server at " + fake.url() +
+                              " presented a certificate the configured CA did not sign ("));
+    CHECK(run.err.find(") — is this the reconciler the config was written for?") != std::string::npos);
+    CHECK(run.err.ends_with("(\"caCertificate\" in " + path + ", from WWCTL_CONFIG)\n"));
+    CHECK(fake.requests().empty());
+  }
+  SUBCASE("the reconciler does not answer within --timeout") {
+    fake.Delay(std::chrono::milliseconds(2500));
+    auto started = std::chrono::steady_clock::now();
+    Run run = Wwctl(fake, {"get", "agents", "--timeout", "1s"});
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(2400));
+    CHECK(run.exit_code == 2);
+    CHECK(run.err == "wwctl: error: no answer from " + fake.url() +
+                         " to GET /v1/status within 1s — is the reconciler overloaded? A longer --timeout waits longer "
+                         "(\"server\" in " + fake.config_path() + ", from --config)\n");
+  }
+  SUBCASE("the port is not TLS") {
+    // A plain TCP listener that accepts and says something that is not TLS.
+    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(listener >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    socklen_t length = sizeof address;
+    REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    REQUIRE(::listen(listener, 4) == 0);
+    std::thread speaker([listener] {
+      int connection = ::accept(listener, nullptr, nullptr);
+      if (connection < 0) return;
+      const char answer[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+      (void)!::write(connection, answer, sizeof answer - 1);
+      ::shutdown(connection, SHUT_RDWR);
+      ::close(connection);
+    });
+    std::string url = "https://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+    std::string config = ConfigFor(fake, url, "plain.yaml");
+    Run run = WwctlArgs({"get", "agents", "--config", config});
+    speaker.join();
+    ::close(listener);
+    CHECK(run.exit_code == 2);
+    CHECK(run.err.starts_with("wwctl: error: TLS handshake with " + url + " failed"));
+    CHECK(run.err.ends_with(" — is this the reconciler's API port (--listen), and does it still accept this client "
+                            "certificate? (\"server\" in " + config + ", from --config)\n"));
+  }
+}
+
+// Starts the real wwctl with `args` and `environment` added, returning its pid.
+pid_t SpawnWwctl(const std::vector<std::string>& args, const std::vector<std::string>& environment) {
+  std::vector<std::string> storage{WWCTL_PATH};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& arg : storage) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> variables(environment);
+  for (char** variable = environ; *variable != nullptr; ++variable) variables.emplace_back(*variable);
+  std::vector<char*> envp;
+  for (std::string& variable : variables) envp.push_back(variable.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  int spawned = ::posix_spawn(&pid, WWCTL_PATH, &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  REQUIRE(spawned == 0);
+  return pid;
+}
+
+TEST_CASE("a wwctl interrupted (SIGINT, SIGTERM) or killed mid-request leaves no temporary file") {
+  FakeReconciler fake;
+  fake.Answer("GET /v1/status", 200, kStatus);
+  fake.Delay(std::chrono::milliseconds(3000));
+  for (int signal_number : {SIGINT, SIGTERM, SIGKILL}) {
+    CAPTURE(signal_number);
+    test::ScratchDirectory temporary;
+    size_t before = fake.requests().size();
+    pid_t pid = SpawnWwctl({"get", "agents", "--config", fake.config_path()}, {"TMPDIR=" + temporary.path().string()});
+    // Interrupt it while it waits for the answer, its TLS client set up.
+    for (int waited = 0; waited < 100 && fake.requests().size() == before; ++waited) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::kill(pid, signal_number);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status));
+    CHECK(std::filesystem::is_empty(temporary.path()));
+  }
 }
 
 }  // namespace

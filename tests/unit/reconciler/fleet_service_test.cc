@@ -314,6 +314,44 @@ TEST_CASE("fleet service: a dry run shows each agent's plan and stores nothing")
         Json::array());
 }
 
+TEST_CASE("fleet service: a dry run lists the resources it adds, changes and removes, even before any report") {
+  Reconciler reconciler;
+  Json first = reconciler.Upload(LabFleet(), 200, Json{{"dryRun", true}});
+  // Nothing is current yet: everything is added; no agent is enrolled, so none has steps.
+  REQUIRE(first["changes"].size() == 4);
+  CHECK(first["changes"][0]["kind"] == "Tunnel");
+  CHECK(first["changes"][0]["change"] == "added");
+  CHECK(first["agents"][0]["steps"] == Json::array());
+  reconciler.Upload(LabFleet(), 200);
+
+  std::string peers = kPeers;
+  peers.replace(peers.find("  address: 10.77.0.10\n"), 22, "  address: 10.77.0.11\n");
+  peers = peers.substr(0, peers.find("---\napiVersion: wirewarp.dev/v1\nkind: PortForward"));
+  Json previewed = reconciler.Upload(Documents({{"fleet/tunnel.yaml", kTunnel}, {"fleet/peers.yaml", peers}}), 200,
+                                     Json{{"dryRun", true}});
+  CHECK(previewed["unchanged"] == false);
+  CHECK(previewed["changes"] == Json::parse(R"([
+    {"kind": "Peer", "name": "phone", "change": "changed", "destructive": false,
+     "fields": [{"path": "spec.address", "before": "10.77.0.10", "after": "10.77.0.11"}]},
+    {"kind": "PortForward", "name": "minecraft", "change": "removed", "destructive": true,
+     "fields": [{"path": "spec.tunnel", "before": "lab", "after": null},
+                {"path": "spec.protocol", "before": "tcp", "after": null},
+                {"path": "spec.ports", "before": "25565", "after": null},
+                {"path": "spec.to.address", "before": "192.168.50.10", "after": null},
+                {"path": "spec.description", "before": "Minecraft", "after": null}]}])"));
+  Json same = reconciler.Upload(LabFleet(), 200, Json{{"dryRun", true}});
+  CHECK(same["unchanged"] == true);
+  CHECK(same["changes"] == Json::array());
+}
+
+TEST_CASE("fleet service: GET /v1/version answers any certificate of the CA") {
+  Reconciler reconciler;
+  Json version = reconciler.CallJson(reconciler.admin, "GET", "/v1/version", Json(nullptr), 200);
+  CHECK(version == Json{{"version", "unknown"}, {"wireFormat", kWireFormatVersion}});
+  Credentials agent = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  CHECK(reconciler.Call(agent, "GET", "/v1/version").status == 200);
+}
+
 TEST_CASE("fleet service: long-polls answer at once when newer, 204 after the wait, 403 for another agent") {
   Reconciler reconciler;
   Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
