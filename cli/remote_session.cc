@@ -35,6 +35,7 @@ Result<std::unique_ptr<ApiClient>> ConnectToReconciler(const RemoteFlags& flags,
   ApiClientOptions options;
   options.url = loaded.config.server;
   options.settings_source = location.path + ", from " + DescribeOrigin(location.origin);
+  options.timeout_flag = "--timeout";
   if (context.request_timeout.count() > 0) {
     options.read_timeout = context.request_timeout;
     options.connect_timeout = std::min(options.connect_timeout, context.request_timeout);

@@ -171,7 +171,9 @@ struct ApiClient::Impl {
       case httplib::Error::Read:
         if (read_timed_out) {
           return "no answer from " + url + " to " + std::string(method) + " " + path + " within " + Seconds(read_timeout) +
-                 " — is the reconciler overloaded? A longer --timeout waits longer" + Check("server");
+                 " — is the reconciler overloaded, or the network slow?" +
+                 (options.timeout_flag.empty() ? "" : " A longer " + options.timeout_flag + " waits longer") +
+                 Check("server");
         }
         return url + " closed the connection without answering " + std::string(method) + " " + path +
                (reason.empty() ? "" : " (" + reason + ")") +

@@ -27,6 +27,9 @@ struct ApiClientOptions {
   // Where url and the CA came from, named in connection and TLS errors so the user knows
   // what to check: "/root/admin.wwctl.yaml (from --config)". "" = not named.
   std::string settings_source;
+  // The caller's flag that sets read_timeout, suggested when an answer takes too long
+  // ("--timeout"); "" = none.
+  std::string timeout_flag;
   // Called after every request with "GET https://HOST:PORT/PATH -> 200 (12 ms)" or the error.
   std::function<void(const std::string&)> trace;
 };

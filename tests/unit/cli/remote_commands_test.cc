@@ -845,7 +845,8 @@ TEST_CASE("connection errors name the URL, what failed, what to check and the co
     CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(2400));
     CHECK(run.exit_code == 2);
     CHECK(run.err == "wwctl: error: no answer from " + fake.url() +
-                         " to GET /v1/status within 1s — is the reconciler overloaded? A longer --timeout waits longer "
+                         " to GET /v1/status within 1s — is the reconciler overloaded, or the network slow? A longer --timeout "
+                         "waits longer "
                          "(\"server\" in " + fake.config_path() + ", from --config)\n");
   }
   SUBCASE("the port is not TLS") {
