@@ -30,6 +30,7 @@
 #include "agent/system/process_runner.h"
 #include "agent/system/recording_runner.h"
 #include "reconciler/client/enroll_client.h"
+#include "reconciler/client/log_line.h"
 #include "schema/wire_json.h"
 
 namespace {
@@ -224,7 +225,9 @@ int Run(const Flags& flags) {
     if (finished) break;
     // A long-poll still waits for its answer: leave it, but not in the middle of an apply.
     auto paused = daemon.PauseHostChanges();
-    std::cerr << "wirewarp-agent event=exit reason=stopped abandoned=poll\n" << std::flush;
+    std::cerr << ww::FormatLogLine(std::chrono::system_clock::now(), ww::LogLevel::kInfo,
+                               "wirewarp-agent event=exit reason=stopped abandoned=poll")
+              << "\n" << std::flush;
     std::_Exit(0);
   }
   worker.join();

@@ -208,6 +208,13 @@
         'Commit ' + shortSha(snapshot.rejected.commit) + ' was rejected; revision #' +
         (revision ? revision.id : '-') + ' stays in force.'));
     }
+    if (snapshot.divergence) {
+      // A forced apply or rollback over git: say so until the next commit replaces it.
+      const divergence = snapshot.divergence;
+      body.appendChild(el('p', { className: 'banner-diverged', id: 'banner-diverged' },
+        'Diverged from git at ' + shortSha(divergence.commit) + ' (override by ' + divergence.by + ' at ' +
+        timestamp(divergence.at) + ', ' + divergence.source + '); the next commit replaces it.'));
+    }
     const icon = el('div', { className: 'banner-icon', title: title },
       { good: '✓', warn: '↻', bad: '!', muted: '·' }[tone]);
     document.title = 'WireWarp · ' + title;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reconciler/client/enroll_client.h"
+#include "reconciler/client/log_line.h"
 #include "schema/wire_json.h"
 
 namespace ww::agent {
@@ -60,9 +61,27 @@ void AgentDaemon::Stop() {
 
 std::unique_lock<std::mutex> AgentDaemon::PauseHostChanges() { return std::unique_lock<std::mutex>(host_mutex_); }
 
+namespace {
+
+// An event's level: what stops the daemon or loses a plan is an error, a failed call that is
+// retried a warning, the rest information.
+LogLevel EventLevel(std::string_view event, const std::vector<std::pair<std::string_view, std::string>>& fields) {
+  for (std::string_view fatal : {"start-failed", "client-failed", "revoked", "plan-invalid"}) {
+    if (event == fatal) return LogLevel::kError;
+  }
+  for (const auto& [key, value] : fields) {
+    if (key == "outcome" && value == "failed") return LogLevel::kError;
+  }
+  if (event.ends_with("-failed") || event.ends_with("-refused")) return LogLevel::kWarning;
+  return LogLevel::kInfo;
+}
+
+}  // namespace
+
 void AgentDaemon::LogEvent(std::string_view event, std::vector<std::pair<std::string_view, std::string>> fields) {
   std::string line = "wirewarp-agent event=" + std::string(event);
   for (const auto& [key, value] : fields) line += " " + std::string(key) + "=" + LogValue(value);
+  line = FormatLogLine(std::chrono::system_clock::now(), EventLevel(event, fields), line);
   std::lock_guard<std::mutex> lock(log_mutex_);
   *environment_.log << line << "\n" << std::flush;
 }

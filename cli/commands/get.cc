@@ -9,6 +9,7 @@
 #include "cli/flags.h"
 #include "cli/remote_output.h"
 #include "cli/remote_session.h"
+#include "cli/status_watch.h"
 #include "schema/resource_fields.h"
 #include "schema/yaml_document.h"
 
@@ -21,6 +22,8 @@ struct GetFlags {
   std::string resource;  // canonical: agents, tunnels, peers, forwards or revisions
   std::string name;      // "" = all
   std::string format = "table";
+  bool watch = false;
+  std::string watch_timeout;  // "" = until interrupted
 };
 
 struct ResourceName {
@@ -149,19 +152,10 @@ void PrintForwards(const Json& status, std::ostream& out) {
   table.Print(out);
 }
 
-int RunGet(const GetFlags& flags, CommandContext& context) {
+// Prints the resource out of `response` (the status snapshot, or the revision list).
+int PrintResource(const GetFlags& flags, CommandContext& context, const ApiResponse& response) {
   const bool revisions = flags.resource == "revisions";
-  if (revisions && !flags.name.empty() &&
-      (flags.name.size() > 18 || flags.name.find_first_not_of("0123456789") != std::string::npos)) {
-    return ReportError(context, kExitUsage, QuoteForMessage(flags.name) + " is not a revision id; see 'wwctl history'");
-  }
-  Result<std::unique_ptr<ApiClient>> client = ConnectToReconciler(flags.remote, context);
-  if (!client.ok()) return ReportError(context, kExitUsage, client.status().message());
-  std::string path = !revisions ? "/v1/status" : flags.name.empty() ? "/v1/revisions" : "/v1/revisions/" + flags.name;
-  Result<ApiResponse> response = (*client)->Get(path);
-  if (!response.ok()) return ReportError(context, kExitUsage, response.status().message());
-  if (response->status != 200) return ReportAnswerError(context, *response, kExitFailure);
-  Result<Json> answer = ParseAnswer(*response);
+  Result<Json> answer = ParseAnswer(response);
   if (!answer.ok()) return ReportError(context, kExitFailure, answer.status().message());
 
   Json items = flags.resource == "peers" ? FlattenPeers(*answer) : JsonArray(*answer, flags.resource);
@@ -192,6 +186,30 @@ int RunGet(const GetFlags& flags, CommandContext& context) {
   return kExitOk;
 }
 
+int RunGet(const GetFlags& flags, CommandContext& context) {
+  const bool revisions = flags.resource == "revisions";
+  if (revisions && !flags.name.empty() &&
+      (flags.name.size() > 18 || flags.name.find_first_not_of("0123456789") != std::string::npos)) {
+    return ReportError(context, kExitUsage, QuoteForMessage(flags.name) + " is not a revision id; see 'wwctl history'");
+  }
+  Result<std::unique_ptr<ApiClient>> client = ConnectToReconciler(flags.remote, context);
+  if (!client.ok()) return ReportError(context, kExitUsage, client.status().message());
+  const std::string revisions_path = flags.name.empty() ? "/v1/revisions" : "/v1/revisions/" + flags.name;
+  // Revisions have no long-poll of their own: a new revision changes the snapshot.
+  auto fetch_and_print = [&](const std::string& status_body) -> int {
+    if (!revisions) return PrintResource(flags, context, ApiResponse{200, status_body});
+    Result<ApiResponse> response = (*client)->Get(revisions_path);
+    if (!response.ok()) return ReportError(context, kExitUsage, response.status().message());
+    if (response->status != 200) return ReportAnswerError(context, *response, kExitFailure);
+    return PrintResource(flags, context, *response);
+  };
+  if (flags.watch) return WatchStatus(**client, context, flags.watch_timeout, fetch_and_print);
+  Result<ApiResponse> response = (*client)->Get(revisions ? revisions_path : "/v1/status");
+  if (!response.ok()) return ReportError(context, kExitUsage, response.status().message());
+  if (response->status != 200) return ReportAnswerError(context, *response, kExitFailure);
+  return PrintResource(flags, context, *response);
+}
+
 }  // namespace
 
 CommandRun RegisterGet(CLI::App& command) {
@@ -204,6 +222,7 @@ CommandRun RegisterGet(CLI::App& command) {
   AddConfigFlag(command, flags->remote);
   AddOutputFlag(command, flags->format, {"table", "json", "yaml"},
                 "table: aligned columns; json, yaml: {RESOURCE: [...]} as the reconciler reports them");
+  AddWatchFlags(command, flags->watch, flags->watch_timeout);
   command.footer(
       "Agents, tunnels, peers and forwards come from the fleet snapshot (GET /v1/status);\n"
       "revisions from the revision history (GET /v1/revisions), newest first. Resources may be\n"
@@ -218,7 +237,8 @@ CommandRun RegisterGet(CLI::App& command) {
       "Example:\n"
       "  wwctl get agents\n"
       "  wwctl get agent vps -o yaml\n"
-      "  wwctl get forwards -o json");
+      "  wwctl get forwards -o json\n"
+      "  wwctl get agents --watch        # print again on every change, until Ctrl-C");
   return [flags](CommandContext& context) { return RunGet(*flags, context); };
 }
 

@@ -17,6 +17,7 @@ struct RollbackFlags {
   RemoteFlags remote;
   std::string revision;
   bool allow_destructive = false;
+  bool force = false;
   std::string format = "text";
 };
 
@@ -26,7 +27,7 @@ int RunRollback(const RollbackFlags& flags, CommandContext& context) {
   if (!digits) return ReportError(context, kExitUsage, "\"" + id + "\" is not a revision id; see 'wwctl history'");
   Result<std::unique_ptr<ApiClient>> client = ConnectToReconciler(flags.remote, context);
   if (!client.ok()) return ReportError(context, kExitUsage, client.status().message());
-  Json body{{"allowDestructive", flags.allow_destructive}};
+  Json body{{"allowDestructive", flags.allow_destructive}, {"force", flags.force}};
   Result<ApiResponse> response = (*client)->Post("/v1/revisions/" + id + "/rollback", body.dump());
   if (!response.ok()) return ReportError(context, kExitUsage, response.status().message());
   return FinishUpload(context, *response, UploadKind::kRollback, flags.format, kExitFailure);
@@ -41,18 +42,23 @@ CommandRun RegisterRollback(CLI::App& command) {
       ->type_name("REV");
   command.add_flag("--allow-destructive", flags->allow_destructive,
                    "Accept a rollback that removes every tunnel or more than half of the peers");
+  command.add_flag("--force", flags->force,
+                   "Roll back a fleet that follows git: overrides the current commit until the next one "
+                   "(status shows the fleet as diverged from git)");
   AddConfigFlag(command, flags->remote);
   AddOutputFlag(command, flags->format, {"text", "json", "yaml"},
                 "text: the new revision and one line per agent; json, yaml: the reconciler's answer");
   command.footer(
       "Exit status:\n"
       "  0  rolled back (a new revision) or unchanged\n"
-      "  1  refused: unknown revision, destructive without --allow-destructive, invalid today\n"
+      "  1  refused: unknown revision, destructive without --allow-destructive, invalid today,\n"
+      "     or the fleet follows git and --force was not given\n"
       "  2  usage or config error, or the reconciler could not be reached\n"
       "\n"
       "Example:\n"
       "  wwctl rollback 6\n"
-      "  wwctl rollback 6 --allow-destructive   # even if it removes most peers");
+      "  wwctl rollback 6 --allow-destructive   # even if it removes most peers\n"
+      "  wwctl rollback 6 --force               # over git, until the next commit");
   return [flags](CommandContext& context) { return RunRollback(*flags, context); };
 }
 

@@ -8,6 +8,7 @@
 #include "cli/flags.h"
 #include "cli/remote_output.h"
 #include "cli/remote_session.h"
+#include "cli/status_watch.h"
 
 namespace ww::cli {
 
@@ -16,6 +17,8 @@ namespace {
 struct StatusFlags {
   RemoteFlags remote;
   std::string format = "text";
+  bool watch = false;
+  std::string watch_timeout;  // "" = until interrupted
 };
 
 // What needs attention on an agent: its error, else its message, else its first drift, else
@@ -50,6 +53,12 @@ void PrintStatus(const Json& status, std::ostream& out) {
   for (const Json& agent : agents) converged += JsonString(agent, "phase") == "converged" ? 1 : 0;
   out << "Converged:  " << (JsonBool(status, "converged") ? "yes" : "no") << " (" << converged << " of "
       << agents.size() << (agents.size() == 1 ? " agent" : " agents") << " converged)\n";
+  if (status.is_object() && status.contains("divergence") && status["divergence"].is_object()) {
+    const Json& divergence = status["divergence"];
+    out << "Diverged:   from git at " << ShortCommit(JsonString(divergence, "commit")) << " (override by "
+        << JsonString(divergence, "by") << " at " << UtcTime(JsonInteger(divergence, "at")) << ", "
+        << JsonString(divergence, "source") << "); the next commit replaces it\n";
+  }
   if (status.is_object() && status.contains("rejected") && status["rejected"].is_object()) {
     const Json& rejected = status["rejected"];
     const Json& errors = JsonArray(rejected, "errors");
@@ -75,13 +84,8 @@ void PrintStatus(const Json& status, std::ostream& out) {
   table.Print(out);
 }
 
-int RunStatus(const StatusFlags& flags, CommandContext& context) {
-  Result<std::unique_ptr<ApiClient>> client = ConnectToReconciler(flags.remote, context);
-  if (!client.ok()) return ReportError(context, kExitUsage, client.status().message());
-  Result<ApiResponse> response = (*client)->Get("/v1/status");
-  if (!response.ok()) return ReportError(context, kExitUsage, response.status().message());
-  if (response->status != 200) return ReportAnswerError(context, *response, kExitFailure);
-  Result<Json> answer = ParseAnswer(*response);
+int PrintStatusAnswer(const StatusFlags& flags, CommandContext& context, const std::string& body) {
+  Result<Json> answer = ParseAnswer(ApiResponse{200, body});
   if (!answer.ok()) return ReportError(context, kExitFailure, answer.status().message());
   if (flags.format == "text") {
     PrintStatus(*answer, context.out);
@@ -91,6 +95,19 @@ int RunStatus(const StatusFlags& flags, CommandContext& context) {
   return kExitOk;
 }
 
+int RunStatus(const StatusFlags& flags, CommandContext& context) {
+  Result<std::unique_ptr<ApiClient>> client = ConnectToReconciler(flags.remote, context);
+  if (!client.ok()) return ReportError(context, kExitUsage, client.status().message());
+  if (flags.watch) {
+    return WatchStatus(**client, context, flags.watch_timeout,
+                       [&](const std::string& body) { return PrintStatusAnswer(flags, context, body); });
+  }
+  Result<ApiResponse> response = (*client)->Get("/v1/status");
+  if (!response.ok()) return ReportError(context, kExitUsage, response.status().message());
+  if (response->status != 200) return ReportAnswerError(context, *response, kExitFailure);
+  return PrintStatusAnswer(flags, context, response->body);
+}
+
 }  // namespace
 
 CommandRun RegisterStatus(CLI::App& command) {
@@ -98,6 +115,7 @@ CommandRun RegisterStatus(CLI::App& command) {
   AddConfigFlag(command, flags->remote);
   AddOutputFlag(command, flags->format, {"text", "json", "yaml"},
                 "text: a summary; json, yaml: the whole fleet snapshot (GET /v1/status)");
+  AddWatchFlags(command, flags->watch, flags->watch_timeout);
   command.footer(
       "Exit status:\n"
       "  0  printed (converged or not; use 'wwctl wait' to gate on convergence)\n"
@@ -106,7 +124,8 @@ CommandRun RegisterStatus(CLI::App& command) {
       "\n"
       "Example:\n"
       "  wwctl status\n"
-      "  wwctl status -o json");
+      "  wwctl status -o json\n"
+      "  wwctl status --watch            # print again on every change, until Ctrl-C");
   return [flags](CommandContext& context) { return RunStatus(*flags, context); };
 }
 

@@ -4,14 +4,16 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
+#include <map>
 #include <memory>
 #include <ostream>
-#include <thread>
 
 #include "cli/cli11.h"
 #include "cli/commands.h"
 #include "cli/remote_output.h"
 #include "cli/remote_session.h"
+#include "cli/status_watch.h"
 
 namespace ww::cli {
 
@@ -19,7 +21,6 @@ namespace {
 
 inline constexpr int kExitWaitError = 1;
 inline constexpr int kExitTimedOut = 2;
-inline constexpr std::chrono::seconds kPollInterval{1};
 
 struct WaitFlags {
   RemoteFlags remote;
@@ -90,6 +91,69 @@ Evaluation Evaluate(const Json& status, const std::string& wanted) {
                                  (pending.empty() ? "" : " (" + pending + ")")};
 }
 
+// What `wait` shows while it waits: a line whenever an agent's phase or connection changes
+// or the current revision does, with the seconds since the wait began. On a terminal the
+// last line is also a summary, redrawn in place; elsewhere (CI logs) only the change lines.
+class Progress {
+ public:
+  Progress(std::ostream& out, bool terminal) : out_(out), terminal_(terminal) {}
+
+  void Show(const Json& status, const std::string& waiting_for) {
+    ClearSummary();
+    const Json empty;
+    const Json& revision = status.is_object() && status.contains("revision") ? status["revision"] : empty;
+    std::string current = revision.is_object() ? DescribeRevision(revision) : "no revision";
+    if (current != revision_) {
+      Line("current: " + current);
+      revision_ = current;
+    }
+    std::size_t converged = 0;
+    std::size_t total = 0;
+    for (const Json& agent : JsonArray(status, "agents")) {
+      std::string name = JsonString(agent, "name");
+      std::string phase = JsonString(agent, "phase");
+      if (phase.empty()) phase = "unknown";
+      bool connected = JsonBool(agent, "connected");
+      ++total;
+      if (phase == "converged" && connected) ++converged;
+      std::string state = phase + (connected ? "" : ", not connected");
+      auto [seen, added] = agents_.try_emplace(name, state);
+      if (!added && seen->second == state) continue;
+      seen->second = state;
+      std::string message = JsonString(agent, "message");
+      message = message.substr(0, message.find('\n'));
+      Line(name + ": " + state + (message.empty() ? "" : " (" + message + ")"));
+    }
+    if (terminal_) {
+      summary_ = Elapsed() + " waiting for " + waiting_for + ": " + std::to_string(converged) + " of " +
+                 std::to_string(total) + (total == 1 ? " agent" : " agents") + " converged";
+      out_ << summary_ << std::flush;
+    }
+  }
+
+  // Ends the in-place summary before a final message.
+  void ClearSummary() {
+    if (!summary_.empty()) out_ << "\r\033[K" << std::flush;
+    summary_.clear();
+  }
+
+ private:
+  std::string Elapsed() const {
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    char text[32];
+    std::snprintf(text, sizeof text, "[%6.1fs]", seconds);
+    return text;
+  }
+  void Line(const std::string& text) { out_ << Elapsed() << " " << text << '\n' << std::flush; }
+
+  std::ostream& out_;
+  const bool terminal_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::string revision_;
+  std::map<std::string, std::string> agents_;  // name -> the state last printed
+  std::string summary_;                        // on the terminal now, without a newline
+};
+
 int RunWait(const WaitFlags& flags, CommandContext& context) {
   Result<std::chrono::seconds> timeout = ParseDuration(flags.timeout);
   if (!timeout.ok()) return ReportError(context, kExitWaitError, "--timeout: " + timeout.status().message());
@@ -102,8 +166,13 @@ int RunWait(const WaitFlags& flags, CommandContext& context) {
 
   const auto deadline = std::chrono::steady_clock::now() + *timeout;
   std::string last_state = "no answer yet";
+  const bool terminal = IsTerminal(context.err);
+  // On a terminal the summary's clock ticks every second; elsewhere one request per 25 s.
+  StatusWatch watch(**client, terminal ? std::chrono::seconds(1) : kStatusPollWait);
+  Progress progress(context.err, terminal);
+  std::string waiting_for = flags.condition + (flags.revision.empty() ? "" : " on revision " + flags.revision);
   while (true) {
-    Result<ApiResponse> response = (*client)->Get("/v1/status");
+    Result<ApiResponse> response = watch.Next(deadline);
     if (!response.ok()) {
       // The reconciler may be restarting: keep trying until the deadline.
       last_state = response.status().message();
@@ -111,24 +180,30 @@ int RunWait(const WaitFlags& flags, CommandContext& context) {
       Result<Json> answer = ParseAnswer(*response);
       if (!answer.ok()) return ReportError(context, kExitWaitError, answer.status().message());
       Evaluation evaluation = Evaluate(*answer, flags.revision);
+      if (watch.Changed() || evaluation.verdict != Verdict::kWaiting || terminal) progress.Show(*answer, waiting_for);
       if (evaluation.verdict == Verdict::kMet) {
+        progress.ClearSummary();
         context.out << "Converged: " << evaluation.detail << ".\n";
         return kExitOk;
       }
-      if (evaluation.verdict == Verdict::kFailed) return ReportError(context, kExitWaitError, evaluation.detail);
+      if (evaluation.verdict == Verdict::kFailed) {
+        progress.ClearSummary();
+        return ReportError(context, kExitWaitError, evaluation.detail);
+      }
       last_state = evaluation.detail;
     } else if (response->status >= 500) {
       last_state = "the reconciler answered HTTP " + std::to_string(response->status) + ": " + ApiErrorMessage(*response);
     } else {
       // Refused (401, 403, 404...): waiting longer cannot change that.
+      progress.ClearSummary();
       return ReportAnswerError(context, *response, kExitWaitError);
     }
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) {
+      progress.ClearSummary();
       return ReportError(context, kExitTimedOut,
                          "timed out after " + flags.timeout + " waiting for " + flags.condition + ": " + last_state);
     }
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(kPollInterval, deadline - now));
   }
 }
 
@@ -147,10 +222,12 @@ CommandRun RegisterWait(CLI::App& command) {
       ->type_name("DURATION");
   AddConfigFlag(command, flags->remote);
   command.footer(
-      "Polls the fleet snapshot (GET /v1/status) every second until a revision exists and every\n"
-      "agent it names is connected and converged; with --revision, that revision must also be\n"
-      "the current one. A git commit the reconciler rejected fails at once. Connection errors\n"
-      "are retried until the timeout (the reconciler may be restarting).\n"
+      "Follows the fleet snapshot (GET /v1/status?after=VERSION, a long-poll: a change is seen at\n"
+      "once) until a revision exists and every agent it names is connected and converged; with\n"
+      "--revision, that revision must also be the current one. A git commit the reconciler\n"
+      "rejected fails at once. Connection errors are retried every second until the timeout (the\n"
+      "reconciler may be restarting). Progress goes to stderr: a line whenever an agent's phase\n"
+      "or the current revision changes, and on a terminal a summary redrawn in place.\n"
       "\n"
       "Exit status:\n"
       "  0  the condition is met\n"

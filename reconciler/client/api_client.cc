@@ -254,6 +254,9 @@ Result<std::unique_ptr<ApiClient>> ApiClient::Create(ApiClientOptions options) {
   impl->client->set_connection_timeout(static_cast<time_t>(options.connect_timeout.count()));
   impl->client->set_write_timeout(static_cast<time_t>(options.connect_timeout.count()));
   impl->client->set_keep_alive(true);
+  // Small requests and answers: without this, Nagle and delayed ACKs hold a long-poll's
+  // answer back ~40 ms.
+  impl->client->set_tcp_nodelay(true);
   impl->options = std::move(options);
   return std::unique_ptr<ApiClient>(new ApiClient(std::move(impl)));
 }

@@ -16,7 +16,9 @@
 #include "cli/cli11.h"
 #include "reconciler/api/https_server.h"
 #include "reconciler/client/https_url.h"
+#include "reconciler/client/log_line.h"
 #include "reconciler/server/bootstrap.h"
+#include "reconciler/server/data_directory_lock.h"
 #include "reconciler/server/enrollment.h"
 #include "reconciler/server/fleet_service.h"
 #include "reconciler/server/git_feed.h"
@@ -31,8 +33,6 @@
 
 namespace ww {
 namespace {
-
-enum class LogLevel { kError, kWarning, kInfo, kDebug };
 
 struct DaemonOptions {
   std::string data_dir = "./wirewarp-data";
@@ -90,14 +90,6 @@ std::int64_t SystemNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-Result<LogLevel> ParseLogLevel(const std::string& text) {
-  if (text == "error") return LogLevel::kError;
-  if (text == "warning" || text == "warn") return LogLevel::kWarning;
-  if (text == "info") return LogLevel::kInfo;
-  if (text == "debug") return LogLevel::kDebug;
-  return Status::InvalidArgument("--log-level must be error, warning, info or debug, not \"" + text + "\"");
-}
-
 void PrintFirstStart(const Bootstrap& bootstrap) {
   const std::string& config = bootstrap.admin_config_path;
   std::cout << "Created the reconciler's data directory " << bootstrap.data_dir << "\n"
@@ -114,7 +106,7 @@ void PrintFirstStart(const Bootstrap& bootstrap) {
 }
 
 Result<std::unique_ptr<GitFeed>> MakeGitFeed(const DaemonOptions& flags, FleetService& service, Store& store,
-                                             HttpsServer& server, LogLevel level) {
+                                             HttpsServer& server, Logger& logger) {
   GitFeedOptions options;
   options.source.url = flags.git_url;
   options.source.branch = flags.git_branch;
@@ -131,9 +123,7 @@ Result<std::unique_ptr<GitFeed>> MakeGitFeed(const DaemonOptions& flags, FleetSe
     WW_ASSIGN_OR_RETURN(options.webhook_secret, ReadSecretFile(flags.webhook_secret_file));
   }
   options.allow_destructive = flags.git_allow_destructive ? AllowDestructive::kYes : AllowDestructive::kNo;
-  if (level >= LogLevel::kInfo) {
-    options.log = [](const std::string& line) { std::cout << line << std::endl; };
-  }
+  options.log = [&logger](LogLevel level, const std::string& line) { logger.Log(level, line); };
   return GitFeed::Create(service, store, server, std::move(options));
 }
 
@@ -146,6 +136,15 @@ int Run(const DaemonOptions& flags) {
       return 2;
     }
   }
+  std::optional<std::pair<std::string, int>> status_address;
+  if (flags.status_listen != "off") {
+    Result<std::pair<std::string, int>> address = ParseListenAddress(flags.status_listen);
+    if (!address.ok()) {
+      std::cerr << "wirewarp-reconciler: --status-listen: " << address.status().message() << "\n";
+      return 2;
+    }
+    status_address = *address;
+  }
   if (flags.worker_threads < 4) {
     std::cerr << "wirewarp-reconciler: --worker-threads must be at least 4\n";
     return 2;
@@ -156,6 +155,11 @@ int Run(const DaemonOptions& flags) {
     std::cerr << "wirewarp-reconciler: --advertise: " << advertised.status().message() << "\n";
     return 2;
   }
+  Logger logger(std::cerr, *level);
+  auto fail = [&logger](const std::string& message) {
+    logger.Error(message);
+    return 1;
+  };
 
   // Block the stop signals in every thread; the main thread takes them with sigwait.
   sigset_t stop_signals;
@@ -165,11 +169,11 @@ int Run(const DaemonOptions& flags) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // Before anything in the directory is read or written: one process per data directory.
+  Result<DataDirectoryLock> lock = DataDirectoryLock::Acquire(flags.data_dir);
+  if (!lock.ok()) return fail("--data-dir: " + lock.status().message());
   Result<Bootstrap> opened = Bootstrap::Open(flags.data_dir, advertise, SystemNow());
-  if (!opened.ok()) {
-    std::cerr << "wirewarp-reconciler: " << opened.status().message() << "\n";
-    return 1;
-  }
+  if (!opened.ok()) return fail(opened.status().message());
   Bootstrap bootstrap = std::move(opened).value();
   if (bootstrap.outcome == BootstrapOutcome::kCreated) PrintFirstStart(bootstrap);
 
@@ -181,10 +185,7 @@ int Run(const DaemonOptions& flags) {
   server_options.worker_threads = flags.worker_threads;
   server_options.is_revoked = [&revoked](const std::string& serial) { return revoked.Contains(serial); };
   Result<std::unique_ptr<HttpsServer>> created = HttpsServer::Create(*bootstrap.ca, std::move(server_options));
-  if (!created.ok()) {
-    std::cerr << "wirewarp-reconciler: " << created.status().message() << "\n";
-    return 1;
-  }
+  if (!created.ok()) return fail(created.status().message());
   std::unique_ptr<HttpsServer> server = std::move(created).value();
 
   // The service is made below, before the server starts: enrollment reaches it through this.
@@ -199,8 +200,7 @@ int Run(const DaemonOptions& flags) {
   }
   if (Status registered = RegisterEnrollmentRoutes(*server, *bootstrap.ca, *bootstrap.store, enrollment);
       !registered.ok()) {
-    std::cerr << "wirewarp-reconciler: " << registered.message() << "\n";
-    return 1;
+    return fail(registered.message());
   }
   FleetServiceOptions service_options;
   service_options.now = SystemNow;
@@ -212,23 +212,20 @@ int Run(const DaemonOptions& flags) {
   }
   FleetService service(*bootstrap.store, *bootstrap.ca, *server, revoked, service_options);
   service_for_enrollment = &service;
-  if (Status started = service.Start(); !started.ok()) {
-    std::cerr << "wirewarp-reconciler: " << started.message() << "\n";
-    return 1;
-  }
+  if (Status started = service.Start(); !started.ok()) return fail(started.message());
   std::unique_ptr<GitFeed> git;
   if (!flags.git_url.empty()) {
-    Result<std::unique_ptr<GitFeed>> feed = MakeGitFeed(flags, service, *bootstrap.store, *server, *level);
+    Result<std::unique_ptr<GitFeed>> feed = MakeGitFeed(flags, service, *bootstrap.store, *server, logger);
     if (!feed.ok()) {
-      std::cerr << "wirewarp-reconciler: " << feed.status().message() << "\n";
+      logger.Error(feed.status().message());
       service.Stop();
       return 2;
     }
     git = std::move(feed).value();
   }
   std::unique_ptr<StatusListener> status_listener;
-  if (flags.status_listen != "off") {
-    Result<std::pair<std::string, int>> address = ParseListenAddress(flags.status_listen);
+  int status_port_bound = 0;
+  if (status_address) {
     StatusListenerOptions status_options;
     status_options.snapshot = [&service] { return service.StatusJson(); };
     status_options.find_asset = [](std::string_view path) -> std::optional<StaticAsset> {
@@ -241,38 +238,35 @@ int Run(const DaemonOptions& flags) {
         return git->HandleWebhook(headers, body);
       };
     }
-    Result<std::unique_ptr<StatusListener>> created_listener =
-        address.ok() ? StatusListener::Create(std::move(status_options)) : address.status();
-    Result<int> status_port = created_listener.ok() ? (*created_listener)->Start(address->first, address->second)
-                                                    : Result<int>(created_listener.status());
+    Result<std::unique_ptr<StatusListener>> created_listener = StatusListener::Create(std::move(status_options));
+    Result<int> status_port = created_listener.ok()
+                                  ? (*created_listener)->Start(status_address->first, status_address->second)
+                                  : Result<int>(created_listener.status());
     if (!status_port.ok()) {
-      std::cerr << "wirewarp-reconciler: --status-listen: " << status_port.status().message() << "\n";
       service.Stop();
-      return 2;
+      return fail("--status-listen: " + status_port.status().message());
     }
     status_listener = std::move(created_listener).value();
-    if (*level >= LogLevel::kInfo) {
-      std::cout << "status page: http://" << address->first << ":" << *status_port << "/" << std::endl;
-    }
+    status_port_bound = *status_port;
   }
 
   Result<int> port = server->Start(listen->first, listen->second);
   if (!port.ok()) {
-    std::cerr << "wirewarp-reconciler: " << port.status().message() << "\n";
+    if (status_listener) status_listener->Stop();
     service.Stop();
-    return 1;
+    return fail("--listen: " + port.status().message());
   }
   if (git) git->Start();  // after the API is up: a first commit may be delivered at once
-  if (*level >= LogLevel::kInfo) {
-    std::cout << "wirewarp-reconciler " << WIREWARP_VERSION << " listening on " << listen->first << ":" << *port
-              << ", advertised as " << advertise << ", " << flags.worker_threads << " workers" << std::endl;
+  if (status_listener) {
+    logger.Info("status page: http://" + status_address->first + ":" + std::to_string(status_port_bound) + "/");
   }
+  logger.Info("wirewarp-reconciler " + std::string(WIREWARP_VERSION) + " listening on " + listen->first + ":" +
+              std::to_string(*port) + ", advertised as " + advertise + ", " + std::to_string(flags.worker_threads) +
+              " workers, data directory " + flags.data_dir);
 
   int received = 0;
   sigwait(&stop_signals, &received);
-  if (*level >= LogLevel::kInfo) {
-    std::cout << "wirewarp-reconciler: " << (received == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping" << std::endl;
-  }
+  logger.Info(std::string(received == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
   if (git) git->Stop();
   if (status_listener) status_listener->Stop();
   server->Stop();

@@ -233,6 +233,17 @@ HttpResponse FleetService::HandleRollback(const HttpRequest& request) {
 
 HttpResponse FleetService::HandleStatus(const HttpRequest& request) {
   if (!IsReader(request)) return ErrorResponse(403, "reading the status needs an admin or viewer certificate");
+  // ?after=VERSION&wait=S: answer once the snapshot's version differs from VERSION (at once
+  // when it already does, e.g. after a restart), or after S seconds with the same version.
+  Result<int64_t> after = QueryInteger(request, "after", -1);
+  if (!after.ok()) return ErrorResponse(400, after.status().message());
+  Result<int64_t> wait = QueryInteger(request, "wait", kDefaultPollWaitSeconds);
+  if (!wait.ok()) return ErrorResponse(400, wait.status().message());
+  if (*after >= 0 && static_cast<std::uint64_t>(*after) == StatusVersion() && *wait > 0) {
+    LongPollHub::WaitResult waited = server_.long_polls().Wait(
+        kStatusPollKey, static_cast<std::uint64_t>(*after), std::chrono::seconds(std::min(*wait, kMaxPollWaitSeconds)));
+    if (waited.outcome == LongPollHub::WaitOutcome::kShutdown) return ErrorResponse(503, "the reconciler is stopping");
+  }
   Result<std::string> body = StatusJson();
   if (!body.ok()) return ErrorResponse(500, "internal error: " + body.status().message());
   return HttpResponse{200, "application/json", std::move(body).value()};
@@ -391,6 +402,10 @@ HttpResponse FleetService::HandleReport(const HttpRequest& request) {
   Result<AgentView*> found = EnrolledAgentLocked(name, now);
   if (!found.ok()) return ErrorResponse(401, found.status().message());
   AgentView& view = **found;
+  // The snapshot shows the applied generation and the last error: a change of either is news
+  // for GET /v1/status long-polls even when the phase stays.
+  const std::optional<int64_t> previous_generation =
+      view.report ? std::optional<int64_t>(view.report->generation) : std::nullopt;
   ReportRecord report{view.record->id, now, generation->get<int64_t>(), std::move(observed_text),
                       metrics.dump(-1, ' ', false, Json::error_handler_t::replace)};
   if (Status saved = store_.SaveReport(report); !saved.ok()) return ErrorResponse(500, "internal error: " + saved.message());
@@ -412,12 +427,14 @@ HttpResponse FleetService::HandleReport(const HttpRequest& request) {
     QueueEventLocked(now, &view, "apply-failed",
                      name + " failed to apply generation " + std::to_string(view.report->generation) + ": " + *error);
   }
-  if (!(health == view.health)) {
+  const bool health_changed = !(health == view.health);
+  if (health_changed) {
     if (Status saved = store_.SaveAgentHealth(health); !saved.ok()) {
       return ErrorResponse(500, "internal error: " + saved.message());
     }
     view.health = std::move(health);
   }
+  if (health_changed || previous_generation != view.report->generation) StatusChangedLocked();
   if (Status reconciled = ReconcileAgentsLocked(now, {name}); !reconciled.ok()) {
     return ErrorResponse(500, "internal error: " + reconciled.message());
   }

@@ -177,7 +177,12 @@ Status FleetService::Load() {
                                       " no longer validates: " + FormatDiagnostic(checked.diagnostics.front()));
   }
   WW_ASSIGN_OR_RETURN(Allocations allocations, store_.LoadAllocations());
-  current_ = CurrentRevision{std::move(revision).value(), std::move(checked.fleet), std::move(allocations), {}};
+  current_ = CurrentRevision{std::move(revision).value(), std::move(checked.fleet), std::move(allocations), {}, {}};
+  if (current_->record.source != RevisionSource::kGit) {
+    // A forced apply or rollback survives a restart, and so does saying that it diverges.
+    WW_ASSIGN_OR_RETURN(std::optional<RevisionRecord> git, store_.LatestGitRevision());
+    if (git && git->id < current_->record.id) current_->diverged_from = GitBase{git->commit_sha, git->id};
+  }
   std::vector<std::string> fleet_agents = FleetAgents(current_->fleet);
   current_->fleet_agents = std::set<std::string>(fleet_agents.begin(), fleet_agents.end());
   for (const std::string& name : fleet_agents) agents_[name];
@@ -212,6 +217,16 @@ Status FleetService::FlushEventsLocked() {
   std::vector<EventRecord> events;
   events.swap(pending_events_);
   return store_.AppendEvents(events);
+}
+
+void FleetService::StatusChangedLocked() {
+  ++status_version_;
+  server_.long_polls().Notify(kStatusPollKey, status_version_);
+}
+
+std::uint64_t FleetService::StatusVersion() {
+  std::lock_guard lock(mutex_);
+  return status_version_;
 }
 
 void FleetService::ResetRenderCacheLocked() {
@@ -264,13 +279,18 @@ Status FleetService::ReconcileAgentsLocked(int64_t now, const std::vector<std::s
   }
   std::optional<AgentReconcileInput>& input = input_cache_;
   if (input) input->now = now;
+  bool status_changed = false;
 
   for (const std::string& name : names) {
     auto found = agents_.find(name);
     if (found == agents_.end()) continue;
     AgentView& view = found->second;
     const std::string previous_phase = view.phase;
+    const std::string previous_message = view.message;
     const bool was_connected = view.connected;
+    const std::optional<int64_t> previous_retry_at = view.retry_at;
+    const bool was_destructive = view.destructive;
+    std::vector<std::string> previous_steps = std::move(view.steps);
     view.connected = view.last_seen > 0 && now - view.last_seen <= kDisconnectedAfterSeconds;
     view.retry_at.reset();
     view.steps.clear();
@@ -354,6 +374,9 @@ Status FleetService::ReconcileAgentsLocked(int64_t now, const std::vector<std::s
       }
     }
 
+    status_changed = status_changed || previous_phase != view.phase || previous_message != view.message ||
+                     was_connected != view.connected || previous_retry_at != view.retry_at ||
+                     was_destructive != view.destructive || previous_steps != view.steps;
     if (!previous_phase.empty() && previous_phase != view.phase) {
       QueueEventLocked(now, &view, "agent-phase", name + ": " + previous_phase + " -> " + view.phase + ": " + view.message);
     }
@@ -373,6 +396,7 @@ Status FleetService::ReconcileAgentsLocked(int64_t now, const std::vector<std::s
       server_.long_polls().Notify(plan_agents[i], static_cast<std::uint64_t>(generations[i]));
     }
   }
+  if (status_changed || !plans.empty() || !pending_events_.empty()) StatusChangedLocked();
   return FlushEventsLocked();
 }
 
@@ -442,6 +466,7 @@ Status FleetService::RecordRejectedCommit(const std::string& commit_sha, const s
   QueueEventLocked(now, nullptr, "commit-rejected",
                    "git commit " + commit_sha + " rejected: " + (errors.empty() ? std::string("no reason") : errors.front()) +
                        (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : ""));
+  StatusChangedLocked();
   return FlushEventsLocked();
 }
 
@@ -500,8 +525,9 @@ Result<RevisionOutcome> FleetService::Submit(const RevisionRequest& request) {
   if (over_git && request.force == ForceOverGit::kNo) {
     outcome.verdict = RevisionVerdict::kGitOwned;
     outcome.message = "the current revision " + std::to_string(current_->record.id) + " comes from git commit " +
-                      current_->record.commit_sha +
-                      ": change the fleet in git, or apply again with --force to override it until the next commit";
+                      current_->record.commit_sha + ": change the fleet in git, or " +
+                      (request.source == RevisionSource::kRollback ? "roll back" : "apply") +
+                      " again with --force to override it until the next commit";
     return outcome;
   }
   if (!destructive.ok()) {
@@ -515,18 +541,39 @@ Result<RevisionOutcome> FleetService::Submit(const RevisionRequest& request) {
   WW_ASSIGN_OR_RETURN(record.id, store_.AddRevision(record));
   WW_RETURN_IF_ERROR(store_.SaveAllocations(allocation.allocations));
   if (request.source == RevisionSource::kGit) WW_RETURN_IF_ERROR(store_.ClearRejectedCommits());
+  // Divergence from git: set by a forced apply or rollback over a git revision, carried by
+  // later uploads, ended (with an event) only by the next git commit.
+  std::optional<GitBase> diverged_from;
   if (over_git) {
+    diverged_from = GitBase{current_->record.commit_sha, current_->record.id};
     QueueEventLocked(now, nullptr, "revision-forced",
                      "revision " + std::to_string(record.id) + " by " + request.applied_by +
-                         " overrides git commit " + current_->record.commit_sha + " (--force)");
+                         " overrides git commit " + current_->record.commit_sha +
+                         " (--force); the fleet is diverged from git until the next commit");
+  } else if (request.source != RevisionSource::kGit && current_) {
+    diverged_from = current_->diverged_from;
+  } else if (request.source == RevisionSource::kGit && current_ && current_->record.source != RevisionSource::kGit) {
+    const RevisionRecord& replaced = current_->record;
+    std::string what = replaced.source == RevisionSource::kRollback ? "rollback" : "apply";
+    outcome.override_ended = ", ending the override by " + replaced.applied_by + " (revision " +
+                             std::to_string(replaced.id) + ", " + what + ")";
+    QueueEventLocked(now, nullptr, "override-ended",
+                     "git commit " + request.commit_sha + " (revision " + std::to_string(record.id) +
+                         ") replaces revision " + std::to_string(replaced.id) + " (" + what + " by " +
+                         replaced.applied_by + ")" +
+                         (current_->diverged_from ? ": the fleet follows git again, it had diverged at commit " +
+                                                        current_->diverged_from->commit_sha
+                                                  : ": the fleet follows git"));
   }
   std::string origin = request.source == RevisionSource::kGit ? "git commit " + request.commit_sha
                        : request.source == RevisionSource::kRollback ? "a rollback by " + request.applied_by
                                                                      : "apply by " + request.applied_by;
   QueueEventLocked(now, nullptr, "revision-accepted", "revision " + std::to_string(record.id) + " from " + origin);
 
-  current_ = CurrentRevision{std::move(record), std::move(checked.fleet), std::move(allocation.allocations), {}};
+  current_ = CurrentRevision{std::move(record), std::move(checked.fleet), std::move(allocation.allocations), {},
+                             std::move(diverged_from)};
   ResetRenderCacheLocked();
+  StatusChangedLocked();
   std::vector<std::string> fleet_agents = FleetAgents(current_->fleet);
   current_->fleet_agents = std::set<std::string>(fleet_agents.begin(), fleet_agents.end());
   for (const std::string& name : fleet_agents) agents_[name];

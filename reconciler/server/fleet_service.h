@@ -39,6 +39,8 @@ inline constexpr int64_t kDefaultPollWaitSeconds = 25;
 inline constexpr int64_t kMaxPollWaitSeconds = 30;
 inline constexpr int64_t kStatusRevisionCount = 20;
 inline constexpr int64_t kStatusEventCount = 50;
+// The LongPollHub key GET /v1/status?after=VERSION waits on; no agent name has a "/".
+inline constexpr const char* kStatusPollKey = "/status";
 
 // The certificate serials refused on every request: loaded from the Store, extended when an
 // agent is deleted. Built before the HttpsServer (its is_revoked option calls Contains).
@@ -96,6 +98,9 @@ struct RevisionOutcome {
   std::vector<std::string> warnings;  // accepted or dry-run: warning lines
   std::vector<AgentPreview> agents;   // accepted, unchanged or dry-run
   FleetDiff changes;                  // accepted or dry-run: against the current revision
+  // Accepted from git over a forced apply or rollback: ", ending the override by ..." (for
+  // logs; the event log has it too). Empty otherwise.
+  std::string override_ended;
 };
 
 struct FleetServiceOptions {
@@ -132,6 +137,9 @@ class FleetService {
 
   // GET /v1/status: the fleet snapshot of API.md (also the status page's /status.json).
   Result<std::string> StatusJson();
+  // The snapshot's "version": it grows whenever what the snapshot says changes (a revision,
+  // an agent's phase, connection, plan or report generation, an event), not for its clock.
+  std::uint64_t StatusVersion();
 
   // Reconciles every agent now (also done on every trigger and tick).
   Status ReconcileAll();
@@ -140,11 +148,18 @@ class FleetService {
   Status AgentEnrolled(const std::string& name);
 
  private:
+  // The git commit a forced apply or rollback replaced: the fleet is diverged from git
+  // until the next commit arrives.
+  struct GitBase {
+    std::string commit_sha;
+    int64_t revision_id = 0;
+  };
   struct CurrentRevision {
     RevisionRecord record;
     Fleet fleet;
     Allocations allocations;
     std::set<std::string> fleet_agents;  // FleetAgents(fleet)
+    std::optional<GitBase> diverged_from;  // set only when record is not from git
   };
   // What the service remembers about one agent between reconciles.
   struct AgentView {
@@ -181,6 +196,8 @@ class FleetService {
   void QueueEventLocked(int64_t now, const AgentView* view, const std::string& kind, const std::string& message);
   Status FlushEventsLocked();
   Result<std::string> StatusJsonLocked(int64_t now);
+  // Bumps status_version_ and wakes GET /v1/status long-polls.
+  void StatusChangedLocked();
   // Adds every enrolled agent the service does not know yet; true when there was one.
   Result<bool> RefreshAgentsLocked(int64_t now);
   // The view of an enrolled, not deleted agent, loading it on its first contact (which
@@ -219,6 +236,7 @@ class FleetService {
   bool rendered_all_tried_ = false;                       // GUARDED_BY(mutex_)
   std::map<std::string, std::string> rendered_json_;      // GUARDED_BY(mutex_); compact JSON of rendered_
   bool routes_registered_ = false;
+  std::uint64_t status_version_ = 1;  // GUARDED_BY(mutex_); see StatusVersion()
 
   std::mutex tick_mutex_;
   std::condition_variable tick_wake_;

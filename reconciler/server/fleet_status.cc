@@ -78,8 +78,21 @@ Result<std::string> FleetService::StatusJson() {
 
 Result<std::string> FleetService::StatusJsonLocked(int64_t now) {
   Json snapshot;
+  snapshot["version"] = status_version_;
   snapshot["now"] = now;
   snapshot["revision"] = current_ ? RevisionSummaryJson(current_->record) : Json(nullptr);
+  // "diverged from git at COMMIT (override by NAME at TIME)" until the next commit.
+  if (current_ && current_->diverged_from) {
+    const RevisionRecord& record = current_->record;
+    snapshot["divergence"] = Json{{"commit", current_->diverged_from->commit_sha},
+                                  {"gitRevision", current_->diverged_from->revision_id},
+                                  {"revision", record.id},
+                                  {"source", RevisionSourceText(record.source)},
+                                  {"by", record.applied_by},
+                                  {"at", record.created_at}};
+  } else {
+    snapshot["divergence"] = nullptr;
+  }
   WW_ASSIGN_OR_RETURN(std::optional<RejectedCommitRecord> rejected, store_.LatestRejectedCommit());
   snapshot["rejected"] = rejected ? Json{{"commit", rejected->commit_sha}, {"at", rejected->at}, {"errors", rejected->errors}}
                                   : Json(nullptr);

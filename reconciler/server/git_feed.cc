@@ -44,11 +44,10 @@ Result<std::unique_ptr<GitFeed>> GitFeed::Create(FleetService& service, Store& s
   std::unique_ptr<GitFeed> feed(new GitFeed(service, std::move(options), std::move(source)));
   GitSyncOptions sync_options;
   sync_options.interval = feed->options_.interval;
-  // After a restart the commit in force is not submitted again.
-  if (Result<RevisionRecord> current = store.CurrentRevision();
-      current.ok() && current->source == RevisionSource::kGit) {
-    sync_options.known_commit = current->commit_sha;
-  }
+  // After a restart the newest accepted commit is not submitted again: it is in force, or a
+  // forced apply or rollback overrides it, and that override lasts until the next commit.
+  WW_ASSIGN_OR_RETURN(std::optional<RevisionRecord> latest_git, store.LatestGitRevision());
+  if (latest_git) sync_options.known_commit = latest_git->commit_sha;
   GitFeed* self = feed.get();
   feed->sync_ = std::make_unique<GitSync>(
       *feed->source_, [self](const GitSnapshot& snapshot) { self->OnCommit(snapshot); },
@@ -78,25 +77,26 @@ void GitFeed::OnCommit(const GitSnapshot& snapshot) {
   Result<RevisionOutcome> outcome = service_.Submit(request);
   std::string short_sha = snapshot.commit_sha.substr(0, 12);
   if (!outcome.ok()) {
-    if (options_.log) options_.log("git: commit " + short_sha + ": " + outcome.status().message());
+    if (options_.log) options_.log(LogLevel::kError, "git: commit " + short_sha + ": " + outcome.status().message());
     return;
   }
   switch (outcome->verdict) {
     case RevisionVerdict::kAccepted:
       if (options_.log) {
-        options_.log("git: commit " + short_sha + " is revision " + std::to_string(outcome->revision_id.value_or(0)));
+        options_.log(LogLevel::kInfo, "git: commit " + short_sha + " is revision " +
+                                          std::to_string(outcome->revision_id.value_or(0)) + outcome->override_ended);
       }
       break;
     case RevisionVerdict::kUnchanged:
     case RevisionVerdict::kDryRun:
       break;
     case RevisionVerdict::kInvalid:  // Submit records invalid git commits itself
-      if (options_.log) options_.log("git: commit " + short_sha + " rejected: " + outcome->message);
+      if (options_.log) options_.log(LogLevel::kWarning, "git: commit " + short_sha + " rejected: " + outcome->message);
       break;
     case RevisionVerdict::kDestructive:
     case RevisionVerdict::kGitOwned:
       (void)service_.RecordRejectedCommit(snapshot.commit_sha, {outcome->message});
-      if (options_.log) options_.log("git: commit " + short_sha + " rejected: " + outcome->message);
+      if (options_.log) options_.log(LogLevel::kWarning, "git: commit " + short_sha + " rejected: " + outcome->message);
       break;
   }
 }
@@ -109,7 +109,7 @@ void GitFeed::OnError(const Status& status) {
   if (status.code() == StatusCode::kFailedPrecondition && !commit.empty()) {
     (void)service_.RecordRejectedCommit(commit, {status.message()});
   }
-  if (options_.log) options_.log("git: " + status.ToString());
+  if (options_.log) options_.log(LogLevel::kWarning, "git: " + status.ToString());
 }
 
 WebhookAnswer GitFeed::HandleWebhook(const HttpHeaders& headers, const std::string& body) {

@@ -3,7 +3,8 @@
 // every new commit goes to FleetService::Submit tagged with its SHA, author and message, and
 // a commit that cannot become a revision (invalid fleet, destructive change, a symlink or an
 // oversized file) is recorded as the rejected commit while the last good revision stays in
-// force. It also answers the signed webhook (POST /hooks/git on the status listener: 202 at
+// force. A forced apply or rollback stays in force until the next commit, also across a
+// restart: the newest commit ever accepted counts as known, never the override. It also answers the signed webhook (POST /hooks/git on the status listener: 202 at
 // once, the fetch follows) and POST /v1/sync (admin: fetch now and say which commit).
 // Thread-safe; callbacks run on GitSync's thread.
 
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "reconciler/api/https_server.h"
+#include "reconciler/client/log_line.h"
 #include "reconciler/core/revision_guard.h"
 #include "reconciler/git/git_source.h"
 #include "reconciler/git/git_sync.h"
@@ -29,7 +31,7 @@ struct GitFeedOptions {
   // Git has no --allow-destructive flag per push; the operator decides for the whole feed.
   AllowDestructive allow_destructive = AllowDestructive::kNo;
   // Where progress and failures are logged (one line each). Default: nowhere.
-  std::function<void(const std::string&)> log;
+  std::function<void(LogLevel, const std::string&)> log;
 };
 
 class GitFeed {

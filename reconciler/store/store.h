@@ -195,6 +195,9 @@ class Store {
   Result<std::vector<RevisionRecord>> ListRevisions(int64_t limit);
   // kNotFound for an unknown id.
   Result<RevisionRecord> FindRevision(int64_t id);
+  // The newest revision that came from a git commit, or nullopt: the commit a forced apply or
+  // rollback diverged from, and the one the git source must not submit again after a restart.
+  Result<std::optional<RevisionRecord>> LatestGitRevision();
 
   // The latest rejected git commit (kept until ClearRejectedCommits), or nullopt.
   Status RecordRejectedCommit(const RejectedCommitRecord& rejected);

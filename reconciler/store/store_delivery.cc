@@ -73,6 +73,16 @@ Result<RevisionRecord> Store::FindRevision(int64_t id) {
   return ReadRevision(select);
 }
 
+Result<std::optional<RevisionRecord>> Store::LatestGitRevision() {
+  std::lock_guard lock(mutex_);
+  WW_ASSIGN_OR_RETURN(Statement select, Statement::Prepare(db_, std::string("SELECT ") + kRevisionColumns +
+                                                                    " FROM revisions WHERE source = 'git' "
+                                                                    "ORDER BY id DESC LIMIT 1"));
+  WW_ASSIGN_OR_RETURN(bool found, select.Step());
+  if (!found) return std::optional<RevisionRecord>();
+  return std::optional<RevisionRecord>(ReadRevision(select));
+}
+
 Status Store::RecordRejectedCommit(const RejectedCommitRecord& rejected) {
   std::lock_guard lock(mutex_);
   return WriteTransaction([&]() -> Status {

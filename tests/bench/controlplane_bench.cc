@@ -4,7 +4,10 @@
 // holds its new plan (p50, p99, max per round), the reconciler's RSS, and its CPU while
 // idle with every agent connected. The baseline is the upload's own round trip, measured
 // in the same run. Usage:
-//   controlplane_bench --reconciler BIN [--agents 1000] [--rounds 5] [--idle-seconds 10]
+//   controlplane_bench --reconciler BIN [--agents 1000] [--rounds 5] [--idle-seconds 10] [--reports yes]
+// With --reports yes every agent also reports converged after each plan, and a `wwctl wait`
+// long-poll (cli/status_watch.h) measures how long after the last report it sees the fleet
+// converged (the reports' SQLite writes then also weigh on the plan latencies).
 
 #include <fcntl.h>
 #include <openssl/rand.h>
@@ -29,9 +32,12 @@
 #include <vector>
 
 #include "cli/remote_config.h"
+#include "cli/status_watch.h"
 #include "reconciler/client/api_client.h"
 #include "reconciler/client/enroll_client.h"
 #include "schema/net.h"
+#include "schema/plan.h"
+#include "schema/wire_json.h"
 
 namespace {
 
@@ -54,6 +60,7 @@ struct Options {
   int agents = 1000;
   int rounds = 5;
   int idle_seconds = 10;
+  bool reports = false;
 };
 
 Options ParseOptions(int argc, char** argv) {
@@ -65,6 +72,7 @@ Options ParseOptions(int argc, char** argv) {
     else if (flag == "--agents") options.agents = std::stoi(value);
     else if (flag == "--rounds") options.rounds = std::stoi(value);
     else if (flag == "--idle-seconds") options.idle_seconds = std::stoi(value);
+    else if (flag == "--reports") options.reports = value == "yes";
     else Die("unknown flag " + flag);
   }
   if (options.reconciler.empty()) Die("--reconciler BIN is required");
@@ -133,6 +141,8 @@ struct EnrolledAgent {
 struct AgentSlot {
   std::atomic<int64_t> revision{0};
   std::atomic<int64_t> received_ns{0};  // steady clock
+  std::atomic<int64_t> reported_revision{0};  // the agent reported it converged on this revision
+  std::atomic<int64_t> reported_ns{0};        // when that report was answered
 };
 
 double Percentile(std::vector<double> values, double fraction) {
@@ -292,7 +302,20 @@ int main(int argc, char** argv) {
         if (plan.is_discarded()) { ++poll_errors; continue; }
         generation = plan.value("generation", generation);
         slot.received_ns = received.time_since_epoch().count();
-        slot.revision = plan.value("revision", int64_t{0});
+        int64_t revision = plan.value("revision", int64_t{0});
+        slot.revision = revision;
+        if (!options.reports) continue;
+        // Report converged, as an agent does after applying: observed = desired.
+        auto desired = ww::AgentConfigFromJson(plan.value("desired", json::object()).dump());
+        if (!desired.ok()) { ++poll_errors; continue; }
+        json report{{"generation", generation}, {"converged", true}, {"error", ""}, {"version", "bench"},
+                    {"hostname", agent.name},
+                    {"observed", json::parse(ww::ObservedStateToJson(ww::ObservedFromDesired(*desired),
+                                                                     ww::JsonStyle::kCompact))}};
+        auto reported = client->Post("/v1/agents/" + agent.name + "/report", report.dump());
+        if (!reported.ok() || reported->status != 204) { if (!stopping) ++poll_errors; continue; }
+        slot.reported_ns = Clock::now().time_since_epoch().count();
+        slot.reported_revision = revision;
       }
     });
   }
@@ -328,18 +351,65 @@ int main(int argc, char** argv) {
   std::printf("  idle with all connected: CPU %.2f %% of one core over %d s, RSS %ld MB, threads %ld\n", idle_cpu,
               options.idle_seconds, idle_status["VmRSS"] / 1024, idle_status["Threads"]);
 
+  // `wwctl wait`'s long-poll (cli/status_watch.h) on its own connection: how long after the
+  // last agent's converged report is answered does it see the fleet converged?
+  auto watch_converged = [&](int64_t revision) -> int64_t {
+    auto client = Must(ww::ApiClient::Create({url, ca_pem, config.config.client_certificate_pem,
+                                              config.config.client_key_pem}),
+                       "watch client");
+    ww::cli::StatusWatch watch(*client);
+    auto deadline = Clock::now() + std::chrono::seconds(60);
+    while (Clock::now() < deadline) {
+      auto answer = watch.Next(deadline);
+      if (!answer.ok() || answer->status != 200) continue;
+      json status = json::parse(answer->body, nullptr, false);
+      if (status.is_discarded() || !status.value("converged", false)) continue;
+      const json& current = status["revision"];
+      if (current.is_object() && current.value("id", int64_t{0}) >= revision) return Clock::now().time_since_epoch().count();
+    }
+    return 0;
+  };
+
   std::vector<double> all_latencies;
+  std::vector<double> wait_lags;
   std::vector<double> upload_times;
   for (int round = 1; round <= options.rounds; ++round) {
     double server_cpu_before = CpuSeconds(reconciler);
     double own_cpu_before = CpuSeconds(getpid());
+    std::atomic<int64_t> watch_target{0};
+    std::atomic<int64_t> watched_ns{0};
+    // Started before the upload, like a CI job's `wwctl wait` after `wwctl apply`.
+    std::thread watcher([&] {
+      if (!options.reports) return;
+      while (watch_target == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      watched_ns = watch_converged(watch_target);
+    });
     auto [revision, upload_seconds] = upload(round % 2 == 1 ? 1400 : 1420);
+    watch_target = revision;
     auto accepted = Clock::now();
     upload_times.push_back(upload_seconds * 1000);
     if (!wait_all(revision, std::chrono::seconds(60))) {
       std::printf("  round %d: not every agent received revision %lld within 60 s\n", round,
                   static_cast<long long>(revision));
+      watcher.join();
       continue;
+    }
+    watcher.join();
+    int64_t last_report_ns = 0;
+    bool all_reported = true;
+    for (const AgentSlot& slot : slots) {
+      all_reported = all_reported && slot.reported_revision >= revision;
+      last_report_ns = std::max(last_report_ns, slot.reported_ns.load());
+    }
+    if (!options.reports) {
+      // Plans only: nobody reports, so nothing converges.
+    } else if (all_reported && watched_ns > 0) {
+      double lag = static_cast<double>(watched_ns - last_report_ns) / 1e6;
+      wait_lags.push_back(lag);
+      std::printf("  round %d: accepted -> last converged report %.0f ms; the wait long-poll saw it %.1f ms later\n",
+                  round, static_cast<double>(last_report_ns - accepted.time_since_epoch().count()) / 1e6, lag);
+    } else {
+      std::printf("  round %d: the wait long-poll did not see the fleet converge\n", round);
     }
     std::vector<double> latencies;
     for (const AgentSlot& slot : slots) {
@@ -351,6 +421,10 @@ int main(int argc, char** argv) {
                 "(CPU: reconciler %.2f s, simulated agents %.2f s)\n",
                 round, upload_seconds * 1000, options.agents, Percentile(latencies, 0.5), Percentile(latencies, 0.99),
                 Percentile(latencies, 1.0), CpuSeconds(reconciler) - server_cpu_before, CpuSeconds(getpid()) - own_cpu_before);
+  }
+  if (!wait_lags.empty()) {
+    std::printf("  wwctl wait (status long-poll) after the fleet converged: p50 %.1f ms, max %.1f ms (target < 50 ms)\n",
+                Percentile(wait_lags, 0.5), Percentile(wait_lags, 1.0));
   }
   auto final_status = ProcStatus(reconciler);
   if (!all_latencies.empty()) {

@@ -3,7 +3,8 @@
 # creates the data directory and prints how to use admin.wwctl.yaml and create tokens; the API
 # answers (the CA without a certificate, 401 for /v1/status without one, the status with the
 # admin certificate); SIGTERM stops it cleanly with exit 0; a
-# second start loads the same directory and prints no first-start text; bad flags exit 2.
+# second start loads the same directory and prints no first-start text; bad flags exit 2. A
+# second reconciler on a busy --listen, --status-listen or --data-dir exits non-zero naming it.
 # Usage: bash tests/e2e/reconciler_daemon_test.sh BUILD_DIR
 set -u
 
@@ -83,6 +84,34 @@ admin() { curl -sS --max-time 40 --cacert "$WORK/ca.pem" --cert "$WORK/admin.pem
 admin -o "$WORK/status.json" "$URL/v1/status"
 /usr/bin/python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); assert d["revision"] is None and d["converged"] is False and d["agents"] == [], d' \
   "$WORK/status.json" && pass "the admin reads an empty fleet snapshot" || fail "status: $(cat "$WORK/status.json")"
+
+# One reconciler per port and per data directory: cpp-httplib's SO_REUSEPORT would let a
+# second one bind beside the first, and the kernel would split connections between two CAs.
+busy() {  # busy NAME PATTERN ARGS...: a second reconciler with ARGS exits non-zero, printing PATTERN
+  local name=$1 pattern=$2
+  shift 2
+  timeout 20 "$RECONCILER" --worker-threads 8 "$@" > "$WORK/busy.log" 2>&1
+  local code=$?
+  if [ "$code" != 0 ] && [ "$code" != 124 ] && grep -qF -- "$pattern" "$WORK/busy.log"; then
+    pass "$name (exit $code)"
+  else
+    fail "$name: exit $code, $(cat "$WORK/busy.log")"
+  fi
+}
+busy "a second reconciler on the same --listen is refused, naming the address" \
+  "--listen: cannot listen on 127.0.0.1:$PORT (the API server): Address already in use" \
+  --data-dir "$WORK/other1" --listen "127.0.0.1:$PORT" --status-listen "127.0.0.1:$((PORT + 2))"
+busy "a second reconciler on the same --status-listen is refused, naming the address" \
+  "--status-listen: cannot listen on 127.0.0.1:$((PORT + 1)) (the status listener): Address already in use" \
+  --data-dir "$WORK/other2" --listen "127.0.0.1:$((PORT + 2))" --status-listen "127.0.0.1:$((PORT + 1))"
+busy "a second reconciler on the same --data-dir is refused, naming the lock and the holder" \
+  "data directory \"$DATA\" is in use by another wirewarp-reconciler (pid $PID): it holds the lock $DATA/reconciler.lock" \
+  --data-dir "$DATA" --listen "127.0.0.1:$((PORT + 2))" --status-listen "127.0.0.1:$((PORT + 3))"
+for _ in 1 2 3; do
+  [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$URL/v1/ca")" = 200 ] || fail "the first reconciler stopped answering"
+done
+grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z INFO wirewarp-reconciler .* listening on 127.0.0.1:'"$PORT" "$WORK/first.log" \
+  && pass "log lines carry an RFC 3339 time and a level" || fail "log: $(cat "$WORK/first.log")"
 
 stop
 [ "${STATUS:-1}" = 0 ] && pass "SIGTERM stops it with exit status 0" || fail "exit status after SIGTERM: ${STATUS:-none}"

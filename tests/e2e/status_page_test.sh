@@ -217,6 +217,7 @@ expect_dom converged \
   "id-text:events=revision-accepted" "id-text:events=revision 7 from commit 3f9a2c1" "id-text:events=10 s ago" \
   "text:Updated "
 grep -q 'id="rejected"' "$WORK/converged.html" && fail "converged: a rejected-commit section is shown"
+grep -q 'id="banner-diverged"' "$WORK/converged.html" && fail "converged: a divergence from git is shown"
 screenshots converged
 
 echo "== the listener's answers"
@@ -249,6 +250,8 @@ dump_dom degraded
 expect_dom degraded \
   "class:banner-bad" "id-text:banner-title=Fleet degraded" "id-text:banner-detail=home-gw disconnected" \
   "id-text:banner-detail=1 forward failed" "id-text:banner=Commit deadbee was rejected; revision #7 stays in force." \
+  "id-text:banner-diverged=Diverged from git at 0123456 (override by wirewarp://default/admin/admin at " \
+  "id-text:banner-diverged=, rollback); the next commit replaces it." \
   "id-text:rejected=deadbee" "id-text:rejected=2 errors" "id-text:rejected=The fleet stays on revision #7." \
   'id-text:rejected=fleet/vps.yaml:12:7: error: PortForward/minecraft: spec.to.address: "192.168.1.300" is not an IPv4 address' \
   'id-text:rejected=fleet/vps.yaml:20:3: error: Tunnel/home: spec.peers[1].name: "home-gw" is listed twice' \

@@ -23,7 +23,9 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <regex>
 #include <sstream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -114,6 +116,11 @@ class FakeReconciler {
       std::lock_guard<std::mutex> lock(mutex_);
       Script& script = answers_[request.method + " " + request.path];
       if (script.answers.empty()) return HttpResponse{404, "application/json", R"({"error": "no canned answer"})"};
+      // A long-poll (?after=) with nothing new waits a little, as a reconciler does, rather
+      // than inviting the client to ask again at once.
+      if (script.served >= script.answers.size() && request.QueryValue("after")) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
       return script.answers[std::min(script.served++, script.answers.size() - 1)];
     };
   }
@@ -540,6 +547,16 @@ std::string StatusWith(bool converged, int revision, const std::string& commit =
   return status.dump();
 }
 
+// wait's progress lines without their "[   1.2s] " elapsed-time prefix.
+std::string WithoutElapsed(const std::string& text) {
+  return std::regex_replace(text, std::regex(R"(^\[ *[0-9]+\.[0-9]s\] )", std::regex::multiline), "");
+}
+
+// The "wwctl: ..." lines of stderr, without wait's progress lines.
+std::string WwctlLines(const std::string& text) {
+  return std::regex_replace(text, std::regex(R"(^\[ *[0-9]+\.[0-9]s\] .*\n)", std::regex::multiline), "");
+}
+
 TEST_CASE("wait exits 0 once converged on the awaited revision") {
   FakeReconciler fake;
   fake.Answer("GET /v1/status", 200, StatusWith(false, 7));
@@ -547,7 +564,7 @@ TEST_CASE("wait exits 0 once converged on the awaited revision") {
   Run run = Wwctl(fake, {"wait", "--for=converged", "--revision", "012345", "--timeout", "30s"});
   CHECK(run.exit_code == 0);
   CHECK(run.out == "Converged: revision 8 (git commit 0123456789ab).\n");
-  CHECK(run.err == "");
+  CHECK(WwctlLines(run.err) == "");  // progress only (see the long-poll test below)
   CHECK(fake.requests().size() == 2);
 
   Run by_id = Wwctl(fake, {"wait", "--for=converged", "--revision", "8", "--timeout", "0s"});
@@ -560,7 +577,7 @@ TEST_CASE("wait exits 2 when the revision never arrives, 1 on errors") {
   Run timed_out = Wwctl(fake, {"wait", "--for=converged", "--revision", "8", "--timeout", "1s"});
   CHECK(timed_out.exit_code == 2);
   CHECK(timed_out.out == "");
-  CHECK(timed_out.err ==
+  CHECK(WwctlLines(timed_out.err) ==
         "wwctl: error: timed out after 1s waiting for converged: revision 8 is not current yet (current: revision 7 "
         "(apply by wirewarp://default/admin/admin))\n");
 
@@ -583,7 +600,7 @@ TEST_CASE("wait fails at once on a rejected commit and on a refused request") {
   fake.Answer("GET /v1/status", 200, status.dump());
   Run rejected = Wwctl(fake, {"wait", "--for=converged", "--revision", "deadbeef", "--timeout", "5m"});
   CHECK(rejected.exit_code == 1);
-  CHECK(rejected.err == "wwctl: error: commit deadbeef00 was rejected (1 error): a.yaml:1:1: error: no\n");
+  CHECK(WwctlLines(rejected.err) == "wwctl: error: commit deadbeef00 was rejected (1 error): a.yaml:1:1: error: no\n");
 
   FakeReconciler refusing;
   refusing.Answer("GET /v1/status", 401, R"({"error": "certificate revoked"})");
@@ -592,12 +609,79 @@ TEST_CASE("wait fails at once on a rejected commit and on a refused request") {
   CHECK(refused.err == "wwctl: error: the reconciler answered HTTP 401: certificate revoked\n");
 }
 
+// A snapshot with a version, for the long-poll: vps and home-gw in the given phases.
+std::string VersionedStatus(int version, const std::string& vps, const std::string& gw) {
+  Json status = Json::parse(kStatus);
+  status["version"] = version;
+  status["agents"] = Json::array();
+  for (const auto& [name, phase] : {std::pair{"vps", vps}, std::pair{"home-gw", gw}}) {
+    status["agents"].push_back(Json{{"name", name}, {"phase", phase}, {"connected", true},
+                                    {"message", phase == "pending" ? "2 steps to apply\nsecond line" : ""}});
+  }
+  status["converged"] = vps == "converged" && gw == "converged";
+  return status.dump();
+}
+
+TEST_CASE("wait long-polls with after=VERSION and prints one line per phase change when not a terminal") {
+  FakeReconciler fake;
+  fake.Answer("GET /v1/status", 200, VersionedStatus(3, "pending", "pending"));
+  fake.Answer("GET /v1/status", 200, VersionedStatus(4, "converged", "pending"));
+  fake.Answer("GET /v1/status", 200, VersionedStatus(5, "converged", "converged"));
+  Run run = Wwctl(fake, {"wait", "--for=converged", "--timeout", "60s"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out == "Converged: revision 7 (apply by wirewarp://default/admin/admin).\n");
+  CHECK(WithoutElapsed(run.err) ==
+        "current: revision 7 (apply by wirewarp://default/admin/admin)\n"
+        "vps: pending (2 steps to apply)\n"
+        "home-gw: pending (2 steps to apply)\n"
+        "vps: converged\n"
+        "home-gw: converged\n");
+  CHECK(run.err.find('\r') == std::string::npos);  // no redrawn summary off a terminal
+  std::vector<std::string> queries;
+  for (const Recorded& request : fake.requests()) queries.push_back(request.query);
+  CHECK(queries == std::vector<std::string>{"", "after=3&wait=25", "after=4&wait=25"});
+}
+
+TEST_CASE("get --watch and status --watch print again on every change until --watch-timeout") {
+  FakeReconciler fake;
+  fake.Answer("GET /v1/status", 200, VersionedStatus(3, "pending", "pending"));
+  fake.Answer("GET /v1/status", 200, VersionedStatus(4, "converged", "pending"));
+  Run run = Wwctl(fake, {"get", "agents", "--watch-timeout", "2s"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out == "NAME      MODE   PHASE     CONNECTED   LAST SEEN   GENERATION   VERSION\n"
+                   "vps       -      pending   yes         never       -/-          -\n"
+                   "home-gw   -      pending   yes         never       -/-          -\n"
+                   "\n"
+                   "NAME      MODE   PHASE       CONNECTED   LAST SEEN   GENERATION   VERSION\n"
+                   "vps       -      converged   yes         never       -/-          -\n"
+                   "home-gw   -      pending     yes         never       -/-          -\n");
+  std::vector<Recorded> requests = fake.requests();
+  REQUIRE(requests.size() >= 3);
+  CHECK(requests[1].query == "after=3&wait=1");
+
+  FakeReconciler watched;
+  Json diverged = Json::parse(VersionedStatus(9, "converged", "converged"));
+  diverged["divergence"] = Json{{"commit", "0123456789abcdef0123456789abcdef01234567"}, {"gitRevision", 6},
+                                {"revision", 7}, {"source", "rollback"}, {"by", "wirewarp://default/admin/admin"},
+                                {"at", 1763779000}};
+  watched.Answer("GET /v1/status", 200, VersionedStatus(8, "converged", "pending"));
+  watched.Answer("GET /v1/status", 200, diverged.dump());
+  Run status = Wwctl(watched, {"status", "--watch", "--watch-timeout", "1s"});
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("Converged:  no (1 of 2 agents converged)\n") < status.out.find("Converged:  yes"));
+  CHECK(status.out.find("Diverged:   from git at 0123456789ab (override by wirewarp://default/admin/admin at "
+                        "2025-11-22T02:36:40Z, rollback); the next commit replaces it\n") != std::string::npos);
+  Run bad = Wwctl(watched, {"status", "--watch-timeout", "soon"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err == "wwctl: error: --watch-timeout: \"soon\" is not a duration such as 90s, 5m, 1h30m or 2d\n");
+}
+
 TEST_CASE("wait reports the agents still pending when it times out") {
   FakeReconciler fake;
   fake.Answer("GET /v1/status", 200, StatusWith(false, 7));
   Run run = Wwctl(fake, {"wait", "--for=converged", "--timeout", "0s"});
   CHECK(run.exit_code == 2);
-  CHECK(run.err ==
+  CHECK(WwctlLines(run.err) ==
         "wwctl: error: timed out after 0s waiting for converged: revision 7 (apply by wirewarp://default/admin/admin) "
         "is not converged (home-gw disconnected, spare unknown, nas degraded)\n");
 }
@@ -669,8 +753,24 @@ TEST_CASE("rollback posts allowDestructive and prints the new revision") {
   CHECK(bad.err == "wwctl: error: \"HEAD~1\" is not a revision id; see 'wwctl history'\n");
   std::vector<Recorded> requests = fake.requests();
   REQUIRE(requests.size() == 2);
-  CHECK(requests[0].body == R"({"allowDestructive":true})");
-  CHECK(requests[1].body == R"({"allowDestructive":false})");
+  CHECK(requests[0].body == R"({"allowDestructive":true,"force":false})");
+  CHECK(requests[1].body == R"({"allowDestructive":false,"force":false})");
+}
+
+TEST_CASE("rollback --force overrides a fleet that follows git") {
+  FakeReconciler fake;
+  fake.Answer("POST /v1/revisions/6/rollback", 409,
+              R"({"error": "the current revision 8 comes from git commit 0123: change the fleet in git, or roll back again with --force to override it until the next commit"})");
+  fake.Answer("POST /v1/revisions/6/rollback", 200, R"({"accepted": true, "revision": 9, "warnings": [], "agents": []})");
+  Run refused = Wwctl(fake, {"rollback", "6"});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("roll back again with --force") != std::string::npos);
+  Run forced = Wwctl(fake, {"rollback", "6", "--force"});
+  CHECK(forced.exit_code == 0);
+  CHECK(forced.out == "Revision 9 created by the rollback.\n");
+  std::vector<Recorded> requests = fake.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[1].body == R"({"allowDestructive":false,"force":true})");
 }
 
 TEST_CASE("the wwctl binary finds its config through WWCTL_CONFIG and warns about its mode") {

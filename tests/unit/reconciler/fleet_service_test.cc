@@ -10,8 +10,10 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -23,11 +25,13 @@
 #include "reconciler/server/bootstrap.h"
 #include "reconciler/server/enrollment.h"
 #include "reconciler/server/fleet_service.h"
+#include "reconciler/server/git_feed.h"
 #include "reconciler/server/rate_limiter.h"
 #include "schema/plan.h"
 #include "schema/wire_json.h"
 #include "tests/support/temporary_directory.h"
 #include "tests/support/test_values.h"
+#include "tests/unit/reconciler/git_remote.h"
 
 namespace ww {
 namespace {
@@ -112,6 +116,9 @@ struct Reconciler {
   RateLimiter enroll_limiter{RateLimit{4, 60}, [this] { return Now(); }};
   std::unique_ptr<HttpsServer> server;
   std::unique_ptr<FleetService> service;
+  // Set, then Restart(): the reconciler also follows this git source (POST /v1/sync fetches).
+  std::optional<GitFeedOptions> git_options;
+  std::unique_ptr<GitFeed> git;
   std::string url;
   Credentials admin;
 
@@ -147,12 +154,20 @@ struct Reconciler {
     enrollment.allow_attempt = [this](std::string_view key) { return enroll_limiter.Allow(key); };
     enrollment.on_enrolled = [this](const std::string& name) { REQUIRE(service->AgentEnrolled(name).ok()); };
     REQUIRE(RegisterEnrollmentRoutes(*server, *bootstrap.ca, *bootstrap.store, enrollment).ok());
+    if (git_options) {
+      Result<std::unique_ptr<GitFeed>> feed = GitFeed::Create(*service, *bootstrap.store, *server, *git_options);
+      REQUIRE_MESSAGE(feed.ok(), feed.status().ToString());
+      git = std::move(feed).value();
+    }
     Result<int> port = server->Start("127.0.0.1", 0);
     REQUIRE(port.ok());
     url = "https://127.0.0.1:" + std::to_string(*port);
+    if (git) git->Start();
   }
 
   void Close() {
+    if (git) git->Stop();
+    git.reset();
     if (server) server->Stop();
     if (service) service->Stop();
     service.reset();
@@ -588,7 +603,19 @@ TEST_CASE("fleet service: a git revision refuses an apply without force, and for
   CHECK(status["events"][1]["kind"] == "revision-forced");
   CHECK(status["events"][1]["message"] ==
         "revision 2 by wirewarp://default/admin/admin overrides git commit 0123456789abcdef0123456789abcdef01234567 "
-        "(--force)");
+        "(--force); the fleet is diverged from git until the next commit");
+  CHECK(status["divergence"] == Json{{"commit", "0123456789abcdef0123456789abcdef01234567"},
+                                     {"gitRevision", 1},
+                                     {"revision", 2},
+                                     {"source", "apply"},
+                                     {"by", "wirewarp://default/admin/admin"},
+                                     {"at", reconciler.Now()}});
+  // An apply over the override needs no --force (git is not in force) and stays diverged.
+  std::string changed = kPeers;
+  changed.replace(changed.find("\"25565\""), 7, "\"25566\"");
+  CHECK(reconciler.Upload(Documents({{"tunnel.yaml", kTunnel}, {"peers.yaml", changed}}), 200)["revision"] == 3);
+  CHECK(reconciler.Snapshot()["divergence"]["revision"] == 3);
+  CHECK(reconciler.Snapshot()["divergence"]["commit"] == "0123456789abcdef0123456789abcdef01234567");
 
   // A new commit with the same files is a new revision (commits are what people wait for).
   RevisionRequest same_files = from_git;
@@ -596,7 +623,15 @@ TEST_CASE("fleet service: a git revision refuses an apply without force, and for
   same_files.documents = {SourceFile{"fleet/tunnel.yaml", kTunnel}, SourceFile{"fleet/peers.yaml", kPeers}};
   Result<RevisionOutcome> recorded = reconciler.service->Submit(same_files);
   REQUIRE(recorded.ok());
-  CHECK(recorded->revision_id == 3);
+  CHECK(recorded->revision_id == 4);
+  CHECK(recorded->override_ended == ", ending the override by wirewarp://default/admin/admin (revision 3, apply)");
+  Json followed = reconciler.Snapshot();
+  CHECK(followed["divergence"].is_null());
+  CHECK(followed["events"][1]["kind"] == "override-ended");
+  CHECK(followed["events"][1]["message"] ==
+        "git commit 1111111111111111111111111111111111111111 (revision 4) replaces revision 3 (apply by "
+        "wirewarp://default/admin/admin): the fleet follows git again, it had diverged at commit "
+        "0123456789abcdef0123456789abcdef01234567");
   CHECK(reconciler.service->Submit(same_files)->verdict == RevisionVerdict::kUnchanged);
 
   RevisionRequest broken = from_git;
@@ -608,7 +643,143 @@ TEST_CASE("fleet service: a git revision refuses an apply without force, and for
   Json after = reconciler.Snapshot();
   CHECK(after["rejected"]["commit"] == "fedcba9876543210fedcba9876543210fedcba98");
   CHECK(after["rejected"]["errors"] == Json(rejected->diagnostics));
-  CHECK(after["revision"]["id"] == 3);
+  CHECK(after["revision"]["id"] == 4);
+}
+
+TEST_CASE("fleet service: a forced rollback over git stays in force across a restart until the next commit") {
+  test_support::Remote remote;
+  remote.Write("fleet/tunnel.yaml", kTunnel);
+  remote.Write("fleet/peers.yaml", kPeers);
+  const std::string first = remote.CommitAndPush("open minecraft");
+  Reconciler reconciler;
+  GitFeedOptions options;
+  options.source = remote.Options();
+  options.source.path = "fleet";
+  options.interval = std::chrono::hours(1);  // only the first fetch and POST /v1/sync
+  reconciler.git_options = options;
+  reconciler.Restart();
+  auto sync = [&] { return reconciler.CallJson(reconciler.admin, "POST", "/v1/sync", Json::object(), 200)["commit"]; };
+  CHECK(sync() == first);
+  CHECK(reconciler.Snapshot()["revision"]["commit"] == first);
+
+  std::string changed = kPeers;
+  changed.replace(changed.find("\"25565\""), 7, "\"25566\"");
+  remote.Write("fleet/peers.yaml", changed);
+  const std::string second = remote.CommitAndPush("move minecraft");
+  CHECK(sync() == second);
+  Json status = reconciler.Snapshot();
+  REQUIRE(status["revision"]["id"] == 2);
+  CHECK(status["divergence"].is_null());
+
+  // Without --force the refusal names the flag `wwctl rollback` accepts.
+  Json refused = reconciler.CallJson(reconciler.admin, "POST", "/v1/revisions/1/rollback", Json::object(), 409);
+  CHECK(refused["error"] == "the current revision 2 comes from git commit " + second +
+                                ": change the fleet in git, or roll back again with --force to override it until "
+                                "the next commit");
+  Json rolled =
+      reconciler.CallJson(reconciler.admin, "POST", "/v1/revisions/1/rollback", Json{{"force", true}}, 200);
+  CHECK(rolled["revision"] == 3);
+  Json diverged = reconciler.Snapshot();
+  CHECK(diverged["revision"]["source"] == "rollback");
+  CHECK(diverged["divergence"]["commit"] == second);
+  CHECK(diverged["divergence"]["source"] == "rollback");
+  CHECK(diverged["divergence"]["by"] == "wirewarp://default/admin/admin");
+  CHECK(diverged["events"][1]["kind"] == "revision-forced");
+
+  // A restart fetches the same commit again: the override stays, and still says so.
+  reconciler.Restart();
+  CHECK(sync() == second);
+  Json restarted = reconciler.Snapshot();
+  CHECK(restarted["revision"]["id"] == 3);
+  CHECK(restarted["revision"]["source"] == "rollback");
+  CHECK(restarted["divergence"] == diverged["divergence"]);
+  CHECK(restarted["events"][0]["id"] == diverged["events"][0]["id"]);  // nothing happened
+
+  // The next commit ends the override, with an event saying so.
+  remote.Write("fleet/peers.yaml", kPeers);
+  const std::string third = remote.CommitAndPush("back to 25565");
+  CHECK(sync() == third);
+  Json followed = reconciler.Snapshot();
+  CHECK(followed["revision"]["id"] == 4);
+  CHECK(followed["revision"]["commit"] == third);
+  CHECK(followed["divergence"].is_null());
+  bool ended = false;
+  for (const Json& event : followed["events"]) {
+    if (event["kind"] != "override-ended") continue;
+    ended = true;
+    CHECK(event["message"] == "git commit " + third + " (revision 4) replaces revision 3 (rollback by " +
+                                  "wirewarp://default/admin/admin): the fleet follows git again, it had diverged at "
+                                  "commit " + second);
+  }
+  CHECK(ended);
+}
+
+TEST_CASE("fleet service: GET /v1/status?after=VERSION long-polls until the snapshot changes") {
+  Reconciler reconciler;
+  std::unique_ptr<ApiClient> client = reconciler.Client(reconciler.admin);
+  auto timed_get = [&](const std::string& query) {
+    auto start = std::chrono::steady_clock::now();
+    Result<ApiResponse> response = client->Get("/v1/status" + query, std::chrono::seconds(40));
+    REQUIRE_MESSAGE(response.ok(), response.status().ToString());
+    REQUIRE_MESSAGE(response->status == 200, response->body);
+    auto took = std::chrono::steady_clock::now() - start;
+    return std::make_pair(Json::parse(response->body), took);
+  };
+  Json first = reconciler.Snapshot();
+  REQUIRE(first["version"].is_number_unsigned());
+  const std::uint64_t version = first["version"].get<std::uint64_t>();
+
+  // A stale version (older, or from before a restart) is answered at once.
+  auto [stale, stale_took] = timed_get("?after=" + std::to_string(version - 1) + "&wait=20");
+  CHECK(stale["version"] == version);
+  CHECK(stale_took < std::chrono::seconds(2));
+  auto [ahead, ahead_took] = timed_get("?after=" + std::to_string(version + 1000) + "&wait=20");
+  CHECK(ahead["version"] == version);
+  CHECK(ahead_took < std::chrono::seconds(2));
+
+  // The current version waits the whole S seconds when nothing changes.
+  auto [same, same_took] = timed_get("?after=" + std::to_string(version) + "&wait=1");
+  CHECK(same["version"] == version);
+  CHECK(same_took >= std::chrono::milliseconds(950));
+
+  // A change answers at once: a revision arrives while the poll waits.
+  std::atomic<std::int64_t> uploaded_at_ns{0};
+  std::thread uploader([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    reconciler.Upload(LabFleet(), 200);
+    uploaded_at_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+  });
+  auto [changed, changed_took] = timed_get("?after=" + std::to_string(version) + "&wait=20");
+  auto answered_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+  uploader.join();
+  CHECK(changed["version"].get<std::uint64_t>() > version);
+  CHECK(changed["revision"]["id"] == 1);
+  CHECK(changed_took < std::chrono::seconds(5));
+  // Woken by the change itself, not by a timer: answered about when the upload returned.
+  CHECK(std::abs(answered_ns - uploaded_at_ns.load()) < 500'000'000);
+
+  // Reading the snapshot changes nothing, so the version stays.
+  const std::uint64_t after_upload = changed["version"].get<std::uint64_t>();
+  CHECK(reconciler.Snapshot()["version"] == after_upload);
+
+  // An agent's report is news when it changes what the snapshot says; the same report again,
+  // as agents repeat every 30 s, is not.
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  reconciler.Enroll("gw", AgentRole::kClient, 2);  // the vps renders once its peer's key is known
+  Json plan = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=0&wait=0", Json(nullptr), 200);
+  const std::uint64_t enrolled = reconciler.Snapshot()["version"].get<std::uint64_t>();
+  CHECK(enrolled > after_upload);
+  std::string report = ConvergedReport(plan["generation"], plan["desired"].dump()).dump();
+  REQUIRE(reconciler.Call(vps, "POST", "/v1/agents/vps/report", report).status == 204);
+  const std::uint64_t reported = reconciler.Snapshot()["version"].get<std::uint64_t>();
+  CHECK(reported > enrolled);
+  REQUIRE(reconciler.Call(vps, "POST", "/v1/agents/vps/report", report).status == 204);
+  CHECK(reconciler.Snapshot()["version"] == reported);
+
+  for (const char* bad : {"?after=x", "?after=-1", "?after=1&wait=soon"}) {
+    ApiResponse response = reconciler.Call(reconciler.admin, "GET", std::string("/v1/status") + bad);
+    CHECK_MESSAGE(response.status == 400, bad);
+  }
 }
 
 TEST_CASE("fleet service: rollback makes a new revision from an old one") {
