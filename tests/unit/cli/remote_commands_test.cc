@@ -831,7 +831,7 @@ TEST_CASE("global flags work before and after the command") {
   // wait keeps --timeout as its own: how long to wait.
   Run wait = WwctlArgs({"--timeout", "0s", "--config", fake.config_path(), "wait", "--for=converged"});
   CHECK(wait.exit_code == 2);
-  CHECK(wait.err.starts_with("wwctl: error: timed out after 0s waiting for converged"));
+  CHECK(WwctlLines(wait.err).starts_with("wwctl: error: timed out after 0s waiting for converged"));
   CHECK(fake.requests().size() == 7);
 }
 
