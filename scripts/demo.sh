@@ -87,6 +87,12 @@ WireWarp demo is running. Work files: $WORK
 
 Press Ctrl-C to stop; everything the demo made is removed.
 EOF
+if [ -n "${WW_DEMO_RUN:-}" ]; then
+  # For tests (tests/e2e/tour_test.sh): run a script in this fleet, then clean up.
+  # shellcheck source=/dev/null
+  source "$WW_DEMO_RUN"
+  exit $?
+fi
 if [ "${WW_DEMO_CHECK:-}" = 1 ]; then
   # For the test (tests/e2e/demo_test.sh): do what the text above says, then stop.
   answer=$(ip netns exec "$NS_INET" python3 "$E2E/echo.py" tcp $VPS_ADDRESS 8080 3 || true)
