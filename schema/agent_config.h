@@ -111,6 +111,9 @@ struct AgentConfig {
   // Human-readable facts the user should know (e.g. a forward that must masquerade and so
   // hides the client's address). Not applied; shown by wwctl and the status page.
   std::vector<std::string> notices;
+  // What is missing from this config and why (e.g. a peer left out until its agent enrolls).
+  // Not applied; shown by wwctl status and the status page.
+  std::vector<std::string> warnings;
   friend bool operator==(const AgentConfig&, const AgentConfig&) = default;
 };
 

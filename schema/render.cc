@@ -131,9 +131,18 @@ struct FleetIndex {
 Result<WireguardKey> AgentKey(const RenderInput& input, const std::string& agent) {
   auto found = input.agent_public_keys.find(agent);
   if (found == input.agent_public_keys.end()) {
-    return Status::NotFound("no WireGuard public key for agent \"" + agent + "\" (enroll it, or pass it in --keys)");
+    // --keys is wwctl's flag: the reconciler only has what enrollment recorded.
+    const char* how = input.missing_peer_key == MissingPeerKey::kFail ? " (enroll it, or pass it in --keys)"
+                                                                       : " (it is not enrolled, or was deleted: enroll it)";
+    return Status::NotFound("no WireGuard public key for agent \"" + agent + "\"" + how);
   }
   return found->second;
+}
+
+// A managed peer whose agent has no key yet, left out of the server's config (kSkipPeer).
+bool SkipsKeylessPeer(const RenderInput& input, const Peer& peer) {
+  return input.missing_peer_key == MissingPeerKey::kSkipPeer && peer.spec.agent &&
+         !input.agent_public_keys.contains(*peer.spec.agent);
 }
 
 Result<WireguardKey> PeerKey(const RenderInput& input, const Peer& peer) {
@@ -230,6 +239,7 @@ class ConfigBuilder {
   void AddRoutingRule(RoutingRule rule) { rules_.push_back(std::move(rule)); }
   void AddSysctl(std::string key, std::string value) { sysctls_.emplace(std::move(key), std::move(value)); }
   void AddNotice(std::string notice) { notices_.push_back(std::move(notice)); }
+  void AddWarning(std::string warning) { warnings_.push_back(std::move(warning)); }
   void AddInterface(WireguardInterface interface) { interfaces_.push_back(std::move(interface)); }
 
   AgentConfig Finish(const std::string& agent) && {
@@ -267,6 +277,7 @@ class ConfigBuilder {
 
     for (auto& [key, value] : sysctls_) config.sysctls.push_back({key, value});
     config.notices = std::move(notices_);
+    config.warnings = std::move(warnings_);
     return config;
   }
 
@@ -294,6 +305,7 @@ class ConfigBuilder {
   std::vector<RoutingRule> rules_;
   std::map<std::string, std::string> sysctls_;
   std::vector<std::string> notices_;
+  std::vector<std::string> warnings_;
 };
 
 // ---- Server side. -----------------------------------------------------------------------
@@ -329,11 +341,20 @@ Status RenderServer(const FleetIndex& index, const RenderInput& input, const std
     egress_accept.push_back(Concat({"-s ", network_text, " -i ", device, " -j ACCEPT"}));
 
     for (const Peer* peer : FleetIndex::Get(index.peers_by_tunnel, tunnel->metadata.name)) {
-      WW_ASSIGN_OR_RETURN(WireguardKey key, PeerKey(input, *peer));
+      std::optional<WireguardKey> key;  // none: the peer is left out (its WireGuard entry only)
+      if (SkipsKeylessPeer(input, *peer)) {
+        // Its routes and forwards stay: their packets end at this interface, as when the
+        // client is offline, and never leave the server another way.
+        builder.AddWarning("Peer/" + peer->metadata.name + " of Tunnel/" + tunnel->metadata.name +
+                           " is left out: agent \"" + *peer->spec.agent +
+                           "\" has no WireGuard public key (it is not enrolled, or was deleted)");
+      } else {
+        WW_ASSIGN_OR_RETURN(key, PeerKey(input, *peer));
+      }
       WW_ASSIGN_OR_RETURN(Ipv4Address address, PeerAddress(index, *peer));
       std::vector<Ipv4Cidr> lans = SortedLans(*peer);
       WireguardPeer wireguard_peer{.name = peer->metadata.name,
-                                   .public_key = key,
+                                   .public_key = key.value_or(WireguardKey{}),
                                    .endpoint = "",
                                    .allowed_ips = {Ipv4Cidr{address, 32}},
                                    .persistent_keepalive = 0};
@@ -347,7 +368,7 @@ Status RenderServer(const FleetIndex& index, const RenderInput& input, const std
         }
       }
       std::sort(wireguard_peer.allowed_ips.begin(), wireguard_peer.allowed_ips.end());
-      interface.peers.push_back(std::move(wireguard_peer));
+      if (key) interface.peers.push_back(std::move(wireguard_peer));
     }
     std::sort(interface.peers.begin(), interface.peers.end(),
               [](const WireguardPeer& a, const WireguardPeer& b) { return a.public_key < b.public_key; });

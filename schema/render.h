@@ -38,8 +38,16 @@ inline constexpr uint32_t kPriorityLanMain = 10030;        // to LAN lookup main
 inline constexpr uint32_t kPriorityLanEgress = 10100;      // from LAN lookup tunnel table (gateway)
 inline constexpr uint32_t kPriorityReplyMark = 10200;      // fwmark M lookup tunnel table
 
+// What a Peer whose agent has no WireGuard key yet does to its tunnel's server.
+enum class MissingPeerKey {
+  kFail,      // the server does not render (offline `wwctl render`: pass it in --keys)
+  kSkipPeer,  // the server renders without that WireGuard peer, naming it in warnings (the
+              // reconciler: one agent not enrolled yet, or deleted, must not stall the rest)
+};
+
 struct RenderInput {
   std::map<std::string, WireguardKey> agent_public_keys;  // from enrollment (or --keys)
+  MissingPeerKey missing_peer_key = MissingPeerKey::kFail;
   Allocations allocations;                                // from AllocateAddresses
   std::optional<Ipv4Address> control_address;             // kept off the tunnel in gateway mode
 };
@@ -48,7 +56,8 @@ struct RenderInput {
 std::vector<std::string> FleetAgents(const Fleet& fleet);
 
 // REQUIRES: ValidateFleet(fleet) has no errors.
-// Fails with kNotFound naming the agent when its key (or a peer's key it needs) is missing,
+// Fails with kNotFound naming the agent when its key (or a peer's key it needs, unless
+// input.missing_peer_key is kSkipPeer) is missing,
 // or when `agent` is not part of the fleet; with kFailedPrecondition naming the peer when a
 // peer without an explicit address has no allocation. RenderAgent scans the fleet once and
 // indexes only the tunnels the agent serves or joins; RenderAll indexes the fleet once.

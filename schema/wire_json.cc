@@ -1040,7 +1040,8 @@ Status ReadObservedInterface(const Json& value, const std::string& path, Observe
 }
 
 // Opens a top-level message: an object whose "formatVersion" is the one this build reads.
-Status OpenDocument(ObjectReader& object, const Json& document, std::initializer_list<std::string_view> fields) {
+Status OpenDocument(ObjectReader& object, const Json& document, std::initializer_list<std::string_view> fields,
+                    std::initializer_list<std::string_view> optional = {}) {
   if (!document.is_object()) return Fail("", "expected a JSON object, got " + DescribeValue(document));
   if (!document.contains("formatVersion")) return Fail("", "missing field \"formatVersion\"");
   int version = 0;
@@ -1049,7 +1050,7 @@ Status OpenDocument(ObjectReader& object, const Json& document, std::initializer
     return Fail("formatVersion", std::to_string(version) + " is not supported (this build reads version " +
                                      std::to_string(kWireFormatVersion) + ")");
   }
-  return object.Open(fields);
+  return object.Open(fields, optional);
 }
 
 // --- Steps ---
@@ -1228,6 +1229,8 @@ std::string AgentConfigToJson(const AgentConfig& config, JsonStyle style) {
   out["jumps"] = ListOf(config.jumps);
   out["sysctls"] = ListOf(config.sysctls);
   out["notices"] = StringList(config.notices);
+  // Only when there are some: a complete config reads the same as before warnings existed.
+  if (!config.warnings.empty()) out["warnings"] = StringList(config.warnings);
   return Dump(out, style);
 }
 
@@ -1236,7 +1239,8 @@ Result<AgentConfig> AgentConfigFromJson(std::string_view text) {
     ObjectReader object(document, "");
     WW_RETURN_IF_ERROR(OpenDocument(
         object, document,
-        {"formatVersion", "agent", "interfaces", "routes", "rules", "chains", "jumps", "sysctls", "notices"}));
+        {"formatVersion", "agent", "interfaces", "routes", "rules", "chains", "jumps", "sysctls", "notices"},
+        {"warnings"}));
     WW_RETURN_IF_ERROR(object.String("agent", TextRule::kName, out.agent));
     WW_RETURN_IF_ERROR(ReadList(object, "interfaces", ReadInterface, out.interfaces));
     WW_RETURN_IF_ERROR(ReadList(object, "routes", ReadRoute, out.routes));
@@ -1244,7 +1248,9 @@ Result<AgentConfig> AgentConfigFromJson(std::string_view text) {
     WW_RETURN_IF_ERROR(ReadList(object, "chains", ReadChain, out.chains));
     WW_RETURN_IF_ERROR(ReadList(object, "jumps", ReadJump, out.jumps));
     WW_RETURN_IF_ERROR(ReadList(object, "sysctls", ReadSysctl, out.sysctls));
-    return ReadStringList(object.At("notices"), "notices", TextRule::kText, out.notices);
+    WW_RETURN_IF_ERROR(ReadStringList(object.At("notices"), "notices", TextRule::kText, out.notices));
+    if (!object.Has("warnings")) return Status::Ok();
+    return ReadStringList(object.At("warnings"), "warnings", TextRule::kText, out.warnings);
   });
 }
 

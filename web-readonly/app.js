@@ -16,6 +16,7 @@
     'degraded': 'Degraded',
     'disconnected': 'Disconnected',
     'render-failed': 'Render failed',
+    'deleted': 'Deleted',
     'unknown': 'Unknown',
   };
   const kPhaseTones = {
@@ -25,6 +26,7 @@
     'degraded': 'bad',
     'disconnected': 'bad',
     'render-failed': 'bad',
+    'deleted': 'bad',
     'unknown': 'muted',
   };
   const kForwardTones = { 'applied': 'good', 'pending': 'warn', 'failed': 'bad' };
@@ -297,6 +299,12 @@
     return parts.length ? el('div', { className: 'small muted' }, parts.join(' · ')) : null;
   }
 
+  // What the agent's config leaves out (e.g. a peer whose agent is not enrolled), one line each.
+  function renderWarnings(warnings) {
+    if (!warnings || warnings.length === 0) return null;
+    return el('ul', { className: 'agent-warnings' }, warnings.map((warning) => el('li', { className: 'warn-text' }, warning)));
+  }
+
   function renderAgents(snapshot) {
     const agents = snapshot.agents || [];
     const connected = agents.filter((a) => a.connected).length;
@@ -309,12 +317,15 @@
           renderSystem(agent.system)),
         cell('Mode', pill(agent.mode || 'unknown', 'info')),
         cell('Phase', pill(kPhaseLabels[agent.phase] || agent.phase || 'Unknown', kPhaseTones[agent.phase] || 'muted'),
-          agent.message ? el('div', { className: 'small muted' }, agent.message) : null),
+          agent.message ? el('div', { className: 'small muted' }, agent.message) : null,
+          agent.enrollCommand ? el('div', { className: 'enroll-command' }, mono(agent.enrollCommand)) : null,
+          renderWarnings(agent.warnings)),
         cell('Connection',
           el('span', { className: agent.connected ? 'dot dot-good' : 'dot dot-bad' }),
           agent.connected ? 'connected' : 'disconnected',
           el('div', { className: 'small muted' },
-            agent.enrolled === false ? 'not enrolled yet' : 'seen ' + since(snapshot.now, agent.lastSeen))),
+            agent.deleted ? 'deleted ' + since(snapshot.now, agent.deletedAt)
+              : agent.enrolled === false ? 'not enrolled yet' : 'seen ' + since(snapshot.now, agent.lastSeen))),
         cell('Version', agent.version ? mono(agent.version) : muted('–')),
         cell('Generation', el('span', { className: behind ? 'warn-text' : '' },
           String(agent.appliedGeneration), muted(' / ' + agent.generation)),

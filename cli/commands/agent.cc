@@ -1,10 +1,12 @@
-// wwctl agent delete: forget an agent and revoke its certificates at once; its open long-poll
-// is answered 401. Its tunnels stay in the fleet files: remove them there.
+// wwctl agent delete: revoke an agent's certificates at once (its open long-poll is answered
+// 401) and free its name and WireGuard key for a new enrollment; its history stays. Its
+// tunnels stay in the fleet files: remove them there, or enroll the name again.
 #include <memory>
 #include <ostream>
 
 #include "cli/cli11.h"
 #include "cli/commands.h"
+#include "cli/remote_output.h"
 #include "cli/remote_session.h"
 #include "schema/model.h"
 
@@ -29,6 +31,13 @@ int RunAgentDelete(const AgentFlags& flags, CommandContext& context) {
   if (!response.ok()) return ReportError(context, kExitUsage, response.status().message());
   if (response->status != 200 && response->status != 204) return ReportAnswerError(context, *response, kExitFailure);
   context.out << "Agent " << flags.name << " deleted; its certificates are revoked.\n";
+  // 200 carries the command that enrolls the name again (204: a reconciler before that).
+  Result<Json> answer = response->status == 200 ? ParseAnswer(*response) : Result<Json>(Json::object());
+  std::string enroll = answer.ok() ? JsonString(*answer, "enrollCommand") : "";
+  if (!enroll.empty()) {
+    context.out << "Its history stays. To enroll it again: " << enroll
+                << ", then run the install command it prints on the host.\n";
+  }
   return kExitOk;
 }
 
@@ -45,6 +54,10 @@ CommandRun RegisterAgent(CLI::App& command) {
   remove->add_option("name", flags->name, "The agent's name")->required()->type_name("NAME");
   AddConfigFlag(*remove, flags->remote);
   remove->footer(
+      "The agent's name and WireGuard key become free for a new enrollment (a token made with\n"
+      "'wwctl token create --type TYPE --name NAME'); its reports and events stay as history, and\n"
+      "its old certificates stay revoked.\n"
+      "\n"
       "Exit status:\n"
       "  0  deleted\n"
       "  1  the reconciler refused (unknown agent: HTTP 404)\n"

@@ -103,6 +103,22 @@ void PrintAgents(const Json& status, std::ostream& out) {
   table.Print(out);
 }
 
+// Under the table, on stderr so the table stays parseable: what to run for agents that are
+// deleted or not enrolled, and what an agent's config leaves out.
+void PrintAgentHints(const Json& status, std::ostream& err) {
+  for (const Json& agent : JsonArray(status, "agents")) {
+    std::string name = JsonString(agent, "name");
+    std::string enroll = JsonString(agent, "enrollCommand");
+    if (!enroll.empty()) {
+      err << name << ": " << (JsonBool(agent, "deleted") ? "deleted; to enroll it again" : "not enrolled yet; to enroll it")
+          << ": " << enroll << '\n';
+    }
+    for (const Json& warning : JsonArray(agent, "warnings")) {
+      if (warning.is_string()) err << name << ": warning: " << warning.get<std::string>() << '\n';
+    }
+  }
+}
+
 void PrintTunnels(const Json& status, std::ostream& out) {
   Table table({"NAME", "SERVER", "INTERFACE", "PEERS", "SELF-HEAL"});
   for (const Json& tunnel : JsonArray(status, "tunnels")) {
@@ -178,7 +194,10 @@ int PrintResource(const GetFlags& flags, CommandContext& context, const ApiRespo
     context.err << "No " << flags.resource << " found.\n";
     return kExitOk;
   }
-  if (flags.resource == "agents") PrintAgents(*answer, context.out);
+  if (flags.resource == "agents") {
+    PrintAgents(*answer, context.out);
+    PrintAgentHints(*answer, context.err);
+  }
   if (flags.resource == "tunnels") PrintTunnels(*answer, context.out);
   if (flags.resource == "peers") PrintPeers(items, context.out);
   if (flags.resource == "forwards") PrintForwards(*answer, context.out);

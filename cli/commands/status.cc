@@ -21,8 +21,8 @@ struct StatusFlags {
   std::string watch_timeout;  // "" = until interrupted
 };
 
-// What needs attention on an agent: its error, else its message, else its first drift, else
-// that it has not enrolled yet.
+// What needs attention on an agent: its error, else its message (a deleted or not enrolled
+// agent's says what to run), else its first drift, else that it has not enrolled yet.
 std::string AgentNote(const Json& agent) {
   std::string note = JsonString(agent, "lastError");
   note = note.substr(0, note.find('\n'));
@@ -36,8 +36,22 @@ std::string AgentNote(const Json& agent) {
   }
   const bool not_enrolled = agent.is_object() && agent.contains("enrolled") && agent["enrolled"].is_boolean() &&
                             !agent["enrolled"].get<bool>();
-  if (note.empty() && not_enrolled) note = "not enrolled yet (wwctl token create)";
+  std::string enroll = JsonString(agent, "enrollCommand");
+  if (note.empty() && not_enrolled) note = "not enrolled yet (" + (enroll.empty() ? "wwctl token create" : enroll) + ")";
   return note.substr(0, note.find('\n'));
+}
+
+// Every agent's warnings (what its config leaves out, and why), one line each.
+void PrintWarnings(const Json& agents, std::ostream& out) {
+  bool any = false;
+  for (const Json& agent : agents) {
+    for (const Json& warning : JsonArray(agent, "warnings")) {
+      if (!warning.is_string()) continue;
+      if (!any) out << "\nWarnings:\n";
+      any = true;
+      out << "  " << JsonString(agent, "name") << ": " << warning.get<std::string>() << '\n';
+    }
+  }
 }
 
 void PrintStatus(const Json& status, std::ostream& out) {
@@ -82,6 +96,7 @@ void PrintStatus(const Json& status, std::ostream& out) {
                   JsonBool(agent, "connected") ? "yes" : "no", seen, AgentNote(agent)});
   }
   table.Print(out);
+  PrintWarnings(agents, out);
 }
 
 int PrintStatusAnswer(const StatusFlags& flags, CommandContext& context, const std::string& body) {

@@ -152,7 +152,7 @@ class EnrollmentRoutes {
     if (!spki.ok()) return ErrorResponse(500, "internal error");
 
     AgentRecord agent;
-    agent.id = name;
+    agent.id = name;  // the first enrollment's id; the store numbers later ones
     agent.name = name;
     agent.role = *mode == TokenType::kServer ? AgentRole::kServer : AgentRole::kClient;
     agent.wireguard_public_key = *wireguard_key;
@@ -168,11 +168,14 @@ class EnrollmentRoutes {
       if (message == kTokenRefusedMessage) return ErrorResponse(401, kTokenRefusedMessage);
       // The transaction rolled back, so the token is still usable with other values.
       if (enrolled.status().code() == StatusCode::kFailedPrecondition) return ErrorResponse(403, message);
+      // Only agents not deleted hold a name or key (store.h): say which one, and how to free it.
       if (message.find("agents.wireguard_public_key") != std::string::npos) {
-        return ErrorResponse(409, "WireGuard public key \"" + *key_text + "\" is already enrolled");
+        return ErrorResponse(409, "WireGuard public key \"" + *key_text + "\" is already enrolled" +
+                                      HolderOfKey(*wireguard_key));
       }
       if (message.find("agents.name") != std::string::npos || message.find("agents.id") != std::string::npos) {
-        return ErrorResponse(409, "agent name \"" + name + "\" is taken");
+        return ErrorResponse(409, "agent name \"" + name + "\" is taken by an enrolled agent; to replace it, run "
+                                  "`wwctl agent delete " + name + "` first");
       }
       return ErrorResponse(500, "internal error");
     }
@@ -181,6 +184,19 @@ class EnrollmentRoutes {
   }
 
  private:
+  // " by agent \"NAME\"; ..." for the enrolled agent holding `key`, else "".
+  std::string HolderOfKey(const WireguardKey& key) const {
+    Result<std::vector<AgentRecord>> agents = store_.ListAgents();
+    if (!agents.ok()) return "";
+    for (const AgentRecord& agent : *agents) {
+      if (agent.wireguard_public_key == key) {
+        return " by agent \"" + agent.name + "\"; to move it to another name, run `wwctl agent delete " +
+               agent.name + "` first";
+      }
+    }
+    return "";
+  }
+
   const CertificateAuthority& ca_;
   Store& store_;
   EnrollmentOptions options_;

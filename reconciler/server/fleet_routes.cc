@@ -269,21 +269,24 @@ HttpResponse FleetService::HandleDeleteAgent(const HttpRequest& request) {
   revoked_.Replace(std::move(serials).value());
   server_.long_polls().Revoke(name);
   ResetRenderCacheLocked();
-  auto found = agents_.find(name);
-  if (found != agents_.end()) {
-    QueueEventLocked(now, &found->second, "agent-deleted",
-                     name + " deleted by " + IdentityUri(*request.identity) + "; its certificates are revoked");
-    bool in_fleet = current_ && current_->fleet_agents.count(name) != 0;
-    if (in_fleet) {
-      found->second = AgentView{};
-    } else {
-      agents_.erase(found);
-    }
+  // The view starts again from the deleted record: history stays in the store, and a new
+  // enrollment of the name starts clean (its long-poll above the old generations).
+  AgentView& view = agents_[name];
+  QueueEventLocked(now, &view, "agent-deleted",
+                   name + " deleted by " + IdentityUri(*request.identity) + "; its certificates are revoked");
+  AgentView replacement;
+  replacement.deleted = view.record;
+  if (!replacement.deleted) {
+    // Enrolled without this service hearing of it yet: the store has the record.
+    if (Result<AgentRecord> stored = store_.FindAgentByName(name); stored.ok()) replacement.deleted = *stored;
   }
+  if (replacement.deleted) replacement.deleted->deleted_at = now;
+  replacement.generation_floor = std::max(view.generation_floor, view.latest_plan ? view.latest_plan->generation : 0);
+  view = std::move(replacement);
   if (Status reconciled = ReconcileAgentsLocked(now, AgentNamesLocked()); !reconciled.ok()) {
     return ErrorResponse(500, "internal error: " + reconciled.message());
   }
-  return HttpResponse{204, "application/json", ""};
+  return JsonResponse(200, Json{{"agent", name}, {"deletedAt", now}, {"enrollCommand", EnrollCommandLocked(name)}});
 }
 
 Result<bool> FleetService::RefreshAgentsLocked(int64_t now) {
@@ -293,8 +296,12 @@ Result<bool> FleetService::RefreshAgentsLocked(int64_t now) {
     AgentView& view = agents_[record.name];
     if (view.record) continue;
     std::string name = record.name;
+    // A later enrollment's id is "NAME.N" (store.h).
+    std::string again = record.id != name ? " again (enrollment " + record.id + ")" : "";
     view.record = std::move(record);
-    QueueEventLocked(now, &view, "agent-enrolled", name + " enrolled");
+    view.deleted.reset();
+    server_.long_polls().Reinstate(name);
+    QueueEventLocked(now, &view, "agent-enrolled", name + " enrolled" + again);
     added = true;
   }
   if (added) ResetRenderCacheLocked();
@@ -344,6 +351,7 @@ HttpResponse FleetService::HandlePlan(const HttpRequest& request) {
   if (!wait.ok()) return ErrorResponse(400, wait.status().message());
   int64_t wait_seconds = std::min(*wait, kMaxPollWaitSeconds);
   bool ready = false;
+  int64_t wait_after = 0;
   {
     std::lock_guard lock(mutex_);
     int64_t now = options_.now();
@@ -351,10 +359,11 @@ HttpResponse FleetService::HandlePlan(const HttpRequest& request) {
     if (!view.ok()) return ErrorResponse(401, view.status().message());
     (*view)->last_seen = std::max((*view)->last_seen, now);
     ready = (*view)->latest_plan && (*view)->latest_plan->generation > *after;
+    wait_after = std::max(*after, (*view)->generation_floor);
   }
   if (ready) return PlanAnswer(name);
   LongPollHub::WaitResult waited =
-      server_.long_polls().Wait(name, static_cast<std::uint64_t>(*after), std::chrono::seconds(wait_seconds));
+      server_.long_polls().Wait(name, static_cast<std::uint64_t>(wait_after), std::chrono::seconds(wait_seconds));
   switch (waited.outcome) {
     case LongPollHub::WaitOutcome::kNewer: return PlanAnswer(name);
     case LongPollHub::WaitOutcome::kTimedOut: return HttpResponse{204, "application/json", ""};

@@ -132,12 +132,21 @@ Status FleetService::Load() {
   WW_ASSIGN_OR_RETURN(std::vector<std::string> revoked, store_.ListRevokedSerials());
   revoked_.Replace(std::move(revoked));
 
-  WW_ASSIGN_OR_RETURN(std::vector<AgentRecord> agents, store_.ListAgents());
+  WW_ASSIGN_OR_RETURN(std::vector<AgentRecord> agents, store_.ListAgentHistory());
   std::map<std::string, std::string> name_by_id;
+  // Names whose every enrollment is deleted, with the latest one: shown while the fleet names them.
+  std::map<std::string, AgentRecord> deleted;
   for (AgentRecord& agent : agents) {
-    name_by_id[agent.id] = agent.name;
     std::string name = agent.name;
+    if (agent.deleted_at) {
+      deleted.insert_or_assign(name, std::move(agent));
+      continue;
+    }
+    name_by_id[agent.id] = name;
     agents_[name].record = std::move(agent);
+  }
+  for (auto& [name, agent] : deleted) {
+    if (!agents_.contains(name)) agents_[name].deleted = std::move(agent);
   }
   WW_ASSIGN_OR_RETURN(std::vector<ReportRecord> reports, store_.ListLatestReports());
   for (ReportRecord& report : reports) {
@@ -201,9 +210,25 @@ RenderInput FleetService::RenderInputLocked(const Allocations& allocations) cons
   for (const auto& [name, view] : agents_) {
     if (view.record) input.agent_public_keys[name] = view.record->wireguard_public_key;
   }
+  input.missing_peer_key = MissingPeerKey::kSkipPeer;
   input.allocations = allocations;
   input.control_address = options_.control_address;
   return input;
+}
+
+std::string FleetService::EnrollCommandLocked(const std::string& name) const {
+  std::optional<AgentRole> role;
+  if (current_ && current_->fleet_agents.contains(name)) {
+    role = AgentRole::kClient;
+    for (const Tunnel& tunnel : current_->fleet.tunnels) {
+      if (tunnel.spec.agent == name) role = AgentRole::kServer;
+    }
+  } else if (auto found = agents_.find(name); found != agents_.end()) {
+    const std::optional<AgentRecord>& record = found->second.record ? found->second.record : found->second.deleted;
+    if (record) role = record->role;
+  }
+  return std::string("wwctl token create --type ") + (role == AgentRole::kServer ? "server" : "client") +
+         " --name " + name;
 }
 
 void FleetService::QueueEventLocked(int64_t now, const AgentView* view, const std::string& kind,
@@ -294,6 +319,7 @@ Status FleetService::ReconcileAgentsLocked(int64_t now, const std::vector<std::s
     view.connected = view.last_seen > 0 && now - view.last_seen <= kDisconnectedAfterSeconds;
     view.retry_at.reset();
     view.steps.clear();
+    view.warnings.clear();
     view.destructive = false;
     const bool in_fleet = current_ && current_->fleet_agents.count(name) != 0;
 
@@ -303,9 +329,14 @@ Status FleetService::ReconcileAgentsLocked(int64_t now, const std::vector<std::s
     if (!current_) {
       view.phase = "unknown";
       view.message = "no revision has been accepted yet";
+    } else if (!view.record && view.deleted) {
+      view.phase = "deleted";
+      view.message = "deleted, its certificates revoked; to enroll it again: `" + EnrollCommandLocked(name) +
+                     "`, then run the install command it prints on the host";
     } else if (!view.record) {
       view.phase = "unknown";
-      view.message = "not enrolled yet: create a token with `wwctl token create` and enroll the agent";
+      view.message = "not enrolled yet: `" + EnrollCommandLocked(name) +
+                     "`, then run the install command it prints on the host";
     } else if (!in_fleet) {
       // Enrolled but not part of this revision: its desired state is empty, so whatever an
       // earlier revision set up on it is removed.
@@ -323,6 +354,7 @@ Status FleetService::ReconcileAgentsLocked(int64_t now, const std::vector<std::s
       input->latest_report = view.observed;
       input->report_time = view.last_seen;
       input->rendered = RenderedLocked(name);
+      if (input->rendered->ok()) view.warnings = (*input->rendered)->warnings;
       input->history = AgentHistory{view.latest_plan ? view.latest_plan->generation : 0,
                                     static_cast<int>(view.health.consecutive_failures), view.health.last_failure_at,
                                     view.latest_plan ? view.latest_plan->revision_id : 0};

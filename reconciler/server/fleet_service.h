@@ -163,7 +163,12 @@ class FleetService {
   };
   // What the service remembers about one agent between reconciles.
   struct AgentView {
-    std::optional<AgentRecord> record;  // absent: named by the fleet, not enrolled
+    std::optional<AgentRecord> record;   // absent: named by the fleet, not enrolled (or deleted)
+    std::optional<AgentRecord> deleted;  // without record: its latest enrollment, deleted
+    // The highest plan generation of its deleted enrollments: the long-poll hub's generations
+    // never go back, so a new enrollment's poll waits for one above this.
+    int64_t generation_floor = 0;
+    std::vector<std::string> warnings;  // of its rendered config (e.g. a peer left out)
     int64_t last_seen = 0;              // latest report or poll; 0 = never
     std::optional<ReportRecord> report;
     std::optional<ObservedState> observed;  // parsed report
@@ -186,6 +191,9 @@ class FleetService {
   // REQUIRES: mutex_ held.
   Status ReconcileAgentsLocked(int64_t now, const std::vector<std::string>& names);
   std::vector<std::string> AgentNamesLocked() const;
+  // "wwctl token create --type server|client --name NAME": the role the fleet gives the name
+  // (a Tunnel's agent is a server), else the role it was enrolled with.
+  std::string EnrollCommandLocked(const std::string& name) const;
   RenderInput RenderInputLocked(const Allocations& allocations) const;
   std::vector<AgentPreview> PreviewLocked(const Fleet& fleet, const Allocations& allocations, int64_t now);
   // The previews of the current revision from the latest reconcile.

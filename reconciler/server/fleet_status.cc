@@ -101,23 +101,28 @@ Result<std::string> FleetService::StatusJsonLocked(int64_t now) {
   Json agents = Json::array();
   for (const auto& [name, view] : agents_) {
     const bool in_fleet = current_ && current_->fleet_agents.count(name) != 0;
+    // A deleted agent the fleet no longer names needs nothing more: its history is in the store.
+    if (!view.record && !in_fleet) continue;
     const bool connected = view.last_seen > 0 && now - view.last_seen <= kDisconnectedAfterSeconds;
     const std::string phase = view.phase.empty() ? "unknown" : view.phase;
     if (in_fleet && !(connected && phase == "converged")) converged = false;
     Json metrics = ReportMetrics(view.report);
     std::string mode;
+    std::string enroll_command;
     if (view.record) {
       mode = view.record->role == AgentRole::kServer ? "server" : "client";
-    } else if (current_) {
-      mode = "client";
-      for (const Tunnel& tunnel : current_->fleet.tunnels) {
-        if (tunnel.spec.agent == name) mode = "server";
-      }
+    } else {
+      enroll_command = EnrollCommandLocked(name);
+      mode = enroll_command.find("--type server") != std::string::npos ? "server" : "client";
     }
     agents.push_back(Json{
         {"name", name},
         {"mode", mode},
         {"enrolled", view.record.has_value()},
+        {"deleted", view.deleted.has_value()},
+        {"deletedAt", view.deleted && view.deleted->deleted_at ? Json(*view.deleted->deleted_at) : Json(nullptr)},
+        {"enrollCommand", enroll_command.empty() ? Json(nullptr) : Json(enroll_command)},
+        {"warnings", view.warnings},
         {"connected", connected},
         {"lastSeen", NullableTime(view.last_seen)},
         {"version", MetricText(metrics, "version", view.record ? view.record->version : "")},
@@ -224,17 +229,11 @@ Result<std::string> FleetService::StatusJsonLocked(int64_t now) {
   snapshot["revisions"] = std::move(revision_list);
 
   WW_ASSIGN_OR_RETURN(std::vector<EventRecord> events, store_.RecentEvents(kStatusEventCount));
-  std::map<std::string, std::string> name_by_id;
-  for (const auto& [name, view] : agents_) {
-    if (view.record) name_by_id[view.record->id] = name;
-  }
   Json event_list = Json::array();
   for (const EventRecord& event : events) {
     Json agent = Json(nullptr);
-    if (event.agent_id) {
-      auto found = name_by_id.find(*event.agent_id);
-      agent = found != name_by_id.end() ? found->second : *event.agent_id;
-    }
+    // An agent id is its name, or "NAME.N" for a later enrollment (a name has no dot).
+    if (event.agent_id) agent = event.agent_id->substr(0, event.agent_id->find('.'));
     event_list.push_back(
         Json{{"id", event.id}, {"at", event.at}, {"agent", agent}, {"kind", event.kind}, {"message", event.message}});
   }

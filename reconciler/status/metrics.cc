@@ -12,8 +12,8 @@ namespace {
 
 // Every phase API.md names; each agent gets one 0/1 sample per phase (an unknown phase the
 // snapshot reports gets its own sample too), so a dashboard can sum by phase.
-constexpr std::array<std::string_view, 7> kAgentPhases = {"converged", "pending", "drift-reported", "degraded",
-                                                          "disconnected", "render-failed", "unknown"};
+constexpr std::array<std::string_view, 8> kAgentPhases = {
+    "converged", "pending", "drift-reported", "degraded", "disconnected", "render-failed", "deleted", "unknown"};
 constexpr std::array<std::string_view, 3> kForwardStates = {"applied", "pending", "failed"};
 
 using Labels = std::vector<std::pair<std::string_view, std::string_view>>;

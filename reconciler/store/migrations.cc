@@ -12,9 +12,14 @@
 namespace ww::store {
 namespace {
 
+// A step that rebuilds a referenced table runs with foreign keys off (SQLite's recipe for
+// table changes ALTER cannot make); foreign_key_check still runs before its COMMIT.
+enum class ForeignKeys { kOn, kOffDuringStep };
+
 struct MigrationStep {
   int version;
   const char* sql;
+  ForeignKeys foreign_keys;
 };
 
 // Times are unix seconds. Enumerations are CHECKed so a bad row cannot be written.
@@ -116,8 +121,33 @@ CREATE TABLE rejected_commits (
 );
 )sql";
 
+// A deleted agent's name and WireGuard key may be enrolled again: they are unique only among
+// agents not deleted, and the deleted incarnation's row stays (with its certificates,
+// reports, plan generations and events) as history. SQLite cannot drop a column's UNIQUE,
+// so the table is rebuilt (foreign keys off for this step, checked before COMMIT).
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE agents_v3 (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('server', 'client')),
+  wireguard_public_key TEXT NOT NULL,
+  hostname TEXT NOT NULL,
+  version TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  deleted_at INTEGER
+);
+INSERT INTO agents_v3 (rowid, id, name, role, wireguard_public_key, hostname, version, created_at, deleted_at)
+  SELECT rowid, id, name, role, wireguard_public_key, hostname, version, created_at, deleted_at FROM agents;
+DROP TABLE agents;
+ALTER TABLE agents_v3 RENAME TO agents;
+CREATE UNIQUE INDEX agents_enrolled_name ON agents(name) WHERE deleted_at IS NULL;
+CREATE UNIQUE INDEX agents_enrolled_key ON agents(wireguard_public_key) WHERE deleted_at IS NULL;
+CREATE INDEX agents_by_name ON agents(name);
+)sql";
+
 const std::vector<MigrationStep>& Steps() {
-  static const std::vector<MigrationStep> steps = {{1, kSchemaV1}, {2, kSchemaV2}};
+  static const std::vector<MigrationStep> steps = {
+      {1, kSchemaV1, ForeignKeys::kOn}, {2, kSchemaV2, ForeignKeys::kOn}, {3, kSchemaV3, ForeignKeys::kOffDuringStep}};
   return steps;
 }
 
@@ -153,7 +183,7 @@ Status CheckForeignKeys(sqlite3* db) {
   return Status::Ok();
 }
 
-Status ApplyStep(sqlite3* db, const MigrationStep& step) {
+Status ApplyStepInTransaction(sqlite3* db, const MigrationStep& step) {
   WW_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
   auto body = [&]() -> Status {
     // Another process may have migrated while we waited for the write lock.
@@ -170,6 +200,15 @@ Status ApplyStep(sqlite3* db, const MigrationStep& step) {
     return status.WithContext("migrating to schema version " + std::to_string(step.version));
   }
   return Status::Ok();
+}
+
+// PRAGMA foreign_keys is a no-op inside a transaction, so it is switched around it.
+Status ApplyStep(sqlite3* db, const MigrationStep& step) {
+  if (step.foreign_keys == ForeignKeys::kOn) return ApplyStepInTransaction(db, step);
+  WW_RETURN_IF_ERROR(Exec(db, "PRAGMA foreign_keys=OFF"));
+  Status status = ApplyStepInTransaction(db, step);
+  Status restored = Exec(db, "PRAGMA foreign_keys=ON");
+  return status.ok() ? restored : status;
 }
 
 }  // namespace

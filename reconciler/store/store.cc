@@ -174,8 +174,7 @@ Result<TokenRecord> Store::ConsumeToken(const std::string& id, const Sha256& sec
 }
 
 Result<TokenRecord> Store::Enroll(const std::string& token_id, const Sha256& secret_sha256, int64_t now,
-                                  const std::string& spki, const AgentRecord& agent,
-                                  const CertificateRecord& certificate) {
+                                  const std::string& spki, AgentRecord agent, CertificateRecord certificate) {
   std::lock_guard lock(mutex_);
   TokenRecord token;
   Status status = WriteTransaction([&]() -> Status {
@@ -183,6 +182,8 @@ Result<TokenRecord> Store::Enroll(const std::string& token_id, const Sha256& sec
     // Checked after the secret, so only a holder of the token learns its scope; the refusal
     // rolls back the consumption above.
     WW_RETURN_IF_ERROR(CheckTokenScope(token, agent));
+    WW_ASSIGN_OR_RETURN(agent.id, EnrollmentIdInTransaction(agent));
+    certificate.agent_id = agent.id;
     WW_RETURN_IF_ERROR(InsertAgentInTransaction(agent));
     return InsertCertificateInTransaction(certificate);
   });
@@ -219,6 +220,18 @@ Result<TokenRecord> Store::ConsumeTokenInTransaction(const std::string& id, cons
   return token;
 }
 
+Result<std::string> Store::EnrollmentIdInTransaction(const AgentRecord& agent) {
+  WW_ASSIGN_OR_RETURN(Statement taken, Statement::Prepare(db_, "SELECT count(*) FROM agents WHERE id = ?"));
+  taken.BindText(1, agent.id);
+  WW_RETURN_IF_ERROR(taken.Step().status());
+  if (taken.ColumnInt(0) == 0) return agent.id;
+  WW_ASSIGN_OR_RETURN(Statement earlier, Statement::Prepare(db_, "SELECT count(*) FROM agents WHERE name = ?"));
+  earlier.BindText(1, agent.name);
+  WW_RETURN_IF_ERROR(earlier.Step().status());
+  // Unique because a name's rows are only ever added: N enrollments so far, this is N + 1.
+  return agent.id + "." + std::to_string(earlier.ColumnInt(0) + 1);
+}
+
 Status Store::InsertAgent(const AgentRecord& agent) {
   std::lock_guard lock(mutex_);
   return WriteTransaction([&]() { return InsertAgentInTransaction(agent); });
@@ -245,7 +258,8 @@ Result<AgentRecord> Store::FindAgentByName(const std::string& name) {
   WW_ASSIGN_OR_RETURN(Statement select,
                       Statement::Prepare(db_,
                                          "SELECT id, name, role, wireguard_public_key, hostname, version, "
-                                         "created_at, deleted_at FROM agents WHERE name = ?"));
+                                         "created_at, deleted_at FROM agents WHERE name = ? "
+                                         "ORDER BY deleted_at IS NULL DESC, rowid DESC LIMIT 1"));
   select.BindText(1, name);
   WW_ASSIGN_OR_RETURN(bool found, select.Step());
   if (!found) return Status::NotFound("no agent named \"" + name + "\"");
@@ -253,12 +267,17 @@ Result<AgentRecord> Store::FindAgentByName(const std::string& name) {
 }
 
 Result<std::vector<AgentRecord>> Store::ListAgents() {
+  return ListAgentsWhere("WHERE deleted_at IS NULL ORDER BY name");
+}
+
+Result<std::vector<AgentRecord>> Store::ListAgentHistory() { return ListAgentsWhere("ORDER BY name, rowid"); }
+
+Result<std::vector<AgentRecord>> Store::ListAgentsWhere(const char* clauses) {
   std::lock_guard lock(mutex_);
   WW_ASSIGN_OR_RETURN(Statement select,
-                      Statement::Prepare(db_,
-                                         "SELECT id, name, role, wireguard_public_key, hostname, version, "
-                                         "created_at, deleted_at FROM agents WHERE deleted_at IS NULL "
-                                         "ORDER BY name"));
+                      Statement::Prepare(db_, std::string("SELECT id, name, role, wireguard_public_key, hostname, "
+                                                          "version, created_at, deleted_at FROM agents ") +
+                                                  clauses));
   std::vector<AgentRecord> agents;
   while (true) {
     WW_ASSIGN_OR_RETURN(bool has_row, select.Step());
@@ -324,7 +343,7 @@ Status Store::DeleteAgent(const std::string& name, int64_t now) {
     WW_ASSIGN_OR_RETURN(Statement revoke,
                         Statement::Prepare(db_,
                                            "UPDATE certificates SET revoked_at = coalesce(revoked_at, ?) "
-                                           "WHERE agent_id = (SELECT id FROM agents WHERE name = ?)"));
+                                           "WHERE agent_id IN (SELECT id FROM agents WHERE name = ?)"));
     revoke.BindInt(1, now).BindText(2, name);
     return revoke.Run();
   });

@@ -40,9 +40,12 @@ struct TokenRecord {
 
 enum class AgentRole { kServer, kClient };
 
+// One enrollment of an agent. Deleting marks it (deleted_at) and keeps the row, its
+// certificates (revoked), reports, plan generations and events as history; the name and the
+// WireGuard key are then free for a new enrollment, a new record with its own id.
 struct AgentRecord {
-  std::string id;  // the identity in the agent's certificate
-  std::string name;
+  std::string id;    // this enrollment: the name, then "NAME.2", "NAME.3", ... (a dot is never in a name)
+  std::string name;  // the identity in the agent's certificate
   AgentRole role = AgentRole::kClient;
   WireguardKey wireguard_public_key;
   std::string hostname;
@@ -166,23 +169,27 @@ class Store {
   // role kServer, client only kClient, and a named token only an agent of that name; otherwise
   // kFailedPrecondition with a message starting "token scope: " (it names the token's type or
   // name, never its secret). Any failure leaves all three untouched, so a refused agent (wrong
-  // scope, a taken name) does not burn the token.
+  // scope, a taken name) does not burn the token. A name or key held by a deleted agent is
+  // free: when agent.id is taken by an earlier enrollment, the new record's id (and the
+  // certificate's agent_id) become "<agent.id>.<N>", N the enrollment's number for the name.
   Result<TokenRecord> Enroll(const std::string& token_id, const Sha256& secret_sha256, int64_t now,
-                             const std::string& spki, const AgentRecord& agent,
-                             const CertificateRecord& certificate);
+                             const std::string& spki, AgentRecord agent, CertificateRecord certificate);
 
   // Agents and certificates.
   Status InsertAgent(const AgentRecord& agent);
+  // The enrolled agent of that name, else its latest deleted enrollment; kNotFound if none.
   Result<AgentRecord> FindAgentByName(const std::string& name);
   // Agents not deleted, sorted by name.
   Result<std::vector<AgentRecord>> ListAgents();
+  // Every enrollment, deleted ones too, by name and then in enrollment order.
+  Result<std::vector<AgentRecord>> ListAgentHistory();
   Status InsertCertificate(const CertificateRecord& certificate);
   // kNotFound for an unknown serial. Revoking twice keeps the first time.
   Status RevokeCertificate(const std::string& serial, int64_t now);
   // kNotFound for a serial this store never issued: callers refuse it like a revoked one.
   Result<bool> IsRevoked(const std::string& serial);
-  // Marks the agent deleted and revokes all its certificates, in one transaction.
-  // kNotFound for an unknown or already deleted name.
+  // Marks the agent deleted and revokes all its certificates (of every enrollment of the
+  // name), in one transaction. kNotFound for an unknown or already deleted name.
   Status DeleteAgent(const std::string& name, int64_t now);
   // Every revoked serial, sorted: loads the in-memory set checked on each request.
   Result<std::vector<std::string>> ListRevokedSerials();
@@ -221,7 +228,8 @@ class Store {
   // Sorted by agent id.
   Result<std::vector<AgentHealthRecord>> ListAgentHealth();
 
-  // Assigns the next generation of plan.agent_id and returns it.
+  // Assigns the next generation of plan.agent_id and returns it. Generations count up per
+  // agent name across its enrollments, so a re-enrolled agent's long-poll never goes back.
   Result<int64_t> AddPlanGeneration(const PlanGenerationRecord& plan);
   Result<PlanGenerationRecord> LatestPlanGeneration(const std::string& agent_id);
   // AddPlanGeneration for many agents in one transaction (one fsync for a whole fleet);
@@ -246,6 +254,10 @@ class Store {
   Result<TokenRecord> ConsumeTokenInTransaction(const std::string& id, const Sha256& secret_sha256,
                                                 int64_t now, const std::string& spki);
   Status InsertAgentInTransaction(const AgentRecord& agent);
+  // agent.id, or "<agent.id>.<N>" when an earlier enrollment holds it.
+  Result<std::string> EnrollmentIdInTransaction(const AgentRecord& agent);
+  // The agents query with `clauses` (WHERE/ORDER BY) appended.
+  Result<std::vector<AgentRecord>> ListAgentsWhere(const char* clauses);
   Status InsertCertificateInTransaction(const CertificateRecord& certificate);
   Result<int64_t> AddPlanGenerationInTransaction(const PlanGenerationRecord& plan);
 

@@ -256,7 +256,8 @@ Result<int64_t> Store::AddPlanGenerationInTransaction(const PlanGenerationRecord
   WW_ASSIGN_OR_RETURN(Statement next,
                       Statement::Prepare(db_,
                                          "SELECT coalesce(max(generation), 0) + 1 FROM plan_generations "
-                                         "WHERE agent_id = ?"));
+                                         "WHERE agent_id IN (SELECT id FROM agents WHERE name = "
+                                         "(SELECT name FROM agents WHERE id = ?1))"));
   next.BindText(1, plan.agent_id);
   WW_RETURN_IF_ERROR(next.Step().status());
   int64_t generation = next.ColumnInt(0);

@@ -7,7 +7,9 @@
 # fleet is applied with `wwctl apply` and `wwctl wait --for=converged`; forwards carry real
 # packets. Then: a changed forward (apply -> converged in ms), the reconciler stopped
 # (forwards keep working), the gw agent restarted while it is down (restores from disk), the
-# reconciler restarted (agents reconnect, nothing lost), an agent deleted (refused at once).
+# reconciler restarted (agents reconnect, nothing lost), an agent deleted (refused at once; its
+# server keeps getting revisions without its peer) and enrolled again under the same name with
+# a fresh token, first with a fresh state dir, then with the old one (issue 9).
 # Security, with curl and openssl against the reconciler: certificates that are missing, from
 # another CA, expired or revoked; reused, expired and wrong tokens; another agent's plan;
 # chunked, compressed, oversized and length-less bodies (with the reconciler's RSS); no
@@ -311,6 +313,105 @@ done
 code=$(api "$NS_VPS" vps GET "/v1/agents/vps/plan?after=0&wait=0")
 [ "$code" = 200 ] && pass "the other agent (vps) is still served (200)" || fail "vps after deleting gw: HTTP $code"
 
+# ---------------------------------------------------------------- 7b: a deleted agent, and back (issue 9)
+# wait_for_vps WHAT: until vps applied a generation above $1 and converged (gw being deleted,
+# the fleet as a whole cannot converge, so `wwctl wait` does not apply).
+wait_for_vps() {
+  for _ in $(seq 150); do
+    curl_status status-vps
+    [ "$(json "$WORK/status-vps.json" '[(a["appliedGeneration"] > '"$1"' and a["phase"] == "converged") for a in d["agents"] if a["name"] == "vps"][0]' 2>/dev/null)" = True ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+agent_field() { json "$WORK/$1.json" '[a for a in d["agents"] if a["name"] == "'"$2"'"][0]'"$3" 2>/dev/null || true; }
+cp "$WORK/state-gw/tls.pem" "$CERTS/gw-first.pem"; cp "$WORK/state-gw/tls.key" "$CERTS/gw-first.key"
+ENROLL_GW="wwctl token create --type client --name gw"
+curl_status status-deleted
+[ "$(agent_field status-deleted gw '["phase"]')" = deleted ] && [ "$(agent_field status-deleted gw '["deleted"]')" = True ] \
+  && [ "$(agent_field status-deleted gw '["enrollCommand"]')" = "$ENROLL_GW" ] \
+  && pass "/v1/status: gw is deleted, with the command to enroll it again ($ENROLL_GW)" \
+  || fail "/v1/status for the deleted gw: $(agent_field status-deleted gw '')"
+grep -q -F "Its history stays. To enroll it again: $ENROLL_GW" "$WORK/delete.log" \
+  && pass "wwctl agent delete prints the command to enroll gw again" || fail "wwctl agent delete said: $(cat "$WORK/delete.log")"
+wwctl status > "$WORK/status-deleted.txt" 2>&1 || true
+if grep -q -E "^gw +client +deleted .*$ENROLL_GW" "$WORK/status-deleted.txt" && grep -q -F 'vps: Peer/home of Tunnel/edge is left out: agent "gw"' "$WORK/status-deleted.txt" \
+  && ! grep -q -e "--keys" "$WORK/status-deleted.txt"; then
+  pass "wwctl status shows gw deleted with its enroll command, and vps's warning for the left-out peer (no --keys)"
+else fail "wwctl status while gw is deleted:"; cat "$WORK/status-deleted.txt"; fi
+# The server renders without gw's peer: gw's tunnel is cut, and revisions keep reaching vps.
+for _ in $(seq 150); do [ -z "$(in_ns "$NS_VPS" wg show "$WG_VPS" peers 2>/dev/null)" ] && break; sleep 0.2; done
+[ -z "$(in_ns "$NS_VPS" wg show "$WG_VPS" peers 2>/dev/null)" ] && pass "the deleted gw's WireGuard peer is removed from the server" \
+  || fail "vps still has peers after gw was deleted: $(in_ns "$NS_VPS" wg show "$WG_VPS" peers 2>&1 | tr '\n' ' ')"
+ww_forward_works tcp 8080 1 && fail "tcp/8080 still reaches the LAN through the deleted gw" || pass "tcp/8080 no longer reaches the LAN through the deleted gw"
+curl_status status-deleted
+VPS_APPLIED=$(agent_field status-deleted vps '["appliedGeneration"]')
+ww_write_fleet "$WORK/fleet" with-ssh  # ssh-single (tcp 8022) again: a change for vps while gw is deleted
+if wwctl apply -f "$WORK/fleet" > "$WORK/apply-deleted.log" 2>&1 && wait_for_vps "$VPS_APPLIED" \
+  && grep -q -e "--dport 8022 -j DNAT" <<< "$(in_ns "$NS_VPS" iptables-save -t nat)"; then
+  pass "while gw is deleted, a new forward still reaches the server (generation $VPS_APPLIED -> $(agent_field status-vps vps '["appliedGeneration"]'))"
+else fail "the new forward did not reach vps while gw is deleted"; cat "$WORK/apply-deleted.log"; agent_field status-vps vps ''; fi
+
+# reenroll_gw STATE_DIR: a new token named gw, then `wirewarp-agent enroll` into STATE_DIR.
+reenroll_gw() {
+  local tag
+  tag=$(basename "$1")
+  wwctl token create --type client --name gw -o json > "$WORK/token-$tag.json" 2> "$WORK/token-$tag.err" || return 1
+  (umask 077; json "$WORK/token-$tag.json" 'd["token"]' > "$WORK/token-$tag.secret")
+  in_ns "$NS_GW" "$AGENT" enroll --url "$URL" --token-file "$WORK/token-$tag.secret" --ca-pin "$PIN" --mode client \
+    --state-dir "$1" --name gw > "$WORK/enroll-$tag.log" 2>&1
+}
+# gw_back WHAT: converged, the forwards (old and new) and gateway egress work again.
+gw_back() {
+  if wwctl wait --for=converged --timeout 60s > "$WORK/wait-back.log" 2>&1; then pass "the re-enrolled gw converged ($1)"
+  else fail "the re-enrolled gw did not converge ($1)"; cat "$WORK/wait-back.log"; wwctl status || true; tail -5 "$WORK"/gw*-run.log; fi
+  wait_for_handshake || true
+  check_forward tcp 8080 "$1"
+  check_forward tcp 8022 "$1"
+  check_gateway_egress "$1"
+}
+
+# A fresh state dir (a new WireGuard key), the name freed by the delete.
+if reenroll_gw "$WORK/state-gw-fresh"; then pass "gw enrolled again with a fresh state dir and a new token"
+else fail "re-enrolling gw with a fresh state dir: $(cat "$WORK/enroll-state-gw-fresh.log" "$WORK/token-state-gw-fresh.err")"; fi
+ww_start_agent gw-fresh "$NS_GW"
+GW_RUN=${AGENT_PIDS[gw-fresh]}
+gw_back "fresh state dir"
+code=$(api "$NS_GW" gw-first GET "/v1/agents/gw/plan?after=0&wait=0")
+[ "$code" = 401 ] && pass "the first gw's certificate stays revoked after the re-enrollment (401)" || fail "the first gw's certificate after re-enrollment: HTTP $code, want 401"
+[ "$(in_ns "$NS_VPS" wg show "$WG_VPS" peers)" = "$(in_ns "$NS_GW" wg show "$WG_GW" public-key)" ] \
+  && pass "vps's peer is the new WireGuard key" || fail "vps's peers: $(in_ns "$NS_VPS" wg show "$WG_VPS" peers | tr '\n' ' ')"
+
+# Deleted again, then back with the old state dir (the first WireGuard key, a new TLS key).
+if wwctl agent delete gw > "$WORK/delete-2.log" 2>&1; then pass "wwctl agent delete gw (the second enrollment)"
+else fail "deleting the second gw failed"; cat "$WORK/delete-2.log"; fi
+gw_exit=running
+for _ in $(seq 300); do
+  if ! kill -0 "$GW_RUN" 2>/dev/null; then gw_exit=0; wait "$GW_RUN" || gw_exit=$?; break; fi
+  sleep 0.2
+done
+[ "$gw_exit" = 3 ] && pass "the second gw's daemon exits with code 3" || fail "the second gw's daemon: exit '$gw_exit', want 3"
+if reenroll_gw "$WORK/state-gw"; then pass "gw enrolled again with its old state dir (old WireGuard key) and a new token"
+else fail "re-enrolling gw with the old state dir: $(cat "$WORK/enroll-state-gw.log" "$WORK/token-state-gw.err")"; fi
+start_agent gw "$NS_GW"
+gw_back "old state dir"
+for certificate in gw-first:first gw-fresh:second; do
+  if [ "${certificate%%:*}" = gw-fresh ]; then
+    cp "$WORK/state-gw-fresh/tls.pem" "$CERTS/gw-fresh.pem"; cp "$WORK/state-gw-fresh/tls.key" "$CERTS/gw-fresh.key"
+  fi
+  code=$(api "$NS_GW" "${certificate%%:*}" GET "/v1/agents/gw/plan?after=0&wait=0")
+  [ "$code" = 401 ] && pass "the ${certificate#*:} gw's certificate is refused (401)" || fail "the ${certificate#*:} gw's certificate: HTTP $code, want 401"
+done
+code=$(api "$NS_GW" gw GET "/v1/agents/gw/plan?after=0&wait=0")
+[ "$code" = 200 ] && pass "the third gw's certificate is served (200)" || fail "the third gw's certificate: HTTP $code, want 200"
+# History: three enrollments of gw in the database, two of them deleted, none of their rows lost.
+HISTORY=$(/usr/bin/python3 -c 'import sqlite3,sys; db=sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+rows=db.execute("SELECT id, deleted_at IS NOT NULL FROM agents WHERE name = ? ORDER BY rowid", ("gw",)).fetchall()
+reports=db.execute("SELECT count(*) FROM reports WHERE agent_id IN (SELECT id FROM agents WHERE name = ?)", ("gw",)).fetchone()[0]
+print(" ".join("%s:%d" % row for row in rows), reports)' "$DATA/wirewarp.db" 2>&1)
+[ "$HISTORY" = "gw:1 gw.2:1 gw.3:0 3" ] && pass "the database keeps every enrollment of gw and its reports: $HISTORY" \
+  || fail "agents named gw and their reports: '$HISTORY', want 'gw:1 gw.2:1 gw.3:0 3'"
+
 # ---------------------------------------------------------------- 8: security, tokens
 # One CSR and WireGuard key for every attempt: only the token differs.
 openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/intruder.key" 2> /dev/null
@@ -415,5 +516,6 @@ done
 
 # ---------------------------------------------------------------- done
 ww_stop "$VPS_RUN"
+ww_stop "$GW_RUN"
 ww_stop "$RECONCILER_PID"
 ww_summary controlplane

@@ -2,7 +2,8 @@
 # The read-only status page in Debian's headless Chromium, served by the real StatusListener
 # with the embedded page (tests/browser/status_fixture.cc) from canned snapshots in
 # tests/testdata/status/:
-#   - DOM assertions (--dump-dom): banner, agents, handshake ages, traffic, forwards, the
+#   - DOM assertions (--dump-dom): banner, agents (a deleted one with its enroll command, an
+#     agent's warnings), handshake ages, traffic, forwards, the
 #     revision, the rejected commit with its errors, history and events;
 #   - HTML/script payloads in a description, an agent's lastError, a commit message (and more)
 #     are rendered as text: the text is there, no injected element or handler is;
@@ -255,7 +256,10 @@ expect_dom degraded \
   "id-text:rejected=deadbee" "id-text:rejected=2 errors" "id-text:rejected=The fleet stays on revision #7." \
   'id-text:rejected=fleet/vps.yaml:12:7: error: PortForward/minecraft: spec.to.address: "192.168.1.300" is not an IPv4 address' \
   'id-text:rejected=fleet/vps.yaml:20:3: error: Tunnel/home: spec.peers[1].name: "home-gw" is listed twice' \
-  "id-text:agents=Disconnected" "id-text:agents=seen 15 min ago" "id-text:agents=2 of 3 connected" \
+  "id-text:agents=Disconnected" "id-text:agents=seen 15 min ago" "id-text:agents=2 of 4 connected" \
+  "id-text:banner-detail=cabin deleted" "id-text:agents=Deleted" "id-text:agents=deleted 10 min ago" \
+  "id-text:agents=wwctl token create --type client --name cabin" "class:enroll-command" "class:agent-warnings" \
+  'id-text:agents=Peer/cabin of Tunnel/home is left out: agent "cabin" has no WireGuard public key' \
   "id-text:agents=ip link add wg0 type wireguard: Operation not permitted" "id-text:agents=2 steps" \
   "id-text:agents=3 failures in a row · retry in 40 s" \
   "id-text:agents=add DNAT rule tcp 25565 -> 192.168.1.10:25565" "id-text:agents=applying generation 4" \

@@ -720,11 +720,16 @@ TEST_CASE("token create posts the type, name and ttl and prints the install comm
 
 TEST_CASE("agent delete sends DELETE and reports an unknown agent") {
   FakeReconciler fake;
-  fake.Answer("DELETE /v1/agents/home-gw", 204, "");
+  fake.Answer("DELETE /v1/agents/home-gw", 200,
+              R"({"agent": "home-gw", "deletedAt": 1763780000,
+                  "enrollCommand": "wwctl token create --type client --name home-gw"})");
   fake.Answer("DELETE /v1/agents/ghost", 404, R"({"error": "no agent \"ghost\""})");
   Run run = Wwctl(fake, {"agent", "delete", "home-gw"});
   CHECK(run.exit_code == 0);
-  CHECK(run.out == "Agent home-gw deleted; its certificates are revoked.\n");
+  CHECK(run.out ==
+        "Agent home-gw deleted; its certificates are revoked.\n"
+        "Its history stays. To enroll it again: wwctl token create --type client --name home-gw, then run the "
+        "install command it prints on the host.\n");
   Run ghost = Wwctl(fake, {"agent", "delete", "ghost"});
   CHECK(ghost.exit_code == 1);
   CHECK(ghost.err == "wwctl: error: the reconciler answered HTTP 404: no agent \"ghost\"\n");
@@ -735,6 +740,40 @@ TEST_CASE("agent delete sends DELETE and reports an unknown agent") {
   REQUIRE(requests.size() == 2);
   CHECK(requests[0].method == "DELETE");
   CHECK(requests[0].path == "/v1/agents/home-gw");
+}
+
+TEST_CASE("status and get agents show a deleted agent's command and every warning") {
+  FakeReconciler fake;
+  Json status = Json::parse(kStatus);
+  status["agents"][0]["warnings"] = Json::array(
+      {"Peer/home-gw of Tunnel/home is left out: agent \"home-gw\" has no WireGuard public key (it is not "
+       "enrolled, or was deleted)"});
+  Json& gw = status["agents"][1];
+  gw = Json{{"name", "home-gw"}, {"mode", "client"}, {"enrolled", false}, {"deleted", true},
+            {"deletedAt", 1763779000}, {"enrollCommand", "wwctl token create --type client --name home-gw"},
+            {"warnings", Json::array()}, {"connected", false}, {"lastSeen", nullptr}, {"phase", "deleted"},
+            {"message", "deleted, its certificates revoked; to enroll it again: `wwctl token create --type client "
+                        "--name home-gw`, then run the install command it prints on the host"}};
+  status["agents"][2]["enrollCommand"] = "wwctl token create --type client --name spare";
+  fake.Answer("GET /v1/status", 200, status.dump());
+  Run run = Wwctl(fake, {"status"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("home-gw   client   deleted ") != std::string::npos);
+  CHECK(run.out.find("never       deleted, its certificates revoked; to enroll it again: `wwctl token create --type "
+                     "client --name home-gw`, then run the install command it prints on the host\n") != std::string::npos);
+  CHECK(run.out.find("never       not enrolled yet (wwctl token create --type client --name spare)\n") !=
+        std::string::npos);
+  CHECK(run.out.ends_with("\nWarnings:\n  vps: Peer/home-gw of Tunnel/home is left out: agent \"home-gw\" has no "
+                          "WireGuard public key (it is not enrolled, or was deleted)\n"));
+
+  Run agents = Wwctl(fake, {"get", "agents"});
+  CHECK(agents.exit_code == 0);
+  CHECK(agents.out.find("home-gw   client   deleted") != std::string::npos);
+  CHECK(agents.err ==
+        "vps: warning: Peer/home-gw of Tunnel/home is left out: agent \"home-gw\" has no WireGuard public key (it is "
+        "not enrolled, or was deleted)\n"
+        "home-gw: deleted; to enroll it again: wwctl token create --type client --name home-gw\n"
+        "spare: not enrolled yet; to enroll it: wwctl token create --type client --name spare\n");
 }
 
 TEST_CASE("rollback posts allowDestructive and prints the new revision") {

@@ -318,7 +318,9 @@ TEST_CASE("A WireGuard key that is zero or already enrolled is refused without b
   duplicate.name = "two";
   CHECK(Enroll(duplicate).status() ==
         Status::InvalidArgument("the reconciler refused the enrollment (HTTP 409): WireGuard public key \"" +
-                                KeyFilledWith(5).ToBase64() + "\" is already enrolled"));
+                                KeyFilledWith(5).ToBase64() +
+                                "\" is already enrolled by agent \"one\"; to move it to another name, run "
+                                "`wwctl agent delete one` first"));
   duplicate.wireguard_public_key = WireguardKey{};
   CHECK(Enroll(duplicate).status() ==
         Status::InvalidArgument("the reconciler refused the enrollment (HTTP 400): field \"wireguardPublicKey\" "
@@ -326,11 +328,57 @@ TEST_CASE("A WireGuard key that is zero or already enrolled is refused without b
   duplicate.wireguard_public_key = KeyFilledWith(6);
   duplicate.name = "one";
   CHECK(Enroll(duplicate).status() ==
-        Status::InvalidArgument("the reconciler refused the enrollment (HTTP 409): agent name \"one\" is taken"));
+        Status::InvalidArgument("the reconciler refused the enrollment (HTTP 409): agent name \"one\" is taken by "
+                                "an enrolled agent; to replace it, run `wwctl agent delete one` first"));
   duplicate.name = "two";
   Result<EnrollResult> enrolled = Enroll(duplicate);
   REQUIRE_MESSAGE(enrolled.ok(), enrolled.status().ToString());
   CHECK(enrolled->agent_name == "two");
+}
+
+TEST_CASE("A deleted agent's name enrolls again with a token named for it, with the old key or a new one") {
+  Reconciler reconciler;
+  AgentFiles agent;
+  EnrollRequest request = agent.Request(reconciler, reconciler.CreateToken({{"type", "client"}, {"name", "gw"}})["token"],
+                                        KeyFilledWith(5));
+  request.name = "gw";
+  Result<EnrollResult> first = Enroll(request);
+  REQUIRE_MESSAGE(first.ok(), first.status().ToString());
+  Credentials first_credentials{first->certificate_pem, agent.written["tls.key"]};
+  REQUIRE(reconciler.bootstrap.store->DeleteAgent("gw", UnixNow()).ok());
+
+  // The same state dir (same WireGuard key), a new token: enrolled, a new certificate.
+  request.token = reconciler.CreateToken({{"type", "client"}, {"name", "gw"}})["token"];
+  Result<EnrollResult> second = Enroll(request);
+  REQUIRE_MESSAGE(second.ok(), second.status().ToString());
+  CHECK(second->agent_name == "gw");
+  CHECK(second->certificate_pem != first->certificate_pem);
+  Result<AgentRecord> stored = reconciler.bootstrap.store->FindAgentByName("gw");
+  REQUIRE(stored.ok());
+  CHECK(stored->id == "gw.2");
+  CHECK(stored->deleted_at == std::nullopt);
+  CHECK(stored->wireguard_public_key == KeyFilledWith(5));
+  // The first enrollment's certificate stays revoked (401); the new one is a valid agent
+  // certificate (403: only an admin creates tokens).
+  Credentials second_credentials{second->certificate_pem, agent.written["tls.key"]};
+  httplib::Result old_answer = reconciler.Client(&first_credentials)->Post("/v1/tokens", "{}", "application/json");
+  httplib::Result new_answer = reconciler.Client(&second_credentials)->Post("/v1/tokens", "{}", "application/json");
+  REQUIRE(old_answer);
+  REQUIRE(new_answer);
+  CHECK(old_answer->status == 401);
+  CHECK(new_answer->status == 403);
+
+  // A fresh state dir (a new key) after another delete.
+  REQUIRE(reconciler.bootstrap.store->DeleteAgent("gw", UnixNow()).ok());
+  AgentFiles fresh;
+  EnrollRequest fresh_request =
+      fresh.Request(reconciler, reconciler.CreateToken({{"type", "client"}, {"name", "gw"}})["token"], KeyFilledWith(6));
+  fresh_request.name = "gw";
+  Result<EnrollResult> third = Enroll(fresh_request);
+  REQUIRE_MESSAGE(third.ok(), third.status().ToString());
+  CHECK(reconciler.bootstrap.store->FindAgentByName("gw")->id == "gw.3");
+  CHECK(reconciler.bootstrap.store->FindAgentByName("gw")->wireguard_public_key == KeyFilledWith(6));
+  CHECK(reconciler.bootstrap.store->ListAgentHistory()->size() == 3);
 }
 
 TEST_CASE("A token enrolls only its own mode and name; a scope refusal is 403 and keeps the token") {

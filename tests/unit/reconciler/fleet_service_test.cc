@@ -207,6 +207,33 @@ struct Reconciler {
     return Credentials{issued->pem, *key};
   }
 
+  // Enrolls through POST /v1/tokens and POST /v1/enroll as `wirewarp-agent enroll` does, with
+  // a new TLS key and the WireGuard key Key(key_fill). Moves the clock a minute on first, past
+  // the enrollment rate limit.
+  Result<Credentials> EnrollWithToken(const std::string& name, const std::string& mode, int key_fill) {
+    clock_offset += 61;
+    Json token = CallJson(admin, "POST", "/v1/tokens", Json{{"type", mode}, {"name", name}}, 200);
+    TemporaryDirectory state;
+    EnrollRequest request;
+    request.url = url;
+    request.token = token["token"];
+    request.ca_pins = {bootstrap.ca_pin};
+    request.mode = mode;
+    request.name = name;
+    request.hostname = name + "-host";
+    request.version = "0.1.0";
+    request.wireguard_public_key = test_support::Key(key_fill);
+    request.state_dir = state.path();
+    request.write_file = [&state](std::string_view file, std::string_view contents) {
+      std::ofstream(state.File(file)) << contents;
+      return Status::Ok();
+    };
+    Result<EnrollResult> enrolled = ww::Enroll(request);
+    if (!enrolled.ok()) return enrolled.status();
+    return Credentials{ReadText(state.File(std::string(kAgentTlsCertificateFile))),
+                       ReadText(state.File(std::string(kAgentTlsKeyFile)))};
+  }
+
   ApiResponse Call(const Credentials& who, const std::string& method, const std::string& path,
                    const std::string& body = "") const {
     std::unique_ptr<ApiClient> client = Client(who);
@@ -266,7 +293,8 @@ TEST_CASE("fleet service: an upload becomes revision 1, the same content again i
   CHECK(accepted["agents"][0]["agent"] == "gw");
   CHECK(accepted["agents"][0]["phase"] == "unknown");
   CHECK(accepted["agents"][0]["message"] ==
-        "not enrolled yet: create a token with `wwctl token create` and enroll the agent");
+        "not enrolled yet: `wwctl token create --type client --name gw`, then run the install command it prints on "
+        "the host");
 
   Json again = reconciler.Upload(LabFleet(), 200);
   CHECK(again["revision"].is_null());
@@ -541,25 +569,133 @@ TEST_CASE("fleet service: deleting an agent answers its open long-poll 401 and r
   std::thread poll([&] { answered = poller->Get("/v1/agents/gw/plan?after=1&wait=20", std::chrono::seconds(30)); });
   while (reconciler.server->long_polls().Waiting() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   CHECK(reconciler.Call(vps, "DELETE", "/v1/agents/gw").status == 403);
-  CHECK(reconciler.Call(reconciler.admin, "DELETE", "/v1/agents/gw").status == 204);
+  Json deleted_answer = reconciler.CallJson(reconciler.admin, "DELETE", "/v1/agents/gw", Json(nullptr), 200);
+  CHECK(deleted_answer == Json{{"agent", "gw"},
+                               {"deletedAt", reconciler.Now()},
+                               {"enrollCommand", "wwctl token create --type client --name gw"}});
   poll.join();
   REQUIRE(answered.ok());
   CHECK(answered->status == 401);
   CHECK(reconciler.Call(gw, "GET", "/v1/agents/gw/plan?after=0&wait=1").status == 401);
   CHECK(reconciler.Call(reconciler.admin, "DELETE", "/v1/agents/gw").status == 404);
   Json status = reconciler.Snapshot();
-  CHECK(AgentStatus(status, "gw")["enrolled"] == false);
+  Json gw_status = AgentStatus(status, "gw");
+  CHECK(gw_status["enrolled"] == false);
+  CHECK(gw_status["deleted"] == true);
+  CHECK(gw_status["deletedAt"] == reconciler.Now());
+  CHECK(gw_status["phase"] == "deleted");
+  CHECK(gw_status["enrollCommand"] == "wwctl token create --type client --name gw");
+  CHECK(gw_status["message"] ==
+        "deleted, its certificates revoked; to enroll it again: `wwctl token create --type client --name gw`, then "
+        "run the install command it prints on the host");
   Json deleted;
   for (const Json& event : status["events"]) {
     if (event["kind"] == "agent-deleted") deleted = event;
   }
   CHECK(deleted["agent"] == "gw");
   CHECK(deleted["message"] == "gw deleted by wirewarp://default/admin/admin; its certificates are revoked");
-  // The server cannot render without the deleted peer's key.
-  CHECK(AgentStatus(status, "vps")["phase"] == "render-failed");
+  // The server renders without the deleted peer, saying so.
+  Json vps_status = AgentStatus(status, "vps");
+  CHECK(vps_status["phase"] == "pending");
+  CHECK(vps_status["generation"] == 2);
+  CHECK(vps_status["warnings"] ==
+        Json::array({"Peer/gw of Tunnel/lab is left out: agent \"gw\" has no WireGuard public key (it is not "
+                     "enrolled, or was deleted)"}));
   // Still refused after a restart: the revocation is stored.
   reconciler.Restart();
   CHECK(reconciler.Call(gw, "GET", "/v1/agents/gw/plan?after=0&wait=1").status == 401);
+  CHECK(AgentStatus(reconciler.Snapshot(), "gw")["phase"] == "deleted");
+}
+
+// The WireGuard peers of the server's latest plan, as "name=key".
+std::vector<std::string> ServerPeers(Reconciler& reconciler, const Credentials& vps) {
+  Json plan = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=0&wait=0", Json(nullptr), 200);
+  std::vector<std::string> peers;
+  for (const Json& peer : plan["desired"]["interfaces"][0]["peers"]) {
+    peers.push_back(peer["name"].get<std::string>() + "=" + peer["publicKey"].get<std::string>());
+  }
+  return peers;
+}
+
+TEST_CASE("fleet service: a deleted agent enrolls again with a token, with its old key or a new one") {
+  Reconciler reconciler;
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  Result<Credentials> first = reconciler.EnrollWithToken("gw", "client", 7);
+  REQUIRE_MESSAGE(first.ok(), first.status().ToString());
+  reconciler.Upload(LabFleet(), 200);
+  const std::string phone = "phone=cg0joZYyMg+Eob9eBe+ae5MfI1eJ7HKf84WRjvC6tAM=";
+  CHECK(ServerPeers(reconciler, vps) == std::vector<std::string>{"gw=" + test_support::Key(7).ToBase64(), phone});
+  Json gw_plan = reconciler.CallJson(*first, "GET", "/v1/agents/gw/plan?after=0&wait=0", Json(nullptr), 200);
+  CHECK(gw_plan["generation"] == 1);
+
+  // While gw is deleted, a new forward still reaches the server (without gw's peer).
+  reconciler.CallJson(reconciler.admin, "DELETE", "/v1/agents/gw", Json(nullptr), 200);
+  Json vps_before = AgentStatus(reconciler.Snapshot(), "vps");
+  std::string more = std::string(kPeers) + "---\n" + R"(apiVersion: wirewarp.dev/v1
+kind: PortForward
+metadata:
+  name: web
+spec:
+  tunnel: lab
+  protocol: tcp
+  ports: "8080"
+  to:
+    address: 192.168.50.11
+    port: 80
+)";
+  reconciler.Upload(Documents({{"fleet/tunnel.yaml", kTunnel}, {"fleet/peers.yaml", more}}), 200);
+  Json vps_after = AgentStatus(reconciler.Snapshot(), "vps");
+  CHECK(vps_after["generation"].get<int64_t>() == vps_before["generation"].get<int64_t>() + 1);
+  Json plan = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=0&wait=0", Json(nullptr), 200);
+  CHECK(plan["revision"] == 2);
+  CHECK(plan["desired"].dump().find("--dport 8080 -j DNAT --to-destination 192.168.50.11:80") != std::string::npos);
+  CHECK(ServerPeers(reconciler, vps) == std::vector<std::string>{phone});
+  CHECK(vps_after["warnings"].size() == 1);
+  CHECK(AgentStatus(reconciler.Snapshot(), "gw")["phase"] == "deleted");
+
+  // Again with the old WireGuard key (the old state dir): a new certificate, the old one refused.
+  Result<Credentials> second = reconciler.EnrollWithToken("gw", "client", 7);
+  REQUIRE_MESSAGE(second.ok(), second.status().ToString());
+  CHECK(reconciler.Call(*first, "GET", "/v1/agents/gw/plan?after=0&wait=0").status == 401);
+  Json again = reconciler.CallJson(*second, "GET", "/v1/agents/gw/plan?after=0&wait=0", Json(nullptr), 200);
+  CHECK(again["generation"] == 2);  // generations of a name continue
+  CHECK(again["revision"] == 2);
+  // A poll past the newest generation waits instead of answering the deleted enrollment's.
+  CHECK(reconciler.Call(*second, "GET", "/v1/agents/gw/plan?after=2&wait=1").status == 204);
+  CHECK(ServerPeers(reconciler, vps) == std::vector<std::string>{"gw=" + test_support::Key(7).ToBase64(), phone});
+  Json gw_status = AgentStatus(reconciler.Snapshot(), "gw");
+  CHECK(gw_status["enrolled"] == true);
+  CHECK(gw_status["deleted"] == false);
+  CHECK(gw_status["phase"] == "pending");
+  CHECK(AgentStatus(reconciler.Snapshot(), "vps")["warnings"] == Json::array());
+
+  // While enrolled, the name and the key are refused, saying how to free them.
+  Result<Credentials> clash = reconciler.EnrollWithToken("gw", "client", 9);
+  CHECK(clash.status().message().find("agent name \"gw\" is taken by an enrolled agent; to replace it, run "
+                                      "`wwctl agent delete gw` first") != std::string::npos);
+  Result<Credentials> key_clash = reconciler.EnrollWithToken("laptop", "client", 7);
+  CHECK(key_clash.status().message().find("is already enrolled by agent \"gw\"; to move it to another name, run "
+                                          "`wwctl agent delete gw` first") != std::string::npos);
+
+  // And with a new key (a fresh state dir): the server's peer follows.
+  reconciler.CallJson(reconciler.admin, "DELETE", "/v1/agents/gw", Json(nullptr), 200);
+  Result<Credentials> third = reconciler.EnrollWithToken("gw", "client", 8);
+  REQUIRE_MESSAGE(third.ok(), third.status().ToString());
+  CHECK(ServerPeers(reconciler, vps) == std::vector<std::string>{"gw=" + test_support::Key(8).ToBase64(), phone});
+  CHECK(reconciler.CallJson(*third, "GET", "/v1/agents/gw/plan?after=0&wait=0", Json(nullptr), 200)["generation"] == 3);
+  Json enrolled_event;
+  for (const Json& event : reconciler.Snapshot()["events"]) {  // newest first
+    if (event["kind"] == "agent-enrolled" && enrolled_event.is_null()) enrolled_event = event;
+  }
+  CHECK(enrolled_event["agent"] == "gw");
+  CHECK(enrolled_event["message"] == "gw enrolled again (enrollment gw.3)");
+
+  // Everything holds after a restart: old certificates refused, the newest one served.
+  reconciler.Restart();
+  CHECK(reconciler.Call(*first, "GET", "/v1/agents/gw/plan?after=0&wait=0").status == 401);
+  CHECK(reconciler.Call(*second, "GET", "/v1/agents/gw/plan?after=0&wait=0").status == 401);
+  CHECK(reconciler.CallJson(*third, "GET", "/v1/agents/gw/plan?after=0&wait=0", Json(nullptr), 200)["generation"] == 3);
+  CHECK(ServerPeers(reconciler, vps) == std::vector<std::string>{"gw=" + test_support::Key(8).ToBase64(), phone});
 }
 
 TEST_CASE("fleet service: stopping the server answers an open long-poll 503") {
@@ -816,7 +952,13 @@ TEST_CASE("fleet service: an agent enrolled with a token shows up at once, and e
   Reconciler reconciler;
   reconciler.Upload(LabFleet(), 200);
   reconciler.Enroll("vps", AgentRole::kServer, 1);
-  CHECK(AgentStatus(reconciler.Snapshot(), "vps")["phase"] == "render-failed");  // no key for gw yet
+  // No key for gw yet: vps gets its config without that peer, and gw says how to enroll.
+  Json before = reconciler.Snapshot();
+  CHECK(AgentStatus(before, "vps")["phase"] == "pending");
+  CHECK(AgentStatus(before, "vps")["warnings"].size() == 1);
+  CHECK(AgentStatus(before, "gw")["phase"] == "unknown");
+  CHECK(AgentStatus(before, "gw")["deleted"] == false);
+  CHECK(AgentStatus(before, "gw")["enrollCommand"] == "wwctl token create --type client --name gw");
   Json token = reconciler.CallJson(reconciler.admin, "POST", "/v1/tokens", Json{{"type", "client"}, {"name", "gw"}}, 200);
   TemporaryDirectory state;
   EnrollRequest request;
@@ -839,7 +981,9 @@ TEST_CASE("fleet service: an agent enrolled with a token shows up at once, and e
   CHECK(gw["enrolled"] == true);
   CHECK(gw["phase"] == "pending");
   CHECK(gw["generation"] == 1);
+  CHECK(gw["enrollCommand"] == nullptr);
   CHECK(AgentStatus(reconciler.Snapshot(), "vps")["phase"] == "pending");
+  CHECK(AgentStatus(reconciler.Snapshot(), "vps")["warnings"] == Json::array());
 
   // Four attempts a minute per address (this fixture's limit); the first one was the enrollment.
   Json bogus{{"token", "wwt_nope_nope"}, {"csr", "x"}, {"wireguardPublicKey", test_support::Key(8).ToBase64()},

@@ -67,6 +67,7 @@ wirewarp_agent_phase{agent="vps",phase="drift-reported"} 0
 wirewarp_agent_phase{agent="vps",phase="degraded"} 0
 wirewarp_agent_phase{agent="vps",phase="disconnected"} 0
 wirewarp_agent_phase{agent="vps",phase="render-failed"} 0
+wirewarp_agent_phase{agent="vps",phase="deleted"} 0
 wirewarp_agent_phase{agent="vps",phase="unknown"} 0
 wirewarp_agent_phase{agent="home-gw",phase="converged"} 0
 wirewarp_agent_phase{agent="home-gw",phase="pending"} 0
@@ -74,6 +75,7 @@ wirewarp_agent_phase{agent="home-gw",phase="drift-reported"} 0
 wirewarp_agent_phase{agent="home-gw",phase="degraded"} 0
 wirewarp_agent_phase{agent="home-gw",phase="disconnected"} 1
 wirewarp_agent_phase{agent="home-gw",phase="render-failed"} 0
+wirewarp_agent_phase{agent="home-gw",phase="deleted"} 0
 wirewarp_agent_phase{agent="home-gw",phase="unknown"} 0
 # HELP wirewarp_agent_last_seen_timestamp_seconds When the agent was last heard from.
 # TYPE wirewarp_agent_last_seen_timestamp_seconds gauge

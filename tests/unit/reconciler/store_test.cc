@@ -133,7 +133,7 @@ TEST_CASE("store: migrating an empty file creates the tables of every version an
         std::vector<std::string>{"agent_health", "agents", "certificates", "current_revision", "events",
                                  "ip_allocations", "plan_generations", "rejected_commits", "reports", "revisions",
                                  "tokens"});
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"2"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"3"});
   CHECK(BackupFiles(directory, "state.db").empty());
 }
 
@@ -152,7 +152,7 @@ TEST_CASE("store: reopening a current database changes nothing") {
   REQUIRE(current.ok());
   CHECK(current->id == revision_id);
   CHECK(current->documents == "docs");
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"2"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"3"});
   CHECK(BackupFiles(directory, "state.db").empty());
 }
 
@@ -165,7 +165,7 @@ TEST_CASE("store: a database from a newer version is refused, naming both versio
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().code() == StatusCode::kFailedPrecondition);
   CHECK(store.status().message() == "opening " + path + ": database " + path +
-                                        " has schema version 7, newer than version 2 that this "
+                                        " has schema version 7, newer than version 3 that this "
                                         "reconciler knows; run a newer reconciler");
   CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"7"});
 }
@@ -190,7 +190,7 @@ TEST_CASE("store: migrating a non-empty older database backs it up first") {
   CHECK(RawColumn(directory.File(backup), "SELECT x FROM legacy") == std::vector<std::string>{"42"});
   CHECK(RawColumn(directory.File(backup), "PRAGMA user_version") == std::vector<std::string>{"0"});
   CHECK(RawColumn(directory.File(backup), "SELECT name FROM sqlite_master WHERE name = 'agents'").empty());
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"2"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"3"});
   CHECK(RawColumn(path, "SELECT x FROM legacy") == std::vector<std::string>{"42"});
 }
 
@@ -492,6 +492,136 @@ TEST_CASE("store: recent events come newest first") {
   for (EventRecord& event : events) event.id = store->AppendEvent(event).value();
   CHECK(store->RecentEvents(2).value() == std::vector<EventRecord>{events[2], events[1]});
   CHECK(store->RecentEvents(10).value() == std::vector<EventRecord>{events[2], events[1], events[0]});
+}
+
+}  // namespace
+}  // namespace ww
+
+namespace ww {
+namespace {
+
+// A client token named `name` with secret Hash(0xab), valid until 9000.
+void CreateClientToken(Store& store, const std::string& id, const std::string& name) {
+  TokenRecord token = MakeToken(id, 9000);
+  token.type = TokenType::kClient;
+  token.name = name;
+  REQUIRE(store.CreateToken(token).ok());
+}
+
+CertificateRecord AgentCertificate(const std::string& serial, const std::string& name) {
+  return CertificateRecord{serial, name, "wirewarp://default/agent/" + name, CertificateRole::kAgent, 900, 9000, {}};
+}
+
+TEST_CASE("store: a deleted agent's name and key enroll again as a new record, the old one kept as history") {
+  TemporaryDirectory directory;
+  std::unique_ptr<Store> store = OpenOrDie(directory.File("state.db"));
+  CreateClientToken(*store, "tok1", "gw");
+  CreateClientToken(*store, "tok2", "gw");
+  CreateClientToken(*store, "tok3", "gw");
+  REQUIRE(store->Enroll("tok1", Hash(0xab), 1500, "spki1", MakeAgent("gw", "gw", 1), AgentCertificate("01", "gw")).ok());
+  REQUIRE(store->SaveReport({"gw", 1600, 0, "{}", "{}"}).ok());
+  REQUIRE(store->AppendEvent({0, 1600, "gw", "agent-enrolled", "gw enrolled"}).ok());
+
+  // While it is enrolled, the name and the key stay its own (the token is not burnt).
+  Result<TokenRecord> taken = store->Enroll("tok2", Hash(0xab), 1700, "spki2", MakeAgent("gw", "gw", 2),
+                                            AgentCertificate("02", "gw"));
+  REQUIRE_FALSE(taken.ok());
+  CHECK(taken.status().message().find("UNIQUE constraint failed: agents.name") != std::string::npos);
+  CHECK(store->FindAgentByName("gw")->id == "gw");
+
+  REQUIRE(store->DeleteAgent("gw", 2000).ok());
+  // The same key (an old state dir) under the same name: a new record.
+  Result<TokenRecord> again = store->Enroll("tok2", Hash(0xab), 2100, "spki2", MakeAgent("gw", "gw", 1),
+                                            AgentCertificate("02", "gw"));
+  REQUIRE_MESSAGE(again.ok(), again.status().ToString());
+  Result<AgentRecord> current = store->FindAgentByName("gw");
+  REQUIRE(current.ok());
+  CHECK(current->id == "gw.2");
+  CHECK(current->deleted_at == std::nullopt);
+  CHECK(current->created_at == 1000);
+  // The old enrollment's certificate stays revoked; the new one is valid and belongs to gw.2.
+  CHECK(store->IsRevoked("01").value() == true);
+  CHECK(store->IsRevoked("02").value() == false);
+  CHECK(store->ListAgents().value() == std::vector<AgentRecord>{*current});
+  std::vector<AgentRecord> history = store->ListAgentHistory().value();
+  REQUIRE(history.size() == 2);
+  CHECK(history[0].id == "gw");
+  CHECK(history[0].deleted_at == std::optional<int64_t>(2000));
+  CHECK(history[1] == *current);
+  // History stays: the old enrollment's report and event.
+  CHECK(store->LatestReport("gw")->received_at == 1600);
+  CHECK(store->RecentEvents(10).value().back().agent_id == std::optional<std::string>("gw"));
+
+  // The key is taken again while gw.2 is enrolled, by any name.
+  CreateClientToken(*store, "tok5", "");
+  Result<TokenRecord> key_taken = store->Enroll("tok5", Hash(0xab), 2200, "spki5", MakeAgent("laptop", "laptop", 1),
+                                                AgentCertificate("05", "laptop"));
+  REQUIRE_FALSE(key_taken.ok());
+  CHECK(key_taken.status().message().find("UNIQUE constraint failed: agents.wireguard_public_key") != std::string::npos);
+
+  // A third enrollment with a new key (a fresh state dir); deleting revokes only what is live.
+  REQUIRE(store->DeleteAgent("gw", 3000).ok());
+  CHECK(store->FindAgentByName("gw")->id == "gw.2");  // the latest, deleted
+  CHECK(store->FindAgentByName("gw")->deleted_at == std::optional<int64_t>(3000));
+  REQUIRE(store->Enroll("tok3", Hash(0xab), 3100, "spki3", MakeAgent("gw", "gw", 3), AgentCertificate("03", "gw")).ok());
+  CHECK(store->FindAgentByName("gw")->id == "gw.3");
+  CHECK(store->ListRevokedSerials().value() == std::vector<std::string>{"01", "02"});
+  REQUIRE(store->DeleteAgent("gw", 4000).ok());
+  CHECK(store->ListRevokedSerials().value() == std::vector<std::string>{"01", "02", "03"});
+  CHECK(store->DeleteAgent("gw", 4100) == Status::NotFound("no agent named \"gw\""));
+  CHECK(store->ListAgents().value().empty());
+  CHECK(store->ListAgentHistory().value().size() == 3);
+}
+
+TEST_CASE("store: plan generations continue across the enrollments of a name") {
+  TemporaryDirectory directory;
+  std::unique_ptr<Store> store = OpenOrDie(directory.File("state.db"));
+  CreateClientToken(*store, "tok1", "gw");
+  CreateClientToken(*store, "tok2", "gw");
+  REQUIRE(store->Enroll("tok1", Hash(0xab), 1500, "spki1", MakeAgent("gw", "gw", 1), AgentCertificate("01", "gw")).ok());
+  REQUIRE(store->InsertAgent(MakeAgent("vps", "vps", 9)).ok());
+  int64_t revision = store->AddRevision(MakeRevision(RevisionSource::kApply, 10, "docs")).value();
+  CHECK(store->AddPlanGeneration({"gw", 0, revision, 100, "d1", "p1"}).value() == 1);
+  CHECK(store->AddPlanGeneration({"gw", 0, revision, 110, "d2", "p2"}).value() == 2);
+  REQUIRE(store->DeleteAgent("gw", 200).ok());
+  REQUIRE(store->Enroll("tok2", Hash(0xab), 300, "spki2", MakeAgent("gw", "gw", 2), AgentCertificate("02", "gw")).ok());
+  // The re-enrolled agent's long-poll (after=2 from its old run, or 0 from a fresh one) sees 3.
+  CHECK(store->AddPlanGeneration({"gw.2", 0, revision, 400, "d3", "p3"}).value() == 3);
+  CHECK(store->AddPlanGeneration({"vps", 0, revision, 400, "d4", "p4"}).value() == 1);
+  CHECK(store->LatestPlanGeneration("gw").value().generation == 2);  // history
+  std::vector<PlanGenerationRecord> latest = store->ListLatestPlanGenerations().value();
+  REQUIRE(latest.size() == 3);
+  CHECK(latest[1].agent_id == "gw.2");
+  CHECK(latest[1].generation == 3);
+}
+
+TEST_CASE("store: migrating a version 2 database keeps agents and frees deleted names and keys") {
+  TemporaryDirectory directory;
+  std::string path = directory.File("state.db");
+  // The agents table as versions 1 and 2 made it (name and key UNIQUE), with a certificate
+  // referencing it, as a reconciler of version 2 left them.
+  RawExec(path, R"sql(
+    CREATE TABLE agents (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+      role TEXT NOT NULL CHECK (role IN ('server', 'client')), wireguard_public_key TEXT NOT NULL UNIQUE,
+      hostname TEXT NOT NULL, version TEXT NOT NULL, created_at INTEGER NOT NULL, deleted_at INTEGER);
+    CREATE TABLE certificates (serial TEXT PRIMARY KEY, agent_id TEXT REFERENCES agents(id), subject TEXT NOT NULL,
+      role TEXT NOT NULL, not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, revoked_at INTEGER);
+    INSERT INTO agents VALUES ('gw', 'gw', 'client', 'AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=', 'gw.lan', '0.1.0', 1000, 1500);
+    INSERT INTO agents VALUES ('vps', 'vps', 'server', 'CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=', 'vps.lan', '0.1.0', 1000, NULL);
+    INSERT INTO certificates VALUES ('01', 'gw', 'CN=gw', 'agent', 0, 9, 1500);
+    PRAGMA user_version=2;)sql");
+  std::unique_ptr<Store> store = OpenOrDie(path);
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"3"});
+  CHECK(BackupFiles(directory, "state.db") == std::vector<std::string>{"state.db.bak-v2"});
+  CHECK(store->Settings()->foreign_keys == 1);  // switched back on after the step
+  CHECK(RawColumn(path, "SELECT id FROM agents ORDER BY rowid") == std::vector<std::string>{"gw", "vps"});
+  CHECK(store->IsRevoked("01").value() == true);
+  CHECK(store->FindAgentByName("gw")->deleted_at == std::optional<int64_t>(1500));
+  // The deleted gw's name and key are free; vps's are not.
+  REQUIRE(store->InsertAgent(MakeAgent("gw.2", "gw", 1)).ok());
+  CHECK_FALSE(store->InsertAgent(MakeAgent("vps.2", "vps", 5)).ok());
+  CHECK_FALSE(store->InsertAgent(MakeAgent("other", "other", 9)).ok());
+  CHECK(RawColumn(path, "PRAGMA foreign_key_check").empty());
 }
 
 }  // namespace

@@ -629,6 +629,54 @@ TEST_CASE("Missing keys and allocations fail with the agent or peer named") {
         Status::NotFound("agent \"nobody\" is not part of the fleet (no Tunnel or Peer names it)"));
 }
 
+TEST_CASE("kSkipPeer: the server renders without a keyless peer, naming it in a warning; the rest is unchanged") {
+  Fleet fleet = HomeFleet();
+  RenderInput input = InputFor(fleet);
+  AgentConfig full = MustRender(fleet, input, "vps");
+  CHECK(full.warnings.empty());
+
+  RenderInput no_peer_key = input;
+  no_peer_key.missing_peer_key = MissingPeerKey::kSkipPeer;
+  no_peer_key.agent_public_keys.erase("nas");
+  AgentConfig actual = MustRender(fleet, no_peer_key, "vps");
+  // Only nas's WireGuard peer goes: its routes and every forward stay, so a forward to its
+  // LAN ends at wg0 (as while the client is offline) instead of leaving by another route.
+  AgentConfig expected = full;
+  auto& peers = expected.interfaces.at(0).peers;
+  peers.erase(std::remove_if(peers.begin(), peers.end(), [](const WireguardPeer& peer) { return peer.name == "nas"; }),
+              peers.end());
+  expected.warnings = {
+      "Peer/nas of Tunnel/home is left out: agent \"nas\" has no WireGuard public key (it is not enrolled, or was "
+      "deleted)"};
+  CHECK(Dump(actual) == Dump(expected));
+  CHECK(actual == expected);
+  CHECK(actual.interfaces.at(0).peers.size() == 2);
+
+  // Every other agent renders as before; RenderAll still names the one that cannot render.
+  CHECK(MustRender(fleet, no_peer_key, "home-gw") == MustRender(fleet, input, "home-gw"));
+  CHECK(RenderAgent(fleet, no_peer_key, "nas").status() ==
+        Status::NotFound("no WireGuard public key for agent \"nas\" (it is not enrolled, or was deleted: enroll it)"));
+
+  // Two keyless peers: two warnings, in peer-name order; the unmanaged phone always stays.
+  no_peer_key.agent_public_keys.erase("home-gw");
+  AgentConfig only_phone = MustRender(fleet, no_peer_key, "vps");
+  REQUIRE(only_phone.interfaces.at(0).peers.size() == 1);
+  CHECK(only_phone.interfaces.at(0).peers[0].name == "phone");
+  REQUIRE(only_phone.warnings.size() == 2);
+  CHECK(only_phone.warnings[0].rfind("Peer/gw of Tunnel/home is left out: agent \"home-gw\"", 0) == 0);
+  CHECK(only_phone.warnings[1].rfind("Peer/nas of Tunnel/home is left out", 0) == 0);
+
+  // The server's own key and a client's server key are still needed, and the message there
+  // does not send the reader to wwctl's --keys.
+  RenderInput no_server_key = input;
+  no_server_key.missing_peer_key = MissingPeerKey::kSkipPeer;
+  no_server_key.agent_public_keys.erase("vps");
+  const Status expected_error =
+      Status::NotFound("no WireGuard public key for agent \"vps\" (it is not enrolled, or was deleted: enroll it)");
+  CHECK(RenderAgent(fleet, no_server_key, "vps").status() == expected_error);
+  CHECK(RenderAgent(fleet, no_server_key, "home-gw").status() == expected_error);
+}
+
 TEST_CASE("Render is deterministic: twice equal, and document order does not matter") {
   Fleet fleet = HomeFleet();
   RenderInput input = InputFor(fleet);

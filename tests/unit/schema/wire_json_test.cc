@@ -127,6 +127,29 @@ TEST_CASE("AgentConfigToJson writes the documented field names in a fixed order"
         R"("sysctls":[{"key":"net.ipv4.ip_forward","value":"1"}],"notices":["forward \"web\" masquerades"]})");
 }
 
+TEST_CASE("AgentConfig warnings are written only when there are some, and read back") {
+  AgentConfig config = SmallConfig();
+  CHECK(AgentConfigToJson(config, JsonStyle::kCompact).find("warnings") == std::string::npos);
+  config.warnings = {"Peer/gw of Tunnel/home is left out: agent \"gw\" has no WireGuard public key"};
+  std::string text = AgentConfigToJson(config, JsonStyle::kCompact);
+  CHECK(text.ends_with(R"("notices":["forward \"web\" masquerades"],)"
+                       R"("warnings":["Peer/gw of Tunnel/home is left out: agent \"gw\" has no WireGuard public key"]})"));
+  Result<AgentConfig> read = AgentConfigFromJson(text);
+  REQUIRE_MESSAGE(read.ok(), read.status().ToString());
+  CHECK(*read == config);
+  CHECK(AgentConfigFromJson(AgentConfigToJson(SmallConfig()))->warnings.empty());
+
+  // Hostile values are refused like notices.
+  CHECK_FALSE(AgentConfigFromJson(R"({"formatVersion":1,"agent":"a","interfaces":[],"routes":[],"rules":[],)"
+                                  R"("chains":[],"jumps":[],"sysctls":[],"notices":[],"warnings":7})")
+                  .ok());
+  CHECK(AgentConfigFromJson(R"({"formatVersion":1,"agent":"a","interfaces":[],"routes":[],"rules":[],)"
+                            R"("chains":[],"jumps":[],"sysctls":[],"notices":[],"warnings":["a\u0001"]})")
+            .status()
+            .message()
+            .find("warnings[0]") != std::string::npos);
+}
+
 TEST_CASE("Pretty JSON indents by two spaces and ends with a newline") {
   AgentConfig config;
   config.agent = "empty";
