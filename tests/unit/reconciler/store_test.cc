@@ -122,7 +122,7 @@ TEST_CASE("store: every connection setting is in effect") {
   CHECK(settings->journal_mode == "wal");
   CHECK(settings->synchronous == 2);
   CHECK(settings->defensive == 1);
-  CHECK(settings->user_version == 2);
+  CHECK(settings->user_version == 3);
 }
 
 TEST_CASE("store: migrating an empty file creates the tables of every version and no backup") {
