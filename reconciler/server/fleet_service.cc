@@ -216,19 +216,23 @@ RenderInput FleetService::RenderInputLocked(const Allocations& allocations) cons
   return input;
 }
 
-std::string FleetService::EnrollCommandLocked(const std::string& name) const {
-  std::optional<AgentRole> role;
+AgentRole FleetService::ExpectedRoleLocked(const std::string& name) const {
   if (current_ && current_->fleet_agents.contains(name)) {
-    role = AgentRole::kClient;
     for (const Tunnel& tunnel : current_->fleet.tunnels) {
-      if (tunnel.spec.agent == name) role = AgentRole::kServer;
+      if (tunnel.spec.agent == name) return AgentRole::kServer;
     }
-  } else if (auto found = agents_.find(name); found != agents_.end()) {
-    const std::optional<AgentRecord>& record = found->second.record ? found->second.record : found->second.deleted;
-    if (record) role = record->role;
+    return AgentRole::kClient;
   }
-  return std::string("wwctl token create --type ") + (role == AgentRole::kServer ? "server" : "client") +
-         " --name " + name;
+  if (auto found = agents_.find(name); found != agents_.end()) {
+    const std::optional<AgentRecord>& record = found->second.record ? found->second.record : found->second.deleted;
+    if (record) return record->role;
+  }
+  return AgentRole::kClient;
+}
+
+std::string FleetService::EnrollCommandLocked(const std::string& name) const {
+  return std::string("wwctl token create --type ") +
+         (ExpectedRoleLocked(name) == AgentRole::kServer ? "server" : "client") + " --name " + name;
 }
 
 void FleetService::QueueEventLocked(int64_t now, const AgentView* view, const std::string& kind,

@@ -191,8 +191,10 @@ class FleetService {
   // REQUIRES: mutex_ held.
   Status ReconcileAgentsLocked(int64_t now, const std::vector<std::string>& names);
   std::vector<std::string> AgentNamesLocked() const;
-  // "wwctl token create --type server|client --name NAME": the role the fleet gives the name
-  // (a Tunnel's agent is a server), else the role it was enrolled with.
+  // The role the fleet gives the name (a Tunnel's agent is a server), else the role it was
+  // enrolled with, else client.
+  AgentRole ExpectedRoleLocked(const std::string& name) const;
+  // "wwctl token create --type server|client --name NAME", the type from ExpectedRoleLocked.
   std::string EnrollCommandLocked(const std::string& name) const;
   RenderInput RenderInputLocked(const Allocations& allocations) const;
   std::vector<AgentPreview> PreviewLocked(const Fleet& fleet, const Allocations& allocations, int64_t now);

@@ -107,14 +107,9 @@ Result<std::string> FleetService::StatusJsonLocked(int64_t now) {
     const std::string phase = view.phase.empty() ? "unknown" : view.phase;
     if (in_fleet && !(connected && phase == "converged")) converged = false;
     Json metrics = ReportMetrics(view.report);
-    std::string mode;
-    std::string enroll_command;
-    if (view.record) {
-      mode = view.record->role == AgentRole::kServer ? "server" : "client";
-    } else {
-      enroll_command = EnrollCommandLocked(name);
-      mode = enroll_command.find("--type server") != std::string::npos ? "server" : "client";
-    }
+    const AgentRole role = view.record ? view.record->role : ExpectedRoleLocked(name);
+    const std::string mode = role == AgentRole::kServer ? "server" : "client";
+    const std::string enroll_command = view.record ? "" : EnrollCommandLocked(name);
     agents.push_back(Json{
         {"name", name},
         {"mode", mode},
