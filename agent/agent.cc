@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <set>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "agent/apply/commands.h"
 #include "agent/observe/observer.h"
+#include "agent/state/applied_endpoints.h"
 #include "agent/state/firewall_snapshot.h"
 #include "schema/wire_json.h"
 
@@ -137,6 +140,78 @@ void StoreSnapshot(StateDir& state, const std::optional<FirewallSnapshot>& fresh
   if (fresh_snapshot) (void)SaveFirewallSnapshot(state, *fresh_snapshot);
 }
 
+using PeerId = std::pair<std::string, WireguardKey>;
+
+std::set<PeerId> UpsertedPeers(const Plan& plan, const std::vector<StepReport>* outcomes) {
+  std::set<PeerId> peers;
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const auto* upsert = std::get_if<UpsertPeer>(&plan.steps[i].action);
+    if (upsert == nullptr) continue;
+    if (outcomes != nullptr && (*outcomes)[i].outcome != StepReport::Outcome::kApplied) continue;
+    peers.insert({upsert->interface, upsert->peer.public_key});
+  }
+  return peers;
+}
+
+// Calls on_resolved(interface, peer, address, moved) for every peer of `config` whose
+// endpoint is a host name that resolves; `moved` when the record has another address for it
+// (or none). A name that does not resolve is a warning: the peer keeps its address.
+template <typename OnResolved>
+void ResolveEndpointNames(EndpointResolver& resolver, const AgentConfig& config, const AppliedEndpoints& applied,
+                          std::vector<std::string>& warnings, OnResolved on_resolved) {
+  for (const WireguardInterface& interface : config.interfaces) {
+    for (const WireguardPeer& peer : interface.peers) {
+      if (!EndpointHasHostName(peer.endpoint)) continue;
+      Result<std::string> address = ResolveEndpoint(resolver, peer.endpoint);
+      if (!address.ok()) {
+        warnings.push_back("peer " + peer.name + " on " + interface.name + ": " + address.status().message());
+        continue;
+      }
+      const AppliedEndpoint* entry = FindAppliedEndpoint(applied, interface.name, peer.public_key);
+      on_resolved(interface, peer, *address, entry == nullptr || entry->address != *address);
+    }
+  }
+}
+
+// Resolves every host-name endpoint of `desired` into `resolved`. A peer whose name moved
+// (the VPS has a new address), and that the plan does not set anyway, gets an UpsertPeer
+// step; when a name does not resolve and the peer must be set, `wg set` gets the name.
+void ResolveEndpoints(EndpointResolver& resolver, const AgentConfig& desired, const AppliedEndpoints& applied,
+                      Plan& plan, std::map<std::string, std::string>& resolved, std::vector<std::string>& warnings) {
+  std::set<PeerId> upserted = UpsertedPeers(plan, nullptr);
+  ResolveEndpointNames(resolver, desired, applied, warnings,
+                       [&](const WireguardInterface& interface, const WireguardPeer& peer, const std::string& address,
+                           bool moved) {
+                         resolved[peer.endpoint] = address;
+                         if (moved && !upserted.contains({interface.name, peer.public_key})) {
+                           plan.steps.push_back({UpsertPeer{interface.name, peer}, Destructive::kNo});
+                         }
+                       });
+}
+
+// The record after a pass: peers the pass set get their endpoint and address; others keep
+// an entry that still matches the config; everything else (removed peers) is dropped.
+AppliedEndpoints RecordAfterPass(const AgentConfig& desired, const AppliedEndpoints& before, const Plan& plan,
+                                 const std::vector<StepReport>& outcomes,
+                                 const std::map<std::string, std::string>& resolved) {
+  std::set<PeerId> set_now = UpsertedPeers(plan, &outcomes);
+  AppliedEndpoints after;
+  for (const WireguardInterface& interface : desired.interfaces) {
+    for (const WireguardPeer& peer : interface.peers) {
+      if (peer.endpoint.empty()) continue;
+      if (set_now.contains({interface.name, peer.public_key})) {
+        auto address = resolved.find(peer.endpoint);
+        after.push_back({interface.name, peer.public_key, peer.endpoint,
+                         address == resolved.end() ? std::string() : address->second});
+      } else if (const AppliedEndpoint* entry = FindAppliedEndpoint(before, interface.name, peer.public_key);
+                 entry != nullptr && entry->endpoint == peer.endpoint) {
+        after.push_back(*entry);
+      }
+    }
+  }
+  return after;
+}
+
 // `pending`: the first observation, started while the caller checked the config.
 Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, StoredState& stored, const AgentConfig& desired,
                             const AgentOptions& options, std::vector<std::string> owned_after,
@@ -145,7 +220,13 @@ Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, StoredState&
   report.agent = desired.agent;
   ObserveRequest request = BuildObserveRequest(stored, desired);
   WW_ASSIGN_OR_RETURN(Observation before, FinishObservation(runner, std::move(pending), request));
+  AppliedEndpoints applied = LoadAppliedEndpoints(state);
+  FillAppliedEndpoints(applied, before.state);
   report.plan = ComputePlan(desired, before.state);
+  CommandContext context;
+  if (options.resolver != nullptr) {
+    ResolveEndpoints(*options.resolver, desired, applied, report.plan, context.resolved_endpoints, report.warnings);
+  }
   // Only a no-op pass stores the first observation's snapshot; an applying pass stores the
   // one after, so this copy of every owned rule is dropped before the commands run.
   if (!report.plan.empty()) before.fresh_snapshot.reset();
@@ -153,7 +234,6 @@ Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, StoredState&
     report.steps.push_back({i, DescribeStep(report.plan.steps[i]), StepReport::Outcome::kPlanned, ""});
   }
 
-  CommandContext context;
   context.private_key_path = state.WireguardKeyPath();
   context.implementation = WireguardImplementation::kKernel;
   if (PlanCreatesInterfaces(report.plan)) {
@@ -209,11 +289,14 @@ Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, StoredState&
     StoreSnapshot(state, before.fresh_snapshot);
     return report;
   }
+  AppliedEndpoints record = RecordAfterPass(desired, applied, report.plan, report.steps, context.resolved_endpoints);
+  if (record != applied) WW_RETURN_IF_ERROR(SaveAppliedEndpoints(state, record));
   auto after = FinishObservation(runner, StartObserve(runner), request);
   if (!after.ok()) {
     if (report.error.empty()) report.error = "observing after apply: " + after.status().message();
     return report;
   }
+  FillAppliedEndpoints(record, after->state);
   report.converged = report.error.empty() && ComputePlan(desired, after->state).empty();
   report.after = std::move(after->state);  // moved, not copied: thousands of rules at peak
   if (report.converged) {
@@ -278,11 +361,24 @@ Result<ApplyReport> TearDown(CommandRunner& runner, StateDir& state, const Agent
   return report;
 }
 
+std::vector<std::string> MovedEndpoints(EndpointResolver& resolver, const StateDir& state, const AgentConfig& config,
+                                        std::vector<std::string>& warnings) {
+  std::vector<std::string> moved;
+  ResolveEndpointNames(resolver, config, LoadAppliedEndpoints(state), warnings,
+                       [&](const WireguardInterface&, const WireguardPeer& peer, const std::string& address,
+                           bool peer_moved) {
+                         if (peer_moved) moved.push_back(peer.endpoint + " -> " + address);
+                       });
+  return moved;
+}
+
 Result<ObservedState> ObserveOwned(CommandRunner& runner, const StateDir& state) {
   WW_ASSIGN_OR_RETURN(StoredState stored, LoadStoredState(state));
   AgentConfig reference = stored.last_applied ? *stored.last_applied : AgentConfig{};
-  return FinishObserve(runner, StartObserve(runner, ReusableSnapshot(runner, state)),
-                       BuildObserveRequest(stored, reference));
+  WW_ASSIGN_OR_RETURN(ObservedState observed, FinishObserve(runner, StartObserve(runner, ReusableSnapshot(runner, state)),
+                                                            BuildObserveRequest(stored, reference)));
+  FillAppliedEndpoints(LoadAppliedEndpoints(state), observed);
+  return observed;
 }
 
 std::string ApplyReportToJson(const ApplyReport& report) {
@@ -302,6 +398,7 @@ std::string ApplyReportToJson(const ApplyReport& report) {
   out["steps"] = std::move(steps);
   out["commands"] = report.commands;
   if (!report.error.empty()) out["error"] = report.error;
+  if (!report.warnings.empty()) out["warnings"] = report.warnings;
   // error_handler replace: command text comes from the host and may not be UTF-8.
   std::string text = out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   if (report.after) {

@@ -12,6 +12,7 @@
 
 #include "agent/state/state_dir.h"
 #include "agent/system/command_runner.h"
+#include "agent/system/endpoint_resolver.h"
 #include "schema/agent_config.h"
 #include "schema/observed_state.h"
 #include "schema/plan.h"
@@ -26,6 +27,10 @@ enum class WireguardMode { kAuto, kKernel, kUserspace };
 struct AgentOptions {
   DryRun dry_run = DryRun::kNo;
   WireguardMode wireguard = WireguardMode::kAuto;
+  // Resolves peer endpoints given by host name before `wg set`, on every pass: a name that
+  // now has another address than the one set last (the VPS moved) sets the peer again.
+  // nullptr: names go to `wg set` as they are, which resolves them once.
+  EndpointResolver* resolver = nullptr;
 };
 
 struct StepReport {
@@ -43,6 +48,7 @@ struct ApplyReport {
   bool converged = false;             // the host matches the config after the pass
   std::optional<ObservedState> after; // the observation after applying (not in dry-run)
   std::string error;                  // why the pass stopped, when it did
+  std::vector<std::string> warnings;  // e.g. an endpoint name that did not resolve
 };
 
 std::string ApplyReportToJson(const ApplyReport& report);
@@ -64,7 +70,14 @@ Result<ApplyReport> RestoreLastApplied(CommandRunner& runner, StateDir& state, c
 // the last applied config. Idempotent. Sysctls are left as they are.
 Result<ApplyReport> TearDown(CommandRunner& runner, StateDir& state, const AgentOptions& options);
 
-// What the agent owns on the host now, as ObservedState.
+// The host-name endpoints of `config` that now resolve to another address than the one the
+// agent set ("vps.example.net:51820 -> 203.0.113.9:51820"); names that do not resolve are
+// added to `warnings`. Applying `config` again sets the moved peers.
+std::vector<std::string> MovedEndpoints(EndpointResolver& resolver, const StateDir& state, const AgentConfig& config,
+                                        std::vector<std::string>& warnings);
+
+// What the agent owns on the host now, as ObservedState; peers carry the endpoint text last
+// applied (ObservedPeer::applied_endpoint) next to the address WireGuard uses.
 Result<ObservedState> ObserveOwned(CommandRunner& runner, const StateDir& state);
 
 }  // namespace ww::agent

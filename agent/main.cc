@@ -56,6 +56,7 @@ struct Flags {
   std::string name;
   // run
   int wait_seconds = 25;
+  int resolve_seconds = 240;
 };
 
 int Fail(const Status& status) {
@@ -85,8 +86,13 @@ Result<std::string> ReadInput(const std::string& path) {
   return buffer.str();
 }
 
+// Peer endpoints named by host name are resolved by the agent (getaddrinfo), which then
+// knows the address it set and notices when it changes.
+SystemResolver system_resolver;
+
 AgentOptions OptionsFrom(const Flags& flags) {
   AgentOptions options;
+  options.resolver = &system_resolver;
   options.dry_run = flags.dry_run ? DryRun::kYes : DryRun::kNo;
   options.wireguard = flags.wireguard == "kernel"      ? WireguardMode::kKernel
                       : flags.wireguard == "userspace" ? WireguardMode::kUserspace
@@ -191,6 +197,7 @@ int Run(const Flags& flags) {
   options.agent_name = Trimmed(**name);
   options.hostname = Hostname();
   options.poll_wait = std::chrono::seconds(flags.wait_seconds);
+  options.resolve_interval = std::chrono::seconds(flags.resolve_seconds);
   options.apply = OptionsFrom(flags);
   DaemonEnvironment environment;
   environment.runner = &runner;
@@ -302,6 +309,10 @@ int main(int argc, char** argv) {
   run->add_option("--wait", flags.wait_seconds, "Long-poll wait in seconds (the reconciler caps it at 30)")
       ->default_val(25)
       ->check(CLI::Range(1, 30));
+  run->add_option("--resolve-interval", flags.resolve_seconds,
+                  "Seconds between lookups of peer endpoint host names; a new address is applied at once")
+      ->default_val(240)
+      ->check(CLI::Range(10, 300));
   run->add_option("--wireguard", flags.wireguard, "auto (kernel, else wireguard-go), kernel or userspace")
       ->check(CLI::IsMember({"auto", "kernel", "userspace"}));
   run->footer("Example:\n  wirewarp-agent run --state-dir /var/lib/wirewarp\n"

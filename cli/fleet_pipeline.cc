@@ -11,10 +11,10 @@
 
 namespace ww::cli {
 
-FleetCheck CheckFleet(const std::vector<SourceFile>& files) {
+FleetCheck CheckFleet(const std::vector<SourceFile>& files, const ValidationContext& validation) {
   // Loader and cross-document findings of one run, all reported at once. Validation knows
   // which documents failed to load, so it reports no phantoms about them.
-  LoadResult checked = LoadAndValidateFleet(files);
+  LoadResult checked = LoadAndValidateFleet(files, {}, validation);
   return FleetCheck{std::move(checked.fleet), std::move(checked.diagnostics)};
 }
 

@@ -15,6 +15,7 @@
 #include "schema/diagnostic.h"
 #include "schema/loader.h"
 #include "schema/model.h"
+#include "schema/validate.h"
 
 namespace ww::cli {
 
@@ -26,7 +27,7 @@ struct FleetCheck {
 
 // LoadAndValidateFleet: every loader and cross-document finding of one run. Documents that
 // failed to load are known to validation, so it reports no phantoms about them.
-FleetCheck CheckFleet(const std::vector<SourceFile>& files);
+FleetCheck CheckFleet(const std::vector<SourceFile>& files, const ValidationContext& validation = {});
 size_t ResourceCount(const Fleet& fleet);
 
 struct RenderFlags {

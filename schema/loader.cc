@@ -763,6 +763,8 @@ class DocumentDecoder {
         spec.to.peer = Name(found);
       } else if (path == "spec.description") {
         spec.description = std::string(Text(found));
+      } else if (path == "spec.hostPort") {
+        spec.host_port = Text(found) == HostPortName(HostPort::kAllow) ? HostPort::kAllow : HostPort::kRefuse;
       }
     }
     const Found* spec_field = Get("spec");

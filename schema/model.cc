@@ -24,6 +24,10 @@ std::string_view ProtocolName(Protocol protocol) {
   return "tcp";
 }
 
+std::string_view HostPortName(HostPort host_port) {
+  return host_port == HostPort::kAllow ? "allow" : "refuse";
+}
+
 std::string PortRange::ToString() const {
   if (IsSingle()) return std::to_string(first);
   return std::to_string(first) + "-" + std::to_string(last);

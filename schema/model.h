@@ -93,6 +93,11 @@ struct ForwardTarget {
   friend bool operator==(const ForwardTarget&, const ForwardTarget&) = default;
 };
 
+// Whether a forward may take a port the VPS's own services use (tcp/22, sshd): the DNAT
+// answers before the local service, so forwarding it takes the service away.
+enum class HostPort { kRefuse, kAllow };
+std::string_view HostPortName(HostPort host_port);  // "refuse", "allow"
+
 struct PortForwardSpec {
   std::string tunnel;                            // tunnel
   // Either protocol + ports, or template (then protocol is unset and ports empty).
@@ -101,6 +106,7 @@ struct PortForwardSpec {
   std::optional<std::string> template_name;      // template
   ForwardTarget to;                              // to
   std::string description;                       // description
+  HostPort host_port = HostPort::kRefuse;        // hostPort: allow takes tcp/22 from the VPS
   friend bool operator==(const PortForwardSpec&, const PortForwardSpec&) = default;
 };
 

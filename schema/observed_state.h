@@ -22,6 +22,10 @@ struct ObservedPeer {
   int64_t latest_handshake = 0;  // unix seconds; 0 = never
   uint64_t rx_bytes = 0;
   uint64_t tx_bytes = 0;
+  // The endpoint as the config gave it when the agent last set it ("vps.example.net:51820"),
+  // from the agent's state directory; "" when unknown. `endpoint` is what that resolved to
+  // (or where the peer roamed). ComputePlan compares a desired host name with this.
+  std::string applied_endpoint;
   friend bool operator==(const ObservedPeer&, const ObservedPeer&) = default;
 };
 

@@ -83,11 +83,19 @@ bool IsIpv4Endpoint(std::string_view endpoint) {
   return Ipv4Address::Parse(endpoint.substr(0, colon)).ok();
 }
 
+// An IPv4 endpoint is compared with what WireGuard reports. A host name cannot be (the
+// kernel only knows the address it resolved to), so it is compared with the endpoint text
+// the agent last applied: a changed name is a change even when both names resolve alike,
+// and a peer that lost its endpoint gets it back.
+bool EndpointMatches(const WireguardPeer& desired, const ObservedPeer& observed) {
+  if (desired.endpoint.empty()) return true;  // the peer dials us and may roam
+  if (IsIpv4Endpoint(desired.endpoint)) return desired.endpoint == observed.endpoint;
+  return !observed.endpoint.empty() && desired.endpoint == observed.applied_endpoint;
+}
+
 bool PeerMatches(const WireguardPeer& desired, const ObservedPeer& observed) {
   if (desired.persistent_keepalive != observed.persistent_keepalive) return false;
-  if (!desired.endpoint.empty() && IsIpv4Endpoint(desired.endpoint) && desired.endpoint != observed.endpoint) {
-    return false;
-  }
+  if (!EndpointMatches(desired, observed)) return false;
   return CanonicalSet(desired.allowed_ips) == CanonicalSet(observed.allowed_ips);
 }
 
@@ -470,9 +478,12 @@ class SimulatedPeers {
         owner->second = slot;
       }
     }
-    // `wg set` without an endpoint leaves the current one; the simulation records the
-    // desired text, which ComputePlan ignores for hostnames anyway.
-    if (!peer.endpoint.empty()) target.endpoint = peer.endpoint;
+    // `wg set` without an endpoint leaves the current one. For a host name the simulation
+    // records the name where the address would be; the agent records the applied text.
+    if (!peer.endpoint.empty()) {
+      target.endpoint = peer.endpoint;
+      target.applied_endpoint = peer.endpoint;
+    }
     target.persistent_keepalive = peer.persistent_keepalive;
   }
 
@@ -725,8 +736,8 @@ ObservedState ObservedFromDesired(const AgentConfig& desired) {
     observed.fwmark = interface.fwmark;
     observed.public_key = interface.public_key;
     for (const WireguardPeer& peer : interface.peers) {
-      observed.peers.push_back(
-          ObservedPeer{peer.public_key, peer.endpoint, CanonicalSet(peer.allowed_ips), peer.persistent_keepalive, 0, 0, 0});
+      observed.peers.push_back(ObservedPeer{peer.public_key, peer.endpoint, CanonicalSet(peer.allowed_ips),
+                                            peer.persistent_keepalive, 0, 0, 0, peer.endpoint});
     }
     state.interfaces.push_back(std::move(observed));
   }

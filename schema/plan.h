@@ -77,7 +77,8 @@ struct Plan {
 // peers, routes, rules and chain entries are not touched); ordered so nothing working is
 // cut before its replacement exists (create and add first, remove last); removes only what
 // WireWarp owns. An observed peer endpoint is ignored when the desired one is empty (the
-// peer roams) or a hostname (the agent resolves it when it applies).
+// peer roams); a desired host name is compared with the endpoint text last applied
+// (ObservedPeer::applied_endpoint), so changing the name plans a `wg set ... endpoint`.
 Plan ComputePlan(const AgentConfig& desired, const ObservedState& observed);
 
 // One line per step for people: "+ peer gw-home (abcd...=) on wg0 allowed 10.77.0.2/32".

@@ -15,16 +15,21 @@
 //    leaving through anything but I (or through PUB).
 //  - filter WIREWARP-FORWARD: established first, peer-to-peer, each forward's DNATed
 //    destination (--ctstate DNAT, so only what a DNAT rule let in), then tunnel egress.
+//  - filter WIREWARP-INPUT: accepts udp to each listenPort, so a host whose INPUT policy
+//    is DROP (ufw) still lets clients handshake.
 //  - mangle WIREWARP-MSS (from FORWARD): clamp to PMTU both ways; ip_forward=1.
 // Client (Peer.spec.agent), per peer P on interface I, with slot = fnv1a32(I) % 1000
 // (probing past the agent's earlier client interfaces), table T_id = 52000 + slot, reply
 // connmark M = 0x57570000 + slot and WireGuard fwmark W = 0x57580000 + slot (render.h):
 //  - WireGuard: P's address, fwmark W, one peer (the tunnel's server) with 0.0.0.0/0,
 //    because forwarded packets carry the player's real source address.
-//  - Table T_id holds "0.0.0.0/0 dev I". Rules: fwmark W -> main (WireGuard's own packets
-//    never enter the tunnel table) and fwmark M -> T_id (replies of connections that came
-//    in through the tunnel). Gateway mode adds control address, endpoint and LANs -> main,
-//    then from LAN -> T_id.
+//  - Table T_id holds "0.0.0.0/0 dev I". Rules, in priority order (render.h): fwmark W ->
+//    main (WireGuard's own packets never enter the tunnel table), then fwmark M -> T_id
+//    (replies of connections that came in through the tunnel), then in gateway mode control
+//    address, endpoint and LANs -> main, then from LAN -> T_id. The reply rule sits before
+//    the exceptions: a player whose address is the control server's or the endpoint's
+//    (an operator testing from that host, a monitor) still gets the replies through the
+//    tunnel, with the address they connected to as the source.
 //  - mangle: a NEW connection arriving on I gets connmark M; packets of marked connections
 //    get the mark back as fwmark when they arrive off the tunnel (PREROUTING "! -i I") or
 //    are sent locally (OUTPUT), so routing sends the replies back into I. Restoring on the
@@ -212,7 +217,15 @@ constexpr std::string_view kRestoreMark = "-j CONNMARK --restore-mark --nfmask 0
 
 // The chains WireWarp owns, in output order (table, then name), each with the one rule in a
 // built-in chain that jumps to it.
-enum class Chain { kFilterForward, kNatPostrouting, kNatPrerouting, kMangleMss, kMangleOutput, kManglePrerouting };
+enum class Chain {
+  kFilterForward,
+  kFilterInput,
+  kNatPostrouting,
+  kNatPrerouting,
+  kMangleMss,
+  kMangleOutput,
+  kManglePrerouting
+};
 struct ChainInfo {
   FirewallTable table;
   std::string_view name;
@@ -221,6 +234,8 @@ struct ChainInfo {
 };
 constexpr ChainInfo kChains[] = {
     {FirewallTable::kFilter, "WIREWARP-FORWARD", "FORWARD", "-j WIREWARP-FORWARD"},
+    // Opens the listen port on hosts whose INPUT policy drops (ufw, firewalld defaults).
+    {FirewallTable::kFilter, "WIREWARP-INPUT", "INPUT", "-j WIREWARP-INPUT"},
     {FirewallTable::kNat, "WIREWARP-POSTROUTING", "POSTROUTING", "-j WIREWARP-POSTROUTING"},
     // DNAT only what is addressed to the server itself, never traffic it routes.
     {FirewallTable::kNat, "WIREWARP-PREROUTING", "PREROUTING", "-m addrtype --dst-type LOCAL -j WIREWARP-PREROUTING"},
@@ -339,6 +354,7 @@ Status RenderServer(const FleetIndex& index, const RenderInput& input, const std
     const std::string network_text = network.ToString();
     builder.AddRule(Chain::kNatPostrouting, Concat({"-s ", network_text, " ", out_of_tunnel, " -j MASQUERADE"}));
     egress_accept.push_back(Concat({"-s ", network_text, " -i ", device, " -j ACCEPT"}));
+    builder.AddRule(Chain::kFilterInput, Concat({"-p udp -m udp --dport ", std::to_string(spec.listen_port), " -j ACCEPT"}));
 
     for (const Peer* peer : FleetIndex::Get(index.peers_by_tunnel, tunnel->metadata.name)) {
       std::optional<WireguardKey> key;  // none: the peer is left out (its WireGuard entry only)

@@ -30,13 +30,16 @@ inline constexpr uint32_t kClientTableBase = 52000;          // routing table: b
 inline constexpr uint32_t kReplyMarkBase = 0x57570000;       // connmark of tunnel-borne connections
 inline constexpr uint32_t kWireguardMarkBase = 0x57580000;   // fwmark of WireGuard's own packets
 
-// ip rule priorities (inside kRulePriorityFirst..kRulePriorityLast), lowest first.
+// ip rule priorities (inside kRulePriorityFirst..kRulePriorityLast), lowest first. The reply
+// rule comes right after WireGuard's own: a reply to a connection that came in through the
+// tunnel goes back through it whoever the player is, also the control server or the VPS
+// endpoint, which the gateway-mode exceptions below would otherwise send out the main table.
 inline constexpr uint32_t kPriorityWireguardMark = 10000;  // fwmark W lookup main
+inline constexpr uint32_t kPriorityReplyMark = 10005;      // fwmark M lookup tunnel table
 inline constexpr uint32_t kPriorityControl = 10010;        // to CONTROL/32 lookup main (gateway)
 inline constexpr uint32_t kPriorityEndpoint = 10020;       // to ENDPOINT/32 lookup main (gateway)
 inline constexpr uint32_t kPriorityLanMain = 10030;        // to LAN lookup main (gateway)
 inline constexpr uint32_t kPriorityLanEgress = 10100;      // from LAN lookup tunnel table (gateway)
-inline constexpr uint32_t kPriorityReplyMark = 10200;      // fwmark M lookup tunnel table
 
 // What a Peer whose agent has no WireGuard key yet does to its tunnel's server.
 enum class MissingPeerKey {

@@ -67,6 +67,7 @@ std::vector<KindInfo> BuildKinds() {
       {"spec.to.port", FieldType::kInteger, Required::kNo, "Destination port when it differs (single-port forwards only).", "", {}, "", 1, 65535},
       {"spec.to.peer", FieldType::kString, Required::kNo, "The peer the address is behind; must agree with the address.", "", {}, kNamePattern},
       {"spec.description", FieldType::kString, Required::kNo, "Free text shown in status."},
+      {"spec.hostPort", FieldType::kString, Required::kNo, "allow: the forward may take a port the VPS's own services use (tcp/22, its sshd), which it then no longer answers on. The tunnel's listen port and the control server's port are never allowed.", "refuse", {"refuse", "allow"}},
   });
   kinds.push_back(std::move(forward));
 

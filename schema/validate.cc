@@ -1,6 +1,7 @@
 #include "schema/validate.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -737,6 +738,82 @@ void CheckGatewayLans(const FleetIndex& index, Diagnostics& out) {
   });
 }
 
+// --- Ports the VPS itself needs ----------------------------------------------------------
+
+// The host part of a tunnel endpoint ("vps.example.net:51820" -> "vps.example.net").
+std::string_view EndpointHost(const TunnelSpec& spec) {
+  std::string_view endpoint = spec.endpoint;
+  return endpoint.substr(0, endpoint.find(':'));
+}
+
+bool SameHost(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// A forward's DNAT answers before any local service on the VPS (PREROUTING, for local
+// destinations): a forward on the WireGuard listen port cuts the tunnel, on the control
+// server's port the control channel, on tcp/22 the VPS's own SSH.
+void CheckHostPorts(const FleetIndex& index, const ValidationContext& context, Diagnostics& out) {
+  const Fleet& fleet = index.fleet();
+  std::unordered_map<std::string_view, std::vector<const Tunnel*>> tunnels_by_agent;
+  for (const Tunnel& tunnel : fleet.tunnels) tunnels_by_agent[tunnel.spec.agent].push_back(&tunnel);
+  for (size_t f = 0; f < fleet.forwards.size(); ++f) {
+    size_t t = index.ForwardTunnel(f);
+    if (t == kNone) continue;
+    const PortForward& forward = fleet.forwards[f];
+    const Tunnel& tunnel = fleet.tunnels[t];
+    const std::string field = PortsField(forward);
+    const std::string via_template =
+        forward.spec.template_name ? " (template " + Quote(*forward.spec.template_name) + ")" : std::string();
+    for (const PortSet& set : ForwardPortSets(index.templates(), forward)) {
+      for (Protocol protocol : ClaimedProtocols(set.protocol)) {
+        const std::string protocol_name(ProtocolName(protocol));
+        for (const PortRange& range : set.ranges) {
+          auto covers = [&](uint16_t port) { return range.first <= port && port <= range.last; };
+          // "tcp 22 (template "ssh") is WHAT" or "tcp 20-23 includes tcp 22, WHAT".
+          auto clash = [&](uint16_t port, const std::string& what) {
+            std::string claim = protocol_name + " " + range.ToString() + via_template;
+            if (range.IsSingle()) return claim + " is " + what;
+            return claim + " includes " + protocol_name + " " + std::to_string(port) + ", " + what;
+          };
+          if (protocol == Protocol::kUdp) {
+            for (const Tunnel* served : tunnels_by_agent[tunnel.spec.agent]) {
+              if (!covers(served->spec.listen_port)) continue;
+              Error(out, forward, field,
+                    clash(served->spec.listen_port, "the WireGuard listenPort of " + Cite(*served, "spec.listenPort") +
+                                                        " on agent " + Quote(tunnel.spec.agent)) +
+                        ": forwarding it would cut the tunnel; use another port");
+            }
+            continue;
+          }
+          if (context.control && covers(context.control->port)) {
+            const ControlServer& control = *context.control;
+            const std::string server =
+                "the port of the control server " + Quote(control.host + ":" + std::to_string(control.port));
+            if (SameHost(EndpointHost(tunnel.spec), control.host)) {
+              Error(out, forward, field,
+                    clash(control.port, server + ", which runs on the VPS of Tunnel/" + tunnel.metadata.name) +
+                        ": forwarding it would cut every agent's control channel; use another port");
+            } else {
+              Warn(out, forward, field,
+                   clash(control.port, server) + ": if that server runs on the VPS of Tunnel/" + tunnel.metadata.name +
+                       " (" + Quote(EndpointHost(tunnel.spec)) + "), this forward cuts the control channel");
+            }
+          }
+          if (covers(kHostSshPort) && forward.spec.host_port != HostPort::kAllow) {
+            Error(out, forward, field,
+                  clash(kHostSshPort, "the SSH port of the VPS of Tunnel/" + tunnel.metadata.name) +
+                      ": forwarding it takes SSH to the VPS away; forward another public port to it (ports: "
+                      "\"2222\", to.port: 22), or move the VPS's sshd elsewhere and set hostPort: allow");
+          }
+        }
+      }
+    }
+  }
+}
+
 // --- Unmanaged peers ---------------------------------------------------------------------
 
 void CheckPublicKeys(const FleetIndex& index, Diagnostics& out) {
@@ -756,9 +833,11 @@ void CheckPublicKeys(const FleetIndex& index, Diagnostics& out) {
 
 }  // namespace
 
-Diagnostics ValidateFleet(const Fleet& fleet) { return ValidateFleet(fleet, {}); }
+Diagnostics ValidateFleet(const Fleet& fleet, const ValidationContext& context) {
+  return ValidateFleet(fleet, {}, context);
+}
 
-Diagnostics ValidateFleet(const Fleet& fleet, const Diagnostics& load_diagnostics) {
+Diagnostics ValidateFleet(const Fleet& fleet, const Diagnostics& load_diagnostics, const ValidationContext& context) {
   Diagnostics out;
   LoadGaps gaps(load_diagnostics);
   FleetIndex index(fleet, gaps);
@@ -781,13 +860,15 @@ Diagnostics ValidateFleet(const Fleet& fleet, const Diagnostics& load_diagnostic
   CheckForwardPorts(index, out);
   CheckRemaps(index, out);
   CheckForwardTargets(index, out);
+  CheckHostPorts(index, context, out);
   SortDiagnostics(out);
   return out;
 }
 
-LoadResult LoadAndValidateFleet(const std::vector<SourceFile>& files, const LoadOptions& options) {
+LoadResult LoadAndValidateFleet(const std::vector<SourceFile>& files, const LoadOptions& options,
+                                const ValidationContext& context) {
   LoadResult result = LoadFleet(files, options);
-  Diagnostics semantic = ValidateFleet(result.fleet, result.diagnostics);
+  Diagnostics semantic = ValidateFleet(result.fleet, result.diagnostics, context);
   result.diagnostics.insert(result.diagnostics.end(), semantic.begin(), semantic.end());
   SortDiagnostics(result.diagnostics);
   return result;

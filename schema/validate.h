@@ -12,10 +12,18 @@
 // to.peer; a managed peer runs on another agent than its tunnel's server, once per tunnel;
 // two interfaces on one agent never share a name, nor two server tunnels a listen port, and
 // the tunnel networks on one agent do not overlap; two gateway peers of one agent never have
-// overlapping LANs. Warnings (not errors): a forward into
-// the LAN of a peer with gateway: false (masqueraded) or of an unmanaged peer.
+// overlapping LANs. No forward takes a port its VPS needs: udp on a WireGuard listenPort of
+// the tunnel's agent, tcp on the control server's port when that server is the tunnel's
+// endpoint host (given in ValidationContext), nor tcp/22 (the VPS's sshd; the ssh template)
+// without hostPort: allow. Warnings (not errors): a forward into the LAN of a peer with
+// gateway: false (masqueraded) or of an unmanaged peer; a forward on the control server's
+// port of a tunnel whose endpoint is another host name (it may be the same machine).
 // Per-document checks (syntax, types, formats, exactly-one-of) are LoadFleet's.
 
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "schema/diagnostic.h"
@@ -24,18 +32,35 @@
 
 namespace ww {
 
-Diagnostics ValidateFleet(const Fleet& fleet);
+// The VPS's own SSH port: a forward may take it only with hostPort: allow.
+inline constexpr uint16_t kHostSshPort = 22;
+
+// What validation knows beyond the fleet. The reconciler passes its advertised address;
+// offline (`wwctl validate`) it is given by --control-server or left out, and the control
+// port check is skipped.
+struct ControlServer {
+  std::string host;  // as agents dial it: a name or an IPv4 literal
+  uint16_t port = 0;
+  friend bool operator==(const ControlServer&, const ControlServer&) = default;
+};
+struct ValidationContext {
+  std::optional<ControlServer> control;
+};
+
+Diagnostics ValidateFleet(const Fleet& fleet, const ValidationContext& context = {});
 
 // The same for a fleet that LoadFleet decoded only in part. `load_diagnostics` (LoadFleet's
 // findings) name the documents that failed to load ("Tunnel/vps"): a reference to one of
 // them is not reported again as missing, nor is a forward's address unroutable for want of
 // a peer that did not load. A failed document whose name is unknown (a syntax error, a bad
 // name) makes every name of its kind, or of every kind, possibly present.
-Diagnostics ValidateFleet(const Fleet& fleet, const Diagnostics& load_diagnostics);
+Diagnostics ValidateFleet(const Fleet& fleet, const Diagnostics& load_diagnostics,
+                          const ValidationContext& context = {});
 
 // LoadFleet, then ValidateFleet on what loaded (given the loader's findings, so nothing that
 // only failed to load is reported as missing): the fleet and every finding of one run, the
 // loader's and validation's together, sorted.
-LoadResult LoadAndValidateFleet(const std::vector<SourceFile>& files, const LoadOptions& options = {});
+LoadResult LoadAndValidateFleet(const std::vector<SourceFile>& files, const LoadOptions& options = {},
+                                const ValidationContext& context = {});
 
 }  // namespace ww

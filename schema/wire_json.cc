@@ -148,6 +148,7 @@ OrderedJson ToJson(const ObservedPeer& peer) {
   out["latestHandshake"] = peer.latest_handshake;
   out["rxBytes"] = peer.rx_bytes;
   out["txBytes"] = peer.tx_bytes;
+  if (!peer.applied_endpoint.empty()) out["appliedEndpoint"] = peer.applied_endpoint;
   return out;
 }
 
@@ -1005,7 +1006,12 @@ Status ReadList(const ObjectReader& object, std::string_view field, Reader reade
 Status ReadObservedPeer(const Json& value, const std::string& path, ObservedPeer& out) {
   ObjectReader object(value, path);
   WW_RETURN_IF_ERROR(object.Open(
-      {"publicKey", "endpoint", "allowedIps", "persistentKeepalive", "latestHandshake", "rxBytes", "txBytes"}));
+      {"publicKey", "endpoint", "allowedIps", "persistentKeepalive", "latestHandshake", "rxBytes", "txBytes"},
+      {"appliedEndpoint"}));
+  out.applied_endpoint.clear();
+  if (object.Has("appliedEndpoint")) {
+    WW_RETURN_IF_ERROR(object.String("appliedEndpoint", TextRule::kEndpoint, out.applied_endpoint));
+  }
   WW_RETURN_IF_ERROR(object.Key("publicKey", out.public_key));
   WW_RETURN_IF_ERROR(object.String("endpoint", TextRule::kEndpoint, out.endpoint));
   WW_RETURN_IF_ERROR(ReadCidrList(object.At("allowedIps"), object.PathOf("allowedIps"), CanonicalOnly::kYes, out.allowed_ips));

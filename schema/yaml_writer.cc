@@ -216,6 +216,7 @@ void AppendForward(std::string& out, const PortForward& forward) {
   if (spec.to.port) IntegerField(out, 4, "port", *spec.to.port);
   if (spec.to.peer) StringField(out, 4, "peer", *spec.to.peer);
   if (!spec.description.empty()) StringField(out, 2, "description", spec.description);
+  if (spec.host_port != HostPort::kRefuse) StringField(out, 2, "hostPort", HostPortName(spec.host_port));
 }
 
 void AppendTemplate(std::string& out, const ServiceTemplate& service) {

@@ -273,7 +273,11 @@ class CommandMaker {
       }
       const WireguardPeer& peer = std::get<UpsertPeer>(action).peer;
       argv.insert(argv.end(), {"peer", peer.public_key.ToBase64()});
-      if (!peer.endpoint.empty()) argv.insert(argv.end(), {"endpoint", peer.endpoint});
+      if (!peer.endpoint.empty()) {
+        auto resolved = context_.resolved_endpoints.find(peer.endpoint);
+        argv.insert(argv.end(),
+                    {"endpoint", resolved == context_.resolved_endpoints.end() ? peer.endpoint : resolved->second});
+      }
       argv.insert(argv.end(), {"persistent-keepalive", std::to_string(peer.persistent_keepalive)});
       std::string allowed;
       for (const Ipv4Cidr& cidr : peer.allowed_ips) {

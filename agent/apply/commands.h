@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct CommandContext {
   WireguardImplementation implementation = WireguardImplementation::kKernel;
   // Given to every command. Default: 15 s.
   std::chrono::milliseconds timeout{15000};
+  // Peer endpoints the agent resolved, "vps.example.net:51820" -> "203.0.113.7:51820": `wg
+  // set` gets the address. An endpoint not listed is passed as it is (wg resolves it).
+  std::map<std::string, std::string> resolved_endpoints;
 };
 
 // Commands that together carry out some steps of a plan. Run the commands in order and

@@ -106,7 +106,8 @@ DaemonExit AgentDaemon::Run() {
     }
   }
   LogEvent("start", {{"agent", options_.agent_name}, {"version", options_.version}});
-  Restore();
+  Restore();  // resolves endpoint names too
+  next_endpoint_check_ = environment_.now() + options_.resolve_interval.count();
   if (options_.report_delivery == ReportDelivery::kBackgroundThread) {
     reporter_ = std::thread([this] { ReporterLoop(); });
   }
@@ -151,6 +152,7 @@ DaemonExit AgentDaemon::PollLoop() {
   const std::string path = "/v1/agents/" + options_.agent_name + "/plan";
   while (!stopping()) {
     MaybeRenewCertificate();
+    MaybeRefreshEndpoints();
     if (!poll_client_) {
       Result<std::unique_ptr<ControlPlaneClient>> client = MakeClient();
       if (!client.ok()) {
@@ -253,6 +255,38 @@ void AgentDaemon::MaybeRenewCertificate() {
   poll_client_.reset();  // the next call dials with the new certificate
   ++credentials_epoch_;
   LogEvent("renewed", {{"expired_at", std::to_string(validity->not_after)}});
+}
+
+// The VPS's address may change under its name: when a name of the last applied config now
+// resolves to another address than the one set, the config is applied again (ApplyConfig
+// sets the moved peers; it resolves the names once more itself).
+void AgentDaemon::MaybeRefreshEndpoints() {
+  EndpointResolver* resolver = options_.apply.resolver;
+  if (resolver == nullptr) return;
+  const int64_t now = environment_.now();
+  if (now < next_endpoint_check_) return;
+  next_endpoint_check_ = now + options_.resolve_interval.count();
+  Result<ApplyReport> report = Status::Internal("not applied");
+  {
+    std::lock_guard<std::mutex> host(host_mutex_);
+    Result<std::optional<AgentConfig>> last = environment_.state->LoadLastApplied();
+    if (!last.ok() || !*last) return;
+    std::vector<std::string> warnings;
+    std::vector<std::string> moved = MovedEndpoints(*resolver, *environment_.state, **last, warnings);
+    for (const std::string& warning : warnings) LogEvent("resolve-failed", {{"error", warning}});
+    if (moved.empty()) return;
+    for (const std::string& endpoint : moved) LogEvent("endpoint-moved", {{"endpoint", endpoint}});
+    report = ApplyConfig(*environment_.runner, *environment_.state, **last, options_.apply);
+  }
+  {
+    std::lock_guard<std::mutex> status(status_mutex_);
+    converged_ = report.ok() && report->converged;
+    last_error_ = report.ok() ? report->error : report.status().message();
+    LogEvent("endpoint-refresh", {{"outcome", report.ok() ? Describe(*report) : "failed"},
+                                  {"commands", report.ok() ? std::to_string(report->commands.size()) : "0"},
+                                  {"error", last_error_}});
+  }
+  RequestReport();
 }
 
 void AgentDaemon::RequestReport() {

@@ -3,7 +3,8 @@
 // any network call), then long-poll the reconciler for plans and apply each one, report
 // after every apply and every 30 s, back off 1 s .. 60 s with +-25 % jitter when the
 // reconciler is unreachable, renew the client certificate when a third of its life is left,
-// and exit 3 on 401 (deleted or revoked) without touching the tunnel. Every outside piece
+// resolve endpoint host names again every resolve_interval (re-applying the last config
+// when one moved, also while the reconciler is down), and exit 3 on 401 (deleted or revoked) without touching the tunnel. Every outside piece
 // (HTTP clients, command runner, sleeping, randomness, clock, host figures) is injected, so
 // tests drive the loop without waiting. Run() on one thread; Stop() from any thread.
 
@@ -52,6 +53,10 @@ struct DaemonOptions {
   std::string hostname;
   std::chrono::seconds poll_wait{25};        // Default: 25 s (the reconciler caps it at 30)
   std::chrono::seconds report_interval{30};  // Default: 30 s
+  // How often peer endpoints given by host name are resolved again (with apply.resolver);
+  // a new address re-applies the last config. 4 min, so a long-poll in flight never
+  // stretches it past 5.
+  std::chrono::seconds resolve_interval{240};
   BackoffPolicy backoff;
   AgentOptions apply;
   ReportDelivery report_delivery = ReportDelivery::kBackgroundThread;
@@ -94,6 +99,7 @@ class AgentDaemon {
   DaemonExit PollLoop();
   void ApplyPlan(const std::string& body);
   void MaybeRenewCertificate();
+  void MaybeRefreshEndpoints();
   void RequestReport();
   void SendReport();
   void ReporterLoop();
@@ -119,6 +125,7 @@ class AgentDaemon {
   std::atomic<uint64_t> credentials_epoch_{0};  // bumped by each renewal
 
   uint64_t after_generation_ = 0;                    // polling thread only
+  int64_t next_endpoint_check_ = 0;                  // polling thread only; unix seconds
   std::unique_ptr<ControlPlaneClient> poll_client_;  // polling thread only
   std::unique_ptr<ControlPlaneClient> report_client_;  // reporting thread only
   uint64_t report_client_epoch_ = 0;                   // reporting thread only

@@ -10,6 +10,8 @@
 #include "cli/fleet_pipeline.h"
 #include "cli/fleet_source.h"
 #include "cli/flags.h"
+#include "reconciler/client/https_url.h"
+#include "schema/validate.h"
 
 namespace ww::cli {
 
@@ -18,6 +20,7 @@ namespace {
 struct ValidateFlags {
   std::vector<std::string> paths;
   std::string format = "text";  // text, json or github
+  std::string control_server;   // --control-server; "" = the control-port check is skipped
 };
 
 std::string Plural(size_t count, std::string_view noun) {
@@ -42,11 +45,20 @@ std::string DiagnosticsJson(const Diagnostics& diagnostics, size_t errors, size_
 }
 
 int RunValidate(const ValidateFlags& flags, CommandContext& context) {
+  ValidationContext validation;
+  if (!flags.control_server.empty()) {
+    // The reconciler's --advertise form; "HOST:PORT" alone is read as https://HOST:PORT.
+    std::string url = flags.control_server.starts_with("https://") ? flags.control_server
+                                                                   : "https://" + flags.control_server;
+    Result<HttpsUrl> parsed = ParseHttpsUrl(url);
+    if (!parsed.ok()) return ReportError(context, kExitUsage, "--control-server: " + parsed.status().message());
+    validation.control = ControlServer{parsed->host, static_cast<uint16_t>(parsed->port)};
+  }
   InputReader reader(context.in, LoadOptions{}.max_file_bytes);
   Result<std::vector<SourceFile>> sources = reader.ReadFleet(flags.paths);
   if (!sources.ok()) return ReportError(context, kExitUsage, sources.status().message());
 
-  FleetCheck check = CheckFleet(*sources);
+  FleetCheck check = CheckFleet(*sources, validation);
   size_t errors = 0;
   for (const Diagnostic& diagnostic : check.diagnostics) errors += diagnostic.severity == Severity::kError ? 1 : 0;
   size_t warnings = check.diagnostics.size() - errors;
@@ -73,6 +85,10 @@ CommandRun RegisterValidate(CLI::App& command) {
   AddFleetFlag(command, flags->paths);
   AddOutputFlag(command, flags->format, {"text", "json", "github"},
                 "text: FILE:LINE:COL: error: ... lines; json: one object; github: workflow annotations");
+  command.add_option("--control-server", flags->control_server,
+                     "The reconciler's address as agents dial it (its --advertise URL, or HOST:PORT): forwards "
+                     "on its port on its own VPS are refused. Without it that check is skipped")
+      ->type_name("HOST:PORT");
   command.footer(
       "Loads every document (*.yaml and *.yml, directories recursively) and checks its fields,\n"
       "then, once every document loads cleanly, the cross-resource rules. Every finding is\n"
@@ -85,6 +101,7 @@ CommandRun RegisterValidate(CLI::App& command) {
       "\n"
       "Example:\n"
       "  wwctl validate -f examples/homelab\n"
+      "  wwctl validate -f fleet/ --control-server ctl.example.net:8443\n"
       "  wwctl validate -f fleet/ -o github      # annotations on a GitHub pull request\n"
       "  cat tunnel.yaml | wwctl validate -f - -o json");
   return [flags](CommandContext& context) { return RunValidate(*flags, context); };

@@ -205,6 +205,7 @@ int Run(const DaemonOptions& flags) {
   FleetServiceOptions service_options;
   service_options.now = SystemNow;
   service_options.version = WIREWARP_VERSION;
+  service_options.validation.control = ControlServer{advertised->host, static_cast<uint16_t>(advertised->port)};
   if (advertised->host_is_ip) {
     if (Result<Ipv4Address> address = Ipv4Address::Parse(advertised->host); address.ok()) {
       service_options.control_address = *address;

@@ -178,7 +178,7 @@ Status FleetService::Load() {
     return revision.status();
   }
   WW_ASSIGN_OR_RETURN(std::vector<SourceFile> documents, DocumentsFromJson(revision->documents));
-  LoadResult checked = LoadAndValidateFleet(documents);
+  LoadResult checked = LoadAndValidateFleet(documents, {}, options_.validation);
   if (HasErrors(checked.diagnostics)) {
     // Accepted once, so only a change of the rules gets here: refuse to start, saying why,
     // rather than serve plans from a revision this version would reject.
@@ -508,7 +508,7 @@ Status FleetService::RecordRejectedCommit(const std::string& commit_sha, const s
 
 Result<RevisionOutcome> FleetService::Submit(const RevisionRequest& request) {
   RevisionOutcome outcome;
-  LoadResult checked = LoadAndValidateFleet(request.documents);
+  LoadResult checked = LoadAndValidateFleet(request.documents, {}, options_.validation);
   std::size_t errors = CountErrors(checked.diagnostics);
   for (const Diagnostic& diagnostic : checked.diagnostics) {
     if (diagnostic.severity == Severity::kWarning) outcome.warnings.push_back(FormatDiagnostic(diagnostic));

@@ -29,6 +29,7 @@
 #include "schema/fleet_diff.h"
 #include "schema/loader.h"
 #include "schema/model.h"
+#include "schema/validate.h"
 #include "schema/result.h"
 
 namespace ww {
@@ -111,6 +112,9 @@ struct FleetServiceOptions {
   std::optional<Ipv4Address> control_address;
   // The release GET /v1/version reports ("0.1.0"); the daemon passes its build's version.
   std::string version = "unknown";
+  // The advertised host and port: forwards that would take the control server's port on
+  // its own VPS are refused (validate.h).
+  ValidationContext validation;
 };
 
 class FleetService {

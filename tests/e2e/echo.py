@@ -5,6 +5,8 @@ datagram with "peer=ADDRESS" (the source address they saw), clients print the an
   echo.py serve ADDR tcp:PORT udp:PORT ...   (runs until killed)
   echo.py tcp HOST PORT [TIMEOUT]             (prints the answer; exit 1 on failure)
   echo.py udp HOST PORT [TIMEOUT]
+  echo.py udpc HOST PORT [TIMEOUT]            (a connected UDP socket: the kernel drops an
+                                               answer from any other address than HOST:PORT)
 """
 import selectors
 import socket
@@ -41,6 +43,12 @@ def client(protocol, host, port, timeout):
     if protocol == "tcp":
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.settimeout(timeout)
+            data = sock.recv(256)
+    elif protocol == "udpc":
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect((host, port))
+            sock.send(b"ping")
             data = sock.recv(256)
     else:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:

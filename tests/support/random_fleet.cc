@@ -11,6 +11,7 @@
 
 #include "schema/render.h"
 #include "schema/templates.h"
+#include "schema/validate.h"
 
 namespace ww::test_support {
 
@@ -366,7 +367,12 @@ Fleet RandomFleet(const RandomFleetOptions& options, uint64_t seed) {
     fleet.peers.push_back(std::move(peer));
   }
 
-  // Forwards, over the tunnels that have somewhere to send traffic.
+  // Forwards, over the tunnels that have somewhere to send traffic. None takes a WireGuard
+  // listen port of its server (validation refuses that).
+  for (TunnelPlan& plan : plans) {
+    int on_server = tunnels_on_server[static_cast<size_t>(plan.server)];
+    plan.ports.Claim(Protocol::kUdp, PortRange{51820, static_cast<uint16_t>(51820 + on_server - 1)});
+  }
   std::vector<const ServiceTemplate*> templates;
   for (const ServiceTemplate& builtin : BuiltinTemplates()) templates.push_back(&builtin);
   for (const ServiceTemplate& user : fleet.templates) {
@@ -391,6 +397,14 @@ Fleet RandomFleet(const RandomFleetOptions& options, uint64_t seed) {
       if (plan.ports.Free(service->spec.ports)) {
         plan.ports.Claim(service->spec.ports);
         forward.spec.template_name = service->metadata.name;
+        // The ssh template takes the VPS's own tcp/22, which needs the opt-in.
+        for (const PortSet& set : service->spec.ports) {
+          for (const PortRange& range : set.ranges) {
+            if (set.protocol != Protocol::kUdp && range.first <= kHostSshPort && kHostSshPort <= range.last) {
+              forward.spec.host_port = HostPort::kAllow;
+            }
+          }
+        }
         word = service->metadata.name;
       }
     }

@@ -23,8 +23,10 @@
 #include "agent/agent.h"
 #include "agent/apply/commands.h"
 #include "agent/observe/observer.h"
+#include "agent/state/applied_endpoints.h"
 #include "agent/state/firewall_snapshot.h"
 #include "agent/state/state_dir.h"
+#include "agent/system/endpoint_resolver.h"
 #include "agent/system/failing_runner.h"
 #include "agent/system/recording_runner.h"
 #include "schema/plan.h"
@@ -1181,6 +1183,90 @@ TEST_CASE("a snapshot taken at the current version is believed - which is why on
   CHECK(!report->plan.empty());
   std::vector<std::string> lines = host.recorder().CommandLines();
   CHECK(lines[2] == "sysctl -n net.ipv4.conf.wg0.rp_filter");  // no iptables-save before the plan
+}
+
+TEST_CASE("a host-name endpoint is resolved by the agent, recorded, and set again when the name or address moves") {
+  TemporaryStateDir dir;
+  AgentConfig desired = RenderedExample("home-gw", dir.PublicKey());
+  REQUIRE(desired.interfaces[0].peers[0].endpoint == "vps.example.net:51820");
+  const WireguardPeer& vps = desired.interfaces[0].peers[0];
+  FakeResolver resolver;
+  resolver.addresses["vps.example.net"] = *Ipv4Address::Parse("203.0.113.7");
+  AgentOptions options;
+  options.resolver = &resolver;
+  FakeHost host(EmptyHost(), KernelModule::kPresent);
+  auto batches_with = [&](const Plan& plan, std::map<std::string, std::string> resolved) {
+    CommandContext context;
+    context.private_key_path = dir.state().WireguardKeyPath();
+    context.resolved_endpoints = std::move(resolved);
+    auto batches = ToCommandBatches(plan, context);
+    REQUIRE(batches.ok());
+    return *batches;
+  };
+  const std::string peer_set = "wg set wg0 peer " + vps.public_key.ToBase64();
+
+  // First apply: `wg set` gets the address the agent resolved, and the record keeps both.
+  Plan plan = PlanOn(host, desired);
+  host.Expect(plan, batches_with(plan, {{"vps.example.net:51820", "203.0.113.7:51820"}}));
+  auto first = ApplyConfig(host, dir.state(), desired, options);
+  REQUIRE_MESSAGE(first.ok(), first.status().message());
+  CHECK(first->converged);
+  CHECK(std::count(first->commands.begin(), first->commands.end(),
+                   peer_set + " endpoint 203.0.113.7:51820 persistent-keepalive 25 allowed-ips 0.0.0.0/0") == 1);
+  CHECK(LoadAppliedEndpoints(dir.state()) ==
+        AppliedEndpoints{{"wg0", vps.public_key, "vps.example.net:51820", "203.0.113.7:51820"}});
+  REQUIRE(first->after.has_value());
+  CHECK(first->after->interfaces[0].peers[0].applied_endpoint == "vps.example.net:51820");
+
+  // The same name at the same address: nothing to do, and `observe` shows the name applied.
+  host.recorder().ClearCommands();
+  auto same = ApplyConfig(host, dir.state(), desired, options);
+  REQUIRE(same.ok());
+  CHECK(same->converged);
+  CHECK(host.recorder().MutatingCommands().empty());
+  auto observed = ObserveOwned(host, dir.state());
+  REQUIRE(observed.ok());
+  CHECK(observed->interfaces[0].peers[0].applied_endpoint == "vps.example.net:51820");
+
+  // The VPS moved: the name now resolves elsewhere, so the peer is set again.
+  resolver.addresses["vps.example.net"] = *Ipv4Address::Parse("203.0.113.9");
+  Plan moved{{{UpsertPeer{"wg0", vps}, Destructive::kNo}}};
+  host.Expect(moved, batches_with(moved, {{"vps.example.net:51820", "203.0.113.9:51820"}}));
+  host.recorder().ClearCommands();
+  auto after_move = ApplyConfig(host, dir.state(), desired, options);
+  REQUIRE(after_move.ok());
+  CHECK(after_move->converged);
+  CHECK(after_move->commands ==
+        std::vector<std::string>{peer_set + " endpoint 203.0.113.9:51820 persistent-keepalive 25 allowed-ips 0.0.0.0/0"});
+  CHECK(LoadAppliedEndpoints(dir.state())[0].address == "203.0.113.9:51820");
+
+  // A name that does not resolve leaves the peer as it is and says so.
+  resolver.addresses.clear();
+  host.recorder().ClearCommands();
+  auto unresolved = ApplyConfig(host, dir.state(), desired, options);
+  REQUIRE(unresolved.ok());
+  CHECK(unresolved->converged);
+  CHECK(host.recorder().MutatingCommands().empty());
+  CHECK(unresolved->warnings ==
+        std::vector<std::string>{"peer homelab on wg0: resolving \"vps.example.net\": unknown host"});
+  CHECK(ApplyReportToJson(*unresolved).find("\"warnings\": [") != std::string::npos);
+
+  // Another name is a change even at the same address (the config changed, the host must
+  // follow it); the record then holds the new name.
+  AgentConfig renamed = desired;
+  renamed.interfaces[0].peers[0].endpoint = "edge.example.net:51820";
+  resolver.addresses["edge.example.net"] = *Ipv4Address::Parse("203.0.113.9");
+  Plan rename = PlanOn(host, renamed);
+  REQUIRE(rename.steps.size() == 1);
+  host.Expect(rename, batches_with(rename, {{"edge.example.net:51820", "203.0.113.9:51820"}}));
+  host.recorder().ClearCommands();
+  auto after_rename = ApplyConfig(host, dir.state(), renamed, options);
+  REQUIRE(after_rename.ok());
+  CHECK(after_rename->converged);
+  CHECK(after_rename->commands ==
+        std::vector<std::string>{peer_set + " endpoint 203.0.113.9:51820 persistent-keepalive 25 allowed-ips 0.0.0.0/0"});
+  CHECK(LoadAppliedEndpoints(dir.state()) ==
+        AppliedEndpoints{{"wg0", vps.public_key, "edge.example.net:51820", "203.0.113.9:51820"}});
 }
 
 }  // namespace

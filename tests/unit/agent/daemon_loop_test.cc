@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -14,7 +15,9 @@
 #include <vector>
 
 #include "agent/daemon/daemon.h"
+#include "agent/state/applied_endpoints.h"
 #include "agent/state/state_dir.h"
+#include "agent/system/endpoint_resolver.h"
 #include "agent/system/recording_runner.h"
 #include "schema/wire_json.h"
 #include "tests/support/doctest_printers.h"
@@ -111,6 +114,8 @@ struct Harness {
   size_t random_index = 0;
   std::ostringstream log;
   std::unique_ptr<AgentDaemon> daemon;
+  std::function<int64_t()> now = [] { return int64_t{1763780000}; };
+  EndpointResolver* resolver = nullptr;
 
   Harness() {
     auto opened = StateDir::Open(directory.path(), CreateMode::kOpenExisting);
@@ -124,6 +129,7 @@ struct Harness {
     options.agent_name = "gw";
     options.hostname = "gw-host";
     options.report_delivery = ReportDelivery::kInline;
+    options.apply.resolver = resolver;
     DaemonEnvironment environment;
     environment.runner = &runner;
     environment.state = &*state;
@@ -136,7 +142,7 @@ struct Harness {
       sleeps.push_back(delay);
       events.push_back("SLEEP " + std::to_string(delay.count()));
     };
-    environment.now = [] { return int64_t{1763780000}; };
+    environment.now = now;
     environment.sample_system = [] { return SystemMetrics{2.5, 10, 20, 30, 40, 50}; };
     environment.log = &log;
     daemon = std::make_unique<AgentDaemon>(options, std::move(environment));
@@ -284,6 +290,59 @@ TEST_CASE("The daemon refuses to run when the state directory is locked by anoth
   CHECK(harness.daemon->Run() == DaemonExit::kFailed);
   CHECK(harness.events.empty());
   CHECK(harness.log.str().find("event=start-failed") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace ww::agent
+
+namespace ww::agent {
+namespace {
+
+TEST_CASE("Endpoint names are resolved again every resolve interval, also with no plan, and a move re-applies") {
+  Harness harness;
+  AgentConfig config = EmptyConfig();
+  WireguardInterface wg0;
+  wg0.name = "wg0";
+  wg0.role = InterfaceRole::kClient;
+  wg0.peers = {WireguardPeer{"edge", WireguardKey{}, "vps.example.net:51820", {}, 25}};
+  config.interfaces = {wg0};
+  REQUIRE(harness.state->SaveLastApplied(config).ok());
+  REQUIRE(SaveAppliedEndpoints(*harness.state, {{"wg0", WireguardKey{}, "vps.example.net:51820", "203.0.113.7:51820"}})
+              .ok());
+  FakeResolver resolver;
+  resolver.addresses["vps.example.net"] = *Ipv4Address::Parse("203.0.113.7");
+  harness.resolver = &resolver;
+  // Each reading of the clock is 100 s later: the check is due on the third poll (300 s > 240 s).
+  int64_t clock = 1763780000;
+  harness.now = [&clock] { return clock += 100; };
+  harness.reconciler.plan_answers = {{ApiResponse{204, ""}}, {ApiResponse{204, ""}}, {ApiResponse{204, ""}}};
+  harness.Start();
+
+  // Unmoved: looked up (at the restore and on the timer), nothing re-applied.
+  CHECK(harness.daemon->Run() == DaemonExit::kStopped);
+  CHECK(resolver.lookups == 1);  // the restore fails earlier: the test config has no key
+  CHECK(harness.log.str().find("event=endpoint-moved") == std::string::npos);
+
+  // Moved: the timer notices without any plan from the reconciler and applies the config again.
+  Harness moved_harness;
+  REQUIRE(moved_harness.state->SaveLastApplied(config).ok());
+  REQUIRE(SaveAppliedEndpoints(*moved_harness.state,
+                               {{"wg0", WireguardKey{}, "vps.example.net:51820", "203.0.113.7:51820"}})
+              .ok());
+  resolver.addresses["vps.example.net"] = *Ipv4Address::Parse("203.0.113.9");
+  moved_harness.resolver = &resolver;
+  clock = 1763780000;
+  moved_harness.now = [&clock] { return clock += 100; };
+  moved_harness.reconciler.plan_answers = {{ApiResponse{204, ""}}, {ApiResponse{204, ""}}, {ApiResponse{204, ""}}};
+  moved_harness.Start();
+  CHECK(moved_harness.daemon->Run() == DaemonExit::kStopped);
+  const std::string log = moved_harness.log.str();
+  CHECK(log.find("event=endpoint-moved endpoint=\"vps.example.net:51820 -> 203.0.113.9:51820\"") != std::string::npos);
+  CHECK(log.find("event=endpoint-refresh") != std::string::npos);
+  // Between the third and the fourth poll (the timer runs before a poll, never during one).
+  const std::vector<std::string>& events = moved_harness.events;
+  auto polls = std::count_if(events.begin(), events.end(), [](const std::string& e) { return e.starts_with("GET "); });
+  CHECK(polls == 4);
 }
 
 }  // namespace

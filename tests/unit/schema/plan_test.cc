@@ -210,7 +210,7 @@ TEST_CASE("ComputePlan compares allowed IPs as canonical sets") {
   }
 }
 
-TEST_CASE("ComputePlan compares endpoints only when the desired one is an IPv4 literal") {
+TEST_CASE("ComputePlan compares an IPv4 endpoint with WireGuard's and a host name with the one applied") {
   AgentConfig config = ServerConfig();
   WireguardPeer& desired = config.interfaces[0].peers[0];
   ObservedState observed = ObservedFromDesired(config);
@@ -223,7 +223,31 @@ TEST_CASE("ComputePlan compares endpoints only when the desired one is an IPv4 l
   SUBCASE("a hostname is resolved by the agent: the observed address is not compared") {
     desired.endpoint = "vpn.example.com:51820";
     seen.endpoint = "203.0.113.5:51820";
+    seen.applied_endpoint = "vpn.example.com:51820";
     CHECK(ComputePlan(config, observed).empty());
+  }
+  SUBCASE("a changed host name sets the peer again, even when both names resolve alike") {
+    desired.endpoint = "vps2.example.net:51820";
+    seen.endpoint = "203.0.113.5:51820";
+    seen.applied_endpoint = "vps.example.net:51820";
+    Plan plan = ComputePlan(config, observed);
+    CHECK(plan == Plan{{NonDestructive(UpsertPeer{"wg0", desired})}});
+    CHECK(Describe(plan) == std::vector<std::string>{
+                                "+ peer home-gw (AgICAgIC…=) on wg0: allowed 10.77.0.2/32, 192.168.50.0/24; "
+                                "endpoint vps2.example.net:51820"});
+    // Applied, the host is converged: the agent records the name it set.
+    ObservedState after = SimulateApply(observed, plan);
+    CHECK(after.interfaces[0].peers[0].applied_endpoint == "vps2.example.net:51820");
+    CHECK(ComputePlan(config, after).empty());
+  }
+  SUBCASE("a host name never applied (no record), or a peer without an endpoint, is set") {
+    desired.endpoint = "vps.example.net:51820";
+    seen.endpoint = "203.0.113.5:51820";
+    seen.applied_endpoint = "";
+    CHECK(ComputePlan(config, observed) == Plan{{NonDestructive(UpsertPeer{"wg0", desired})}});
+    seen.applied_endpoint = "vps.example.net:51820";
+    seen.endpoint = "";
+    CHECK(ComputePlan(config, observed) == Plan{{NonDestructive(UpsertPeer{"wg0", desired})}});
   }
   SUBCASE("an address literal must match") {
     desired.endpoint = "203.0.113.5:51820";

@@ -219,6 +219,8 @@ TEST_CASE("Server agent: interface, peers, routes, DNAT/FORWARD for every forwar
            "-s 10.77.0.0/24 -i wg0 -j ACCEPT",
            "-s 192.168.50.0/24 -i wg0 -j ACCEPT",
        }},
+      // Clients reach the listen port also where INPUT's policy is DROP (ufw).
+      {FirewallTable::kFilter, "WIREWARP-INPUT", {"-p udp -m udp --dport 51820 -j ACCEPT"}},
       {FirewallTable::kNat,
        "WIREWARP-POSTROUTING",
        {
@@ -240,6 +242,7 @@ TEST_CASE("Server agent: interface, peers, routes, DNAT/FORWARD for every forwar
   };
   expected.jumps = {
       {FirewallTable::kFilter, "FORWARD", "-j WIREWARP-FORWARD"},
+      {FirewallTable::kFilter, "INPUT", "-j WIREWARP-INPUT"},
       {FirewallTable::kNat, "POSTROUTING", "-j WIREWARP-POSTROUTING"},
       {FirewallTable::kNat, "PREROUTING", "-m addrtype --dst-type LOCAL -j WIREWARP-PREROUTING"},
       {FirewallTable::kMangle, "FORWARD", "-j WIREWARP-MSS"},
@@ -252,14 +255,14 @@ TEST_CASE("Server agent: publicInterface binds DNAT and masquerade to it") {
   Fleet fleet = HomeFleet();
   fleet.tunnels[0].spec.public_interface = "ens3";
   AgentConfig config = MustRender(fleet, InputFor(fleet), "vps");
-  REQUIRE(config.chains.size() == 4);
-  CHECK(config.chains[1].name == "WIREWARP-POSTROUTING");
-  CHECK(config.chains[1].rules ==
+  REQUIRE(config.chains.size() == 5);
+  CHECK(config.chains[2].name == "WIREWARP-POSTROUTING");
+  CHECK(config.chains[2].rules ==
         std::vector<std::string>{"-s 10.77.0.0/24 -o ens3 -j MASQUERADE", "-s 192.168.50.0/24 -o ens3 -j MASQUERADE"});
-  CHECK(config.chains[2].name == "WIREWARP-PREROUTING");
-  REQUIRE(config.chains[2].rules.size() == 7);
-  CHECK(config.chains[2].rules[2] == "-i ens3 -p tcp -m tcp --dport 25565 -j DNAT --to-destination 10.77.0.3:25565");
-  CHECK(config.chains[2].rules[6] == "-i ens3 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.168.60.10:80");
+  CHECK(config.chains[3].name == "WIREWARP-PREROUTING");
+  REQUIRE(config.chains[3].rules.size() == 7);
+  CHECK(config.chains[3].rules[2] == "-i ens3 -p tcp -m tcp --dport 25565 -j DNAT --to-destination 10.77.0.3:25565");
+  CHECK(config.chains[3].rules[6] == "-i ens3 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.168.60.10:80");
 }
 
 TEST_CASE("Server agent: two forwards to one destination share one FORWARD accept") {
@@ -271,7 +274,7 @@ TEST_CASE("Server agent: two forwards to one destination share one FORWARD accep
   const std::vector<std::string>& forward = config.chains[0].rules;
   CHECK(std::count(forward.begin(), forward.end(),
                    "-d 192.168.60.10/32 -o wg0 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT") == 1);
-  CHECK(config.chains[2].rules.back() ==
+  CHECK(config.chains[3].rules.back() ==
         "! -i wg0 -p tcp -m tcp --dport 8081 -j DNAT --to-destination 192.168.60.10:80");
 }
 
@@ -285,7 +288,7 @@ TEST_CASE("Server agent: a user ServiceTemplate expands like a built-in") {
   fleet.forwards[2].spec.ports.clear();
   fleet.forwards[2].spec.template_name = "teamspeak";
   AgentConfig config = MustRender(fleet, InputFor(fleet), "vps");
-  const std::vector<std::string>& dnat = config.chains[2].rules;
+  const std::vector<std::string>& dnat = config.chains[3].rules;
   REQUIRE(dnat.size() == 8);
   CHECK(dnat[4] == "! -i wg0 -p tcp -m tcp --dport 10011 -j DNAT --to-destination 192.168.60.11:10011");
   CHECK(dnat[5] == "! -i wg0 -p udp -m udp --dport 10011 -j DNAT --to-destination 192.168.60.11:10011");
@@ -314,7 +317,7 @@ TEST_CASE("Plain client with LANs: connmark reply routing, masquerade for its LA
   expected.routes = {{Cidr("0.0.0.0/0"), "wg-home", std::nullopt, table}};
   expected.rules = {
       {.priority = 10000, .fwmark = 0x5758037d, .table = kMainTable},
-      {.priority = 10200, .fwmark = 0x5757037d, .table = table},
+      {.priority = 10005, .fwmark = 0x5757037d, .table = table},
   };
   expected.chains = {
       {FirewallTable::kFilter,
@@ -378,10 +381,10 @@ TEST_CASE("Gateway client: LAN policy routing keeps control address and LANs on 
   expected.routes = {{Cidr("0.0.0.0/0"), "wg0", std::nullopt, table}};
   expected.rules = {
       {.priority = 10000, .fwmark = 0x57580229, .table = kMainTable},
+      {.priority = 10005, .fwmark = 0x57570229, .table = table},
       {.priority = 10010, .to = Cidr("198.51.100.7/32"), .table = kMainTable},
       {.priority = 10030, .to = Cidr("192.168.50.0/24"), .table = kMainTable},
       {.priority = 10100, .from = Cidr("192.168.50.0/24"), .table = table},
-      {.priority = 10200, .fwmark = 0x57570229, .table = table},
   };
   expected.chains = {
       {FirewallTable::kFilter,
@@ -414,10 +417,10 @@ TEST_CASE("Gateway client: an IPv4 endpoint stays on main - a missing control ad
   CHECK(config.interfaces[0].peers[0].endpoint == "203.0.113.10:4500");
   std::vector<RoutingRule> expected = {
       {.priority = 10000, .fwmark = 0x57580229, .table = kMainTable},
+      {.priority = 10005, .fwmark = 0x57570229, .table = 52553},
       {.priority = 10020, .to = Cidr("203.0.113.10/32"), .table = kMainTable},
       {.priority = 10030, .to = Cidr("192.168.50.0/24"), .table = kMainTable},
       {.priority = 10100, .from = Cidr("192.168.50.0/24"), .table = 52553},
-      {.priority = 10200, .fwmark = 0x57570229, .table = 52553},
   };
   CHECK(config.rules == expected);
 
@@ -427,6 +430,46 @@ TEST_CASE("Gateway client: an IPv4 endpoint stays on main - a missing control ad
   config = MustRender(fleet, InputFor(fleet), "home-gw");
   CHECK(config.interfaces[0].peers[0].endpoint == "203.0.113.10:51000");
   CHECK(config.rules == expected);
+}
+
+TEST_CASE("Gateway client: the reply rule comes before every main-table exception") {
+  // The kernel takes the first matching rule: a reply to a player at the control server's
+  // or the endpoint's address must meet "fwmark M -> tunnel" before "to X -> main", and
+  // WireGuard's own packets (fwmark W) must meet "-> main" before anything else.
+  Fleet fleet = HomeFleet();
+  fleet.tunnels[0].spec.endpoint = "203.0.113.10:51820";
+  RenderInput input = InputFor(fleet);
+  input.control_address = Address("203.0.113.10");  // the control server runs on the VPS
+  AgentConfig config = MustRender(fleet, input, "home-gw");
+  REQUIRE(config.rules.size() == 6);
+  CHECK(config.rules[0] == RoutingRule{.priority = 10000, .fwmark = 0x57580229, .table = kMainTable});
+  CHECK(config.rules[1] == RoutingRule{.priority = 10005, .fwmark = 0x57570229, .table = 52553});
+  for (size_t i = 2; i < config.rules.size(); ++i) {
+    CAPTURE(i);
+    CHECK(config.rules[i].fwmark == 0);
+    CHECK(config.rules[i].priority > config.rules[1].priority);
+  }
+  CHECK(kPriorityWireguardMark < kPriorityReplyMark);
+  CHECK(kPriorityReplyMark < std::min({kPriorityControl, kPriorityEndpoint, kPriorityLanMain, kPriorityLanEgress}));
+}
+
+TEST_CASE("Server agent: the listen port of every tunnel is opened in WIREWARP-INPUT, jumped from INPUT") {
+  Fleet fleet = HomeFleet();
+  Tunnel second = MakeTunnel("second", "vps", "vps.example.net:4500", "10.88.0.0/24", "wg1");
+  second.spec.listen_port = 4500;
+  fleet.tunnels.push_back(second);
+  AgentConfig config = MustRender(fleet, InputFor(fleet), "vps");
+  auto input = std::find_if(config.chains.begin(), config.chains.end(),
+                            [](const FirewallChain& chain) { return chain.name == "WIREWARP-INPUT"; });
+  REQUIRE(input != config.chains.end());
+  CHECK(input->table == FirewallTable::kFilter);
+  CHECK(input->rules == std::vector<std::string>{"-p udp -m udp --dport 51820 -j ACCEPT",
+                                                 "-p udp -m udp --dport 4500 -j ACCEPT"});
+  CHECK(std::count(config.jumps.begin(), config.jumps.end(),
+                   FirewallJump{FirewallTable::kFilter, "INPUT", "-j WIREWARP-INPUT"}) == 1);
+  // A client listens on a random port and dials out: nothing to open.
+  AgentConfig client = MustRender(fleet, InputFor(fleet), "home-gw");
+  for (const FirewallJump& jump : client.jumps) CHECK(jump.chain != "INPUT");
 }
 
 TEST_CASE("Client without a LAN: no forwarding, only reply routing") {
@@ -515,7 +558,7 @@ TEST_CASE("An agent that is both a server and a client gets both, merged per cha
   expected.routes = {{Cidr("0.0.0.0/0"), "wg-vps", std::nullopt, table}};
   expected.rules = {
       {.priority = 10000, .fwmark = 0x57580035, .table = kMainTable},
-      {.priority = 10200, .fwmark = 0x57570035, .table = table},
+      {.priority = 10005, .fwmark = 0x57570035, .table = table},
   };
   expected.chains = {
       {FirewallTable::kFilter,
@@ -527,6 +570,7 @@ TEST_CASE("An agent that is both a server and a client gets both, merged per cha
            "-s 10.50.0.0/24 -i wg-core -j ACCEPT",
            "-d 172.16.5.0/24 -i wg-vps -j ACCEPT",
        }},
+      {FirewallTable::kFilter, "WIREWARP-INPUT", {"-p udp -m udp --dport 4500 -j ACCEPT"}},
       {FirewallTable::kNat,
        "WIREWARP-POSTROUTING",
        {
@@ -549,6 +593,7 @@ TEST_CASE("An agent that is both a server and a client gets both, merged per cha
   };
   expected.jumps = {
       {FirewallTable::kFilter, "FORWARD", "-j WIREWARP-FORWARD"},
+      {FirewallTable::kFilter, "INPUT", "-j WIREWARP-INPUT"},
       {FirewallTable::kNat, "POSTROUTING", "-j WIREWARP-POSTROUTING"},
       {FirewallTable::kNat, "PREROUTING", "-m addrtype --dst-type LOCAL -j WIREWARP-PREROUTING"},
       {FirewallTable::kMangle, "FORWARD", "-j WIREWARP-MSS"},

@@ -94,9 +94,9 @@ Fleet BaseFleet() {
 }
 
 // Every diagnostic formatted, one per line.
-std::string Validate(const Fleet& fleet) {
+std::string Validate(const Fleet& fleet, const ValidationContext& context = {}) {
   std::string out;
-  for (const Diagnostic& diagnostic : ValidateFleet(fleet)) out += FormatDiagnostic(diagnostic) + "\n";
+  for (const Diagnostic& diagnostic : ValidateFleet(fleet, context)) out += FormatDiagnostic(diagnostic) + "\n";
   return out;
 }
 
@@ -109,6 +109,7 @@ TEST_CASE("a valid fleet has no findings") {
   PortForward ssh = TemplateForward("ssh", "vps", "ssh", "10.77.0.2", 50);
   ssh.spec.to.port = 2222;
   ssh.spec.to.peer = "home";
+  ssh.spec.host_port = HostPort::kAllow;  // the VPS's own sshd listens elsewhere
   fleet.forwards.push_back(ssh);
   fleet.forwards.push_back(Forward("range", "vps", Protocol::kBoth, "27000-27010,28000", "192.168.1.12", 60));
   fleet.templates.push_back(Template("factorio", {{Protocol::kUdp, {{34197, 34197}}}}, 70));
@@ -270,6 +271,91 @@ TEST_CASE("no two forwards claim the same tunnel, protocol and port, ranges and 
         "(fleet.yaml:100) on Tunnel/vps\n"
         "fleet.yaml:140:1: error: PortForward/web-tpl: spec.template: tcp 80 overlaps tcp 80 of PortForward/web "
         "(fleet.yaml:130) on Tunnel/vps\n");
+}
+
+TEST_CASE("a forward never takes the WireGuard listen port of its agent's tunnels") {
+  Fleet fleet = BaseFleet();
+  Tunnel second = MakeTunnel("second", "vps1", "10.78.0.0/24", 200);
+  second.spec.listen_port = 51821;
+  second.origin.fields = {{"spec.listenPort", {205, 15}}};
+  fleet.tunnels.push_back(second);
+  fleet.forwards.push_back(Forward("wg", "vps", Protocol::kUdp, "51820", "192.168.1.10", 100));
+  fleet.forwards.push_back(Forward("games", "vps", Protocol::kBoth, "51800-51830", "192.168.1.11", 110));
+  // tcp on the listen port, and udp next to it, take nothing from WireGuard.
+  fleet.forwards.push_back(Forward("web", "vps", Protocol::kTcp, "51820", "192.168.1.12", 120));
+  fleet.forwards.push_back(Forward("voice", "vps", Protocol::kUdp, "51819", "192.168.1.12", 130));
+  CHECK(Validate(fleet) ==
+        "fleet.yaml:100:1: error: PortForward/wg: spec.ports: udp 51820 is the WireGuard listenPort of Tunnel/vps "
+        "(fleet.yaml:1) on agent \"vps1\": forwarding it would cut the tunnel; use another port\n"
+        "fleet.yaml:110:1: error: PortForward/games: spec.ports: udp 51800-51830 includes udp 51820, the WireGuard "
+        "listenPort of Tunnel/vps (fleet.yaml:1) on agent \"vps1\": forwarding it would cut the tunnel; use another "
+        "port\n"
+        "fleet.yaml:110:1: error: PortForward/games: spec.ports: udp 51800-51830 includes udp 51821, the WireGuard "
+        "listenPort of Tunnel/second (fleet.yaml:205) on agent \"vps1\": forwarding it would cut the tunnel; use "
+        "another port\n");
+}
+
+TEST_CASE("a forward on the control server's port is refused on the control server's own VPS") {
+  Fleet fleet = BaseFleet();
+  fleet.tunnels[0].spec.endpoint = "VPS.example.net:51820";  // names compare without case
+  Tunnel elsewhere = MakeTunnel("elsewhere", "vps2", "10.78.0.0/24", 200);
+  elsewhere.spec.endpoint = "203.0.113.50";
+  fleet.tunnels.push_back(elsewhere);
+  Peer far = UnmanagedPeer("far", "elsewhere", 9, 210);
+  far.spec.address = Address("10.78.0.2");
+  fleet.peers.push_back(far);
+  PortForward api = Forward("api", "vps", Protocol::kTcp, "8000-9000", "192.168.1.10", 100);
+  api.origin.fields = {{"spec.ports", {104, 10}}};
+  fleet.forwards.push_back(api);
+  fleet.forwards.push_back(Forward("api-udp", "vps", Protocol::kUdp, "8443", "192.168.1.10", 110));
+  fleet.forwards.push_back(Forward("far-api", "elsewhere", Protocol::kTcp, "8443", "10.78.0.2", 220));
+
+  // Offline without --control-server: not known, not checked.
+  CHECK(Validate(fleet) == "");
+  ValidationContext context;
+  context.control = ControlServer{"vps.example.net", 8443};
+  CHECK(Validate(fleet, context) ==
+        "fleet.yaml:104:10: error: PortForward/api: spec.ports: tcp 8000-9000 includes tcp 8443, the port of the "
+        "control server \"vps.example.net:8443\", which runs on the VPS of Tunnel/vps: forwarding it would cut every "
+        "agent's control channel; use another port\n"
+        "fleet.yaml:220:1: warning: PortForward/far-api: spec.ports: tcp 8443 is the port of the control server "
+        "\"vps.example.net:8443\": if that server runs on the VPS of Tunnel/elsewhere (\"203.0.113.50\"), this "
+        "forward cuts the control channel\n");
+  context.control = ControlServer{"203.0.113.50", 8443};
+  CHECK(Validate(fleet, context) ==
+        "fleet.yaml:104:10: warning: PortForward/api: spec.ports: tcp 8000-9000 includes tcp 8443, the port of the "
+        "control server \"203.0.113.50:8443\": if that server runs on the VPS of Tunnel/vps (\"VPS.example.net\"), "
+        "this forward cuts the control channel\n"
+        "fleet.yaml:220:1: error: PortForward/far-api: spec.ports: tcp 8443 is the port of the control server "
+        "\"203.0.113.50:8443\", which runs on the VPS of Tunnel/elsewhere: forwarding it would cut every agent's "
+        "control channel; use another port\n");
+}
+
+TEST_CASE("tcp/22, the VPS's own SSH, needs hostPort: allow") {
+  Fleet base = BaseFleet();
+  // Another public port remapped to 22 on the LAN host is the usual way, and fine.
+  PortForward remap = Forward("ssh-lan", "vps", Protocol::kTcp, "2222", "192.168.1.12", 120);
+  remap.spec.to.port = 22;
+  base.forwards.push_back(remap);
+  CHECK(Validate(base) == "");
+
+  Fleet by_template = base;
+  by_template.forwards.push_back(TemplateForward("ssh", "vps", "ssh", "192.168.1.10", 100));
+  CHECK(Validate(by_template) ==
+        "fleet.yaml:100:1: error: PortForward/ssh: spec.template: tcp 22 (template \"ssh\") is the SSH port of the "
+        "VPS of Tunnel/vps: forwarding it takes SSH to the VPS away; forward another public port to it (ports: "
+        "\"2222\", to.port: 22), or move the VPS's sshd elsewhere and set hostPort: allow\n");
+  by_template.forwards.back().spec.host_port = HostPort::kAllow;
+  CHECK(Validate(by_template) == "");
+
+  Fleet by_range = base;
+  by_range.forwards.push_back(Forward("low", "vps", Protocol::kBoth, "20-23", "192.168.1.11", 110));
+  CHECK(Validate(by_range) ==
+        "fleet.yaml:110:1: error: PortForward/low: spec.ports: tcp 20-23 includes tcp 22, the SSH port of the VPS of "
+        "Tunnel/vps: forwarding it takes SSH to the VPS away; forward another public port to it (ports: \"2222\", "
+        "to.port: 22), or move the VPS's sshd elsewhere and set hostPort: allow\n");
+  by_range.forwards.back().spec.ports = *ParsePortList("20-21,23");
+  CHECK(Validate(by_range) == "");
 }
 
 TEST_CASE("every forward overlapping an earlier one is reported, not only the first pair") {

@@ -224,6 +224,33 @@ TEST_CASE("ObservedStateToJson writes optional fields only when present") {
 )");
 }
 
+TEST_CASE("ObservedState carries a peer's applied endpoint only when known, and reads it back") {
+  ObservedState observed;
+  ObservedInterface wg0;
+  wg0.name = "wg0";
+  ObservedPeer vps;
+  vps.public_key = Key(2);
+  vps.endpoint = "203.0.113.7:51820";
+  vps.applied_endpoint = "vps.example.net:51820";
+  wg0.peers = {vps};
+  observed.interfaces = {wg0};
+  std::string text = ObservedStateToJson(observed, JsonStyle::kCompact);
+  CHECK(text.find(R"("txBytes":0,"appliedEndpoint":"vps.example.net:51820"})") != std::string::npos);
+  auto back = ObservedStateFromJson(text);
+  REQUIRE(back.ok());
+  CHECK(*back == observed);
+  // Reports of agents that record nothing have no such field, and read back as "".
+  observed.interfaces[0].peers[0].applied_endpoint = "";
+  text = ObservedStateToJson(observed, JsonStyle::kCompact);
+  CHECK(text.find("appliedEndpoint") == std::string::npos);
+  CHECK(*ObservedStateFromJson(text) == observed);
+  // Hostile text is refused like any endpoint.
+  std::string hostile = text;
+  hostile.replace(hostile.find(R"("txBytes":0)"), 11, R"("txBytes":0,"appliedEndpoint":"-x
+foo")");
+  CHECK(!ObservedStateFromJson(hostile).ok());
+}
+
 TEST_CASE("PlanToJson writes each step as type, destructive, then its fields") {
   Plan plan{{
       {UpsertPeer{"wg0", {"home-gw", Key(2), "", {Cidr("10.77.0.2/32")}, 25}}, Destructive::kNo},
