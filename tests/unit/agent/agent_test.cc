@@ -345,9 +345,23 @@ ObservedState ObserveThrough(const FakeHost& host, const ObserveRequest& request
   return *observed;
 }
 
-// The plan the agent must make for `desired` on `host`, computed independently of it.
-Plan PlanOn(const FakeHost& host, const AgentConfig& desired) {
-  return ComputePlan(desired, ObserveThrough(host, ObserveRequestFor(desired)));
+// The record of peer endpoints an agent keeps after setting every peer of `config`.
+AppliedEndpoints RecordOf(const AgentConfig& config) {
+  AppliedEndpoints record;
+  for (const WireguardInterface& interface : config.interfaces) {
+    for (const WireguardPeer& peer : interface.peers) {
+      if (!peer.endpoint.empty()) record.push_back({interface.name, peer.public_key, peer.endpoint, ""});
+    }
+  }
+  return record;
+}
+
+// The plan the agent must make for `desired` on `host`, computed independently of it; with
+// `state`, peers carry the endpoints its record says were applied, as the agent sees them.
+Plan PlanOn(const FakeHost& host, const AgentConfig& desired, const StateDir* state = nullptr) {
+  ObservedState observed = ObserveThrough(host, ObserveRequestFor(desired));
+  if (state != nullptr) FillAppliedEndpoints(LoadAppliedEndpoints(*state), observed);
+  return ComputePlan(desired, observed);
 }
 
 std::vector<CommandBatch> Batches(const Plan& plan, const StateDir& state, WireguardImplementation implementation) {
@@ -429,8 +443,12 @@ TEST_CASE("the fake host answers in formats the observer reads back exactly") {
     FakeHost host(ObservedFromDesired(desired), KernelModule::kAbsent);
     ObservedState observed = ObserveThrough(host, ObserveRequestFor(desired));
     ObservedState expected = ObservedFromDesired(desired);
-    for (ObservedInterface& interface : expected.interfaces) interface.implementation = WireguardImplementation::kUserspace;
+    for (ObservedInterface& interface : expected.interfaces) {
+      interface.implementation = WireguardImplementation::kUserspace;
+      for (ObservedPeer& peer : interface.peers) peer.applied_endpoint = "";  // the state dir's, not the tools'
+    }
     CHECK_MESSAGE(observed == expected, agent);
+    FillAppliedEndpoints(RecordOf(desired), observed);
     CHECK(ComputePlan(desired, observed).empty());
   }
 }
@@ -581,7 +599,7 @@ TEST_CASE("a failed step stops the plan, is reported with its command and stderr
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     if (expected_outcomes[i] != StepReport::Outcome::kApplied) unfinished.push_back(plan.steps[i]);
   }
-  Plan repair = PlanOn(host, desired);
+  Plan repair = PlanOn(host, desired, &dir.state());
   CHECK(repair.steps == unfinished);
   std::vector<CommandBatch> repair_batches = Batches(repair, dir.state(), WireguardImplementation::kKernel);
   host.Expect(repair, repair_batches);
@@ -669,6 +687,7 @@ TEST_CASE("a no-op apply on a host that matches the config runs no mutating comm
   TemporaryStateDir dir;
   AgentConfig desired = RenderedExample("home-gw", dir.PublicKey());
   FakeHost host(ObservedFromDesired(desired), KernelModule::kPresent);
+  REQUIRE(SaveAppliedEndpoints(dir.state(), RecordOf(desired)).ok());  // the agent set these peers
 
   auto report = ApplyConfig(host, dir.state(), desired, AgentOptions{});
   REQUIRE_MESSAGE(report.ok(), report.status().message());
@@ -1030,6 +1049,7 @@ TEST_CASE("a no-op apply at an unchanged ruleset version reuses the stored firew
   TemporaryStateDir dir;
   AgentConfig desired = RenderedExample("home-gw", dir.PublicKey());
   FakeHost host(ObservedFromDesired(desired), KernelModule::kPresent);
+  REQUIRE(SaveAppliedEndpoints(dir.state(), RecordOf(desired)).ok());
   FakeFirewallGeneration generation;
   generation.Set(Version(7));
   host.recorder().SetFirewallGeneration(&generation);

@@ -301,14 +301,20 @@ namespace {
 TEST_CASE("Endpoint names are resolved again every resolve interval, also with no plan, and a move re-applies") {
   Harness harness;
   AgentConfig config = EmptyConfig();
+  // A valid config for another key: the restore refuses it before resolving anything, so
+  // only the timer looks the name up.
+  WireguardKey server = *WireguardKey::Parse("AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=");
   WireguardInterface wg0;
   wg0.name = "wg0";
+  wg0.tunnel = "edge";
   wg0.role = InterfaceRole::kClient;
-  wg0.peers = {WireguardPeer{"edge", WireguardKey{}, "vps.example.net:51820", {}, 25}};
+  wg0.address = *Ipv4Cidr::Parse("10.77.0.2/24");
+  wg0.public_key = *WireguardKey::Parse("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=");
+  wg0.peers = {WireguardPeer{"edge", server, "vps.example.net:51820", {*Ipv4Cidr::Parse("0.0.0.0/0")}, 25}};
   config.interfaces = {wg0};
   REQUIRE(harness.state->SaveLastApplied(config).ok());
-  REQUIRE(SaveAppliedEndpoints(*harness.state, {{"wg0", WireguardKey{}, "vps.example.net:51820", "203.0.113.7:51820"}})
-              .ok());
+  REQUIRE(harness.state->LoadLastApplied().ok());
+  REQUIRE(SaveAppliedEndpoints(*harness.state, {{"wg0", server, "vps.example.net:51820", "203.0.113.7:51820"}}).ok());
   FakeResolver resolver;
   resolver.addresses["vps.example.net"] = *Ipv4Address::Parse("203.0.113.7");
   harness.resolver = &resolver;
@@ -326,8 +332,7 @@ TEST_CASE("Endpoint names are resolved again every resolve interval, also with n
   // Moved: the timer notices without any plan from the reconciler and applies the config again.
   Harness moved_harness;
   REQUIRE(moved_harness.state->SaveLastApplied(config).ok());
-  REQUIRE(SaveAppliedEndpoints(*moved_harness.state,
-                               {{"wg0", WireguardKey{}, "vps.example.net:51820", "203.0.113.7:51820"}})
+  REQUIRE(SaveAppliedEndpoints(*moved_harness.state, {{"wg0", server, "vps.example.net:51820", "203.0.113.7:51820"}})
               .ok());
   resolver.addresses["vps.example.net"] = *Ipv4Address::Parse("203.0.113.9");
   moved_harness.resolver = &resolver;

@@ -567,6 +567,23 @@ TEST_CASE("PortForward rules that one document decides") {
               "allowed (use lowercase letters, digits and '-')"});
 }
 
+TEST_CASE("PortForward hostPort: refuse by default, allow when written, anything else refused with the choices") {
+  const std::string spec = "  template: ssh\n  to: {address: 10.77.0.2}\n";
+  LoadResult plain = Load(ForwardDoc(spec));
+  REQUIRE(plain.fleet.forwards.size() == 1);
+  CHECK(plain.fleet.forwards[0].spec.host_port == HostPort::kRefuse);
+  LoadResult allowed = Load(ForwardDoc(spec + "  hostPort: allow\n"));
+  REQUIRE(allowed.fleet.forwards.size() == 1);
+  CHECK(allowed.fleet.forwards[0].spec.host_port == HostPort::kAllow);
+  CHECK(allowed.fleet.forwards[0].origin.Find("spec.hostPort") == Mark{9, 13});
+  CHECK(Errors(ForwardDoc(spec + "  hostPort: Allow\n")) ==
+        Lines{"fleet.yaml:9:13: error: PortForward/web: spec.hostPort: \"Allow\" is not one of refuse or allow; did you mean "
+              "\"allow\"?"});
+  CHECK(Errors(ForwardDoc(spec + "  hostPort: true\n")) ==
+        Lines{"fleet.yaml:9:13: error: PortForward/web: spec.hostPort: \"true\" is not one of refuse or allow"});
+  CHECK(Errors(ForwardDoc(spec + "  hostPort: [allow]\n")).size() == 1);
+}
+
 TEST_CASE("Labels: keys and values are checked") {
   std::string doc = "apiVersion: wirewarp.dev/v1\nkind: Peer\nmetadata:\n  name: home\n  labels:\n";
   std::string spec = "spec: {tunnel: vps, agent: gw}\n";

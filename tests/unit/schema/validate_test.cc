@@ -162,7 +162,7 @@ TEST_CASE("references resolve, with a did-you-mean hint when a name is close") {
   fleet.peers.push_back(UnmanagedPeer("tablet", "elsewhere", 3, 110));
   fleet.forwards.push_back(TemplateForward("game", "vps", "dayzz", "10.77.0.2", 120));
   fleet.forwards.push_back(TemplateForward("other", "vps", "quake", "10.77.0.2", 130));
-  PortForward to_peer = Forward("peer", "vps", Protocol::kTcp, "22", "10.77.0.2", 140);
+  PortForward to_peer = Forward("peer", "vps", Protocol::kTcp, "2022", "10.77.0.2", 140);
   to_peer.spec.to.peer = "hom";
   fleet.forwards.push_back(to_peer);
   fleet.forwards.push_back(Forward("lost", "nowhere", Protocol::kTcp, "23", "10.77.0.2", 150));
@@ -182,7 +182,7 @@ TEST_CASE("to.peer must be a peer of the forward's own tunnel") {
   Peer far = UnmanagedPeer("far", "other", 2, 110);
   far.spec.address = Address("10.78.0.5");
   fleet.peers.push_back(far);
-  PortForward forward = Forward("game", "vps", Protocol::kTcp, "22", "10.77.0.2", 120);
+  PortForward forward = Forward("game", "vps", Protocol::kTcp, "2022", "10.77.0.2", 120);
   forward.spec.to.peer = "far";
   fleet.forwards.push_back(forward);
   CHECK(Validate(fleet) ==
@@ -277,20 +277,19 @@ TEST_CASE("a forward never takes the WireGuard listen port of its agent's tunnel
   Fleet fleet = BaseFleet();
   Tunnel second = MakeTunnel("second", "vps1", "10.78.0.0/24", 200);
   second.spec.listen_port = 51821;
+  second.spec.interface = "wg1";
   second.origin.fields = {{"spec.listenPort", {205, 15}}};
   fleet.tunnels.push_back(second);
   fleet.forwards.push_back(Forward("wg", "vps", Protocol::kUdp, "51820", "192.168.1.10", 100));
-  fleet.forwards.push_back(Forward("games", "vps", Protocol::kBoth, "51800-51830", "192.168.1.11", 110));
+  // A forward on one tunnel cuts every tunnel of the same VPS it hits.
+  fleet.forwards.push_back(Forward("games", "vps", Protocol::kBoth, "51821-51830", "192.168.1.11", 110));
   // tcp on the listen port, and udp next to it, take nothing from WireGuard.
   fleet.forwards.push_back(Forward("web", "vps", Protocol::kTcp, "51820", "192.168.1.12", 120));
   fleet.forwards.push_back(Forward("voice", "vps", Protocol::kUdp, "51819", "192.168.1.12", 130));
   CHECK(Validate(fleet) ==
         "fleet.yaml:100:1: error: PortForward/wg: spec.ports: udp 51820 is the WireGuard listenPort of Tunnel/vps "
         "(fleet.yaml:1) on agent \"vps1\": forwarding it would cut the tunnel; use another port\n"
-        "fleet.yaml:110:1: error: PortForward/games: spec.ports: udp 51800-51830 includes udp 51820, the WireGuard "
-        "listenPort of Tunnel/vps (fleet.yaml:1) on agent \"vps1\": forwarding it would cut the tunnel; use another "
-        "port\n"
-        "fleet.yaml:110:1: error: PortForward/games: spec.ports: udp 51800-51830 includes udp 51821, the WireGuard "
+        "fleet.yaml:110:1: error: PortForward/games: spec.ports: udp 51821-51830 includes udp 51821, the WireGuard "
         "listenPort of Tunnel/second (fleet.yaml:205) on agent \"vps1\": forwarding it would cut the tunnel; use "
         "another port\n");
 }
@@ -595,7 +594,7 @@ TEST_CASE("references to documents that failed to load are not reported again as
   Fleet fleet = BaseFleet();
   fleet.peers.push_back(UnmanagedPeer("laptop", "broken", 2, 100));
   fleet.peers.push_back(UnmanagedPeer("tablet", "vpn", 3, 110));
-  PortForward forward = Forward("game", "vps", Protocol::kTcp, "22", "10.77.0.9", 120);
+  PortForward forward = Forward("game", "vps", Protocol::kTcp, "2022", "10.77.0.9", 120);
   forward.spec.to.peer = "nas";
   fleet.forwards.push_back(forward);
   fleet.forwards.push_back(TemplateForward("mine", "vps", "mine", "192.168.1.10", 130));
