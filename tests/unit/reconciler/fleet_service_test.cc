@@ -121,6 +121,7 @@ struct Reconciler {
   std::unique_ptr<GitFeed> git;
   std::string url;
   Credentials admin;
+  ValidationContext validation;  // what the reconciler tells validation (its advertised address)
 
   Reconciler() {
     Open();
@@ -146,6 +147,7 @@ struct Reconciler {
     FleetServiceOptions service_options;
     service_options.now = [this] { return Now(); };
     service_options.tick_interval = std::chrono::milliseconds(50);
+    service_options.validation = validation;
     service = std::make_unique<FleetService>(*bootstrap.store, *bootstrap.ca, *server, revoked, service_options);
     Status started = service->Start();
     REQUIRE_MESSAGE(started.ok(), started.ToString());
@@ -326,6 +328,21 @@ spec:
         Json::array({"fleet/peers.yaml:38:11: error: Peer/laptop: spec.tunnel: Tunnel \"nope\" does not exist"}));
   Json status = reconciler.Snapshot();
   CHECK(status["revision"]["id"] == 1);
+}
+
+TEST_CASE("fleet service: a forward on the control server's own port on its VPS is 422, naming the clash") {
+  Reconciler reconciler;
+  // This reconciler runs on the lab VPS (the tunnel's endpoint) and listens on 25565.
+  reconciler.validation.control = ControlServer{"203.0.113.10", 25565};
+  reconciler.Restart();
+  Json refused = reconciler.Upload(LabFleet(), 422);
+  CHECK(refused["error"] == "the fleet is invalid: 1 error");
+  CHECK(refused["diagnostics"] ==
+        Json::array({"fleet/peers.yaml:28:10: error: PortForward/minecraft: spec.ports: tcp 25565 is the port of the "
+                     "control server \"203.0.113.10:25565\", which runs on the VPS of Tunnel/lab: forwarding it would "
+                     "cut every agent's control channel; use another port"}));
+  Json listed = reconciler.CallJson(reconciler.admin, "GET", "/v1/revisions?limit=5", Json(nullptr), 200);
+  CHECK(listed["revisions"].empty());
 }
 
 TEST_CASE("fleet service: a destructive revision is 409 until allowDestructive") {
