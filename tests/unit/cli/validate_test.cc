@@ -45,6 +45,22 @@ TEST_CASE("validate: an invalid fleet exits 1 with every finding in file order")
   CHECK(run.err == "tests/testdata/cli/invalid/fleet.yaml: 4 resources, 1 error, 1 warning\n");
 }
 
+TEST_CASE("validate: --control-server refuses a forward on the control server's port on its own VPS") {
+  // The fleet's tunnel endpoint is vps.example.org; its one forward is tcp 8080.
+  WwctlRun elsewhere = RunWwctl({"validate", "-f", Data("fleet"), "--control-server", "ctl.example.org:8080"});
+  CHECK(elsewhere.exit_code == 0);
+  CHECK(elsewhere.out.find("warning: PortForward/web: spec.ports: tcp 8080 is the port of the control server "
+                           "\"ctl.example.org:8080\": if that server runs on the VPS of Tunnel/edge") != std::string::npos);
+  WwctlRun same = RunWwctl({"validate", "-f", Data("fleet"), "--control-server", "https://VPS.example.org:8080/"});
+  CHECK(same.exit_code == 1);
+  CHECK(same.out.find("error: PortForward/web: spec.ports: tcp 8080 is the port of the control server "
+                      "\"VPS.example.org:8080\", which runs on the VPS of Tunnel/edge: forwarding it would cut every "
+                      "agent's control channel; use another port\n") != std::string::npos);
+  WwctlRun bad = RunWwctl({"validate", "-f", Data("fleet"), "--control-server", "vps.example.org:99999"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.starts_with("wwctl: error: --control-server: "));
+}
+
 TEST_CASE("validate: a document with errors is reported once, with no phantom cross-resource findings") {
   WwctlRun run = RunWwctl({"validate", "-f", Data("broken")});
   CHECK(run.exit_code == 1);
