@@ -28,7 +28,9 @@ WW_WITH_CTL=1 ww_make_topology
 # name from there (section 7). Removed with everything else.
 mkdir -p "/etc/netns/$NS_GW"
 printf '127.0.0.1 localhost\n' > "/etc/netns/$NS_GW/hosts"
-dataplane_cleanup() { local status=$?; rm -rf "/etc/netns/$NS_GW"; (exit $status); ww_cleanup; }
+# set +e first: under set -e the `(exit $status)` that hands the status on would end the
+# trap before ww_cleanup whenever the test failed.
+dataplane_cleanup() { local status=$?; set +e; rm -rf "/etc/netns/$NS_GW"; (exit $status); ww_cleanup; }
 trap dataplane_cleanup EXIT
 
 # A firewall like ufw's: nothing reaches the VPS itself unless a rule accepts it.
