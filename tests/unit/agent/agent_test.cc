@@ -1224,6 +1224,14 @@ TEST_CASE("a host-name endpoint is resolved by the agent, recorded, and set agai
     return *batches;
   };
   const std::string peer_set = "wg set wg0 peer " + vps.public_key.ToBase64();
+  // One converged pass of `config`, with only this pass's commands recorded.
+  auto converged_pass = [&](const AgentConfig& config) {
+    host.recorder().ClearCommands();
+    auto report = ApplyConfig(host, dir.state(), config, options);
+    REQUIRE_MESSAGE(report.ok(), report.status().message());
+    CHECK(report->converged);
+    return *report;
+  };
 
   // First apply: `wg set` gets the address the agent resolved, and the record keeps both.
   Plan plan = PlanOn(host, desired);
@@ -1239,10 +1247,7 @@ TEST_CASE("a host-name endpoint is resolved by the agent, recorded, and set agai
   CHECK(first->after->interfaces[0].peers[0].applied_endpoint == "vps.example.net:51820");
 
   // The same name at the same address: nothing to do, and `observe` shows the name applied.
-  host.recorder().ClearCommands();
-  auto same = ApplyConfig(host, dir.state(), desired, options);
-  REQUIRE(same.ok());
-  CHECK(same->converged);
+  converged_pass(desired);
   CHECK(host.recorder().MutatingCommands().empty());
   auto observed = ObserveOwned(host, dir.state());
   REQUIRE(observed.ok());
@@ -1252,24 +1257,17 @@ TEST_CASE("a host-name endpoint is resolved by the agent, recorded, and set agai
   resolver.addresses["vps.example.net"] = *Ipv4Address::Parse("203.0.113.9");
   Plan moved{{{UpsertPeer{"wg0", vps}, Destructive::kNo}}};
   host.Expect(moved, batches_with(moved, {{"vps.example.net:51820", "203.0.113.9:51820"}}));
-  host.recorder().ClearCommands();
-  auto after_move = ApplyConfig(host, dir.state(), desired, options);
-  REQUIRE(after_move.ok());
-  CHECK(after_move->converged);
-  CHECK(after_move->commands ==
+  CHECK(converged_pass(desired).commands ==
         std::vector<std::string>{peer_set + " endpoint 203.0.113.9:51820 persistent-keepalive 25 allowed-ips 0.0.0.0/0"});
   CHECK(LoadAppliedEndpoints(dir.state())[0].address == "203.0.113.9:51820");
 
   // A name that does not resolve leaves the peer as it is and says so.
   resolver.addresses.clear();
-  host.recorder().ClearCommands();
-  auto unresolved = ApplyConfig(host, dir.state(), desired, options);
-  REQUIRE(unresolved.ok());
-  CHECK(unresolved->converged);
+  ApplyReport unresolved = converged_pass(desired);
   CHECK(host.recorder().MutatingCommands().empty());
-  CHECK(unresolved->warnings ==
+  CHECK(unresolved.warnings ==
         std::vector<std::string>{"peer homelab on wg0: resolving \"vps.example.net\": unknown host"});
-  CHECK(ApplyReportToJson(*unresolved).find("\"warnings\": [") != std::string::npos);
+  CHECK(ApplyReportToJson(unresolved).find("\"warnings\": [") != std::string::npos);
 
   // Another name is a change even at the same address (the config changed, the host must
   // follow it); the record then holds the new name.
@@ -1279,11 +1277,7 @@ TEST_CASE("a host-name endpoint is resolved by the agent, recorded, and set agai
   Plan rename = PlanOn(host, renamed);
   REQUIRE(rename.steps.size() == 1);
   host.Expect(rename, batches_with(rename, {{"edge.example.net:51820", "203.0.113.9:51820"}}));
-  host.recorder().ClearCommands();
-  auto after_rename = ApplyConfig(host, dir.state(), renamed, options);
-  REQUIRE(after_rename.ok());
-  CHECK(after_rename->converged);
-  CHECK(after_rename->commands ==
+  CHECK(converged_pass(renamed).commands ==
         std::vector<std::string>{peer_set + " endpoint 203.0.113.9:51820 persistent-keepalive 25 allowed-ips 0.0.0.0/0"});
   CHECK(LoadAppliedEndpoints(dir.state()) ==
         AppliedEndpoints{{"wg0", vps.public_key, "edge.example.net:51820", "203.0.113.9:51820"}});
