@@ -76,6 +76,7 @@ FieldValues Values(const PortForward& forward) {
   PutOptional(values, "spec.to.port", spec.to.port, [](uint16_t port) { return std::to_string(port); });
   PutOptional(values, "spec.to.peer", spec.to.peer, [](const std::string& name) { return name; });
   if (!spec.description.empty()) Put(values, "spec.description", spec.description);
+  if (spec.host_port != HostPort::kRefuse) Put(values, "spec.hostPort", std::string(HostPortName(spec.host_port)));
   return values;
 }
 

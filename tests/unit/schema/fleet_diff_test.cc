@@ -143,6 +143,19 @@ TEST_CASE("DiffFleets: a peer's new key or a tunnel's new network replaces it, s
   CHECK(DiffFleets(before, Fleet{}).changes.size() == 2);
 }
 
+TEST_CASE("DiffFleets: hostPort: allow is a change of its own, shown as written") {
+  Fleet before = Load(kTunnel + kMinecraft);
+  Fleet after = Load(kTunnel + R"yaml(---
+apiVersion: wirewarp.dev/v1
+kind: PortForward
+metadata: {name: minecraft}
+spec: {tunnel: vps, protocol: tcp, ports: "25565", to: {address: 10.77.0.2}, hostPort: allow}
+)yaml");
+  FleetDiff diff = DiffFleets(before, after);
+  REQUIRE(diff.changes.size() == 1);
+  CHECK(diff.changes[0].fields == std::vector<FieldChange>{{"spec.hostPort", std::nullopt, "allow"}});
+}
+
 TEST_CASE("DiffFleets: every path it reports is a field of the kind's table; a fleet diffed with itself is empty") {
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     CAPTURE(seed);
