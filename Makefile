@@ -7,8 +7,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build and the tests need.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config ccache git \
   libyaml-cpp-dev libcli11-dev libgit2-dev libcpp-httplib-dev libssl-dev libsqlite3-dev \
-  nlohmann-json3-dev doctest-dev \
-  iproute2 iptables wireguard-tools wireguard-go python3 python3-yaml time curl openssl gzip chromium
+  nlohmann-json3-dev doctest-dev libqrencode-dev zlib1g-dev \
+  iproute2 iptables wireguard-tools wireguard-go python3 python3-yaml time curl openssl gzip chromium zbar-tools
 
 .PHONY: all build deps configure test bench run demo clean
 
@@ -45,8 +45,11 @@ bench: deps
 
 # The reconciler with embedded defaults: SQLite and the CA in ./wirewarp-data, following
 # examples/homelab of this checkout, the status page on http://127.0.0.1:8080/.
+# Builds only the three programs it runs (not the tests). Variables: scripts/run.sh's header.
+RUN_TARGETS := wirewarp-reconciler wirewarp-agent wwctl
 run: deps
-	$(MAKE) build
+	$(MAKE) configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target $(RUN_TARGETS)
 	bash scripts/run.sh $(BUILD_DIR)
 
 # The whole fleet in network namespaces, following a local git repository (root; Ctrl-C ends it).

@@ -24,11 +24,12 @@ const std::vector<CommandInfo>& Commands() {
       {"get", "List agents, tunnels, peers, forwards or revisions from the reconciler", RegisterGet},
       {"status", "Summarise the fleet: current revision, convergence, each agent's phase", RegisterStatus},
       {"wait", "Wait until the fleet has converged, optionally on a given revision", RegisterWait},
-      {"token", "Create single-use enrollment tokens for new agents", RegisterToken},
+      {"token", "Create, list and revoke single-use enrollment tokens for new agents", RegisterToken},
       {"agent", "Delete an agent and revoke its certificates", RegisterAgent},
       {"history", "List the revisions the reconciler accepted, newest first", RegisterHistory},
       {"rollback", "Make an earlier revision current again, as a new revision", RegisterRollback},
       {"sync", "Make the reconciler fetch its git source now", RegisterSync},
+      {"peer", "Add a phone or laptop: its keys, Peer document, wg-quick config and QR code", RegisterPeer},
   };
   return commands;
 }

@@ -66,6 +66,8 @@ CommandRun RegisterAgent(CLI::App& command);
 CommandRun RegisterHistory(CLI::App& command);
 CommandRun RegisterRollback(CLI::App& command);
 CommandRun RegisterSync(CLI::App& command);
+// Phones and laptops (unmanaged peers): keys and device configs made here; reads the reconciler.
+CommandRun RegisterPeer(CLI::App& command);
 
 // "wwctl 0.1.0 (wire format 1)": `wwctl version` and `wwctl --version`.
 std::string VersionText();

@@ -156,4 +156,33 @@ Result<std::vector<SourceFile>> InputReader::ReadFleet(const std::vector<std::st
   return files;
 }
 
+Status WritePrivateFile(const std::string& path, std::string_view content) {
+  FileDescriptor file(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (file.get() < 0) {
+    int error = errno;
+    if (error == EEXIST) {
+      return Status::FailedPrecondition(Quote(path) + " already exists; move it away or choose another path (it may hold "
+                                   "a private key)");
+    }
+    return Status::InvalidArgument("cannot create " + Quote(path) + ": " + std::strerror(error));
+  }
+  auto failed = [&](int error) {
+    ::unlink(path.c_str());
+    return Status::InvalidArgument("cannot write " + Quote(path) + ": " + std::strerror(error));
+  };
+  // The umask may have taken bits away, never added them; say exactly 0600 anyway.
+  if (::fchmod(file.get(), 0600) != 0) return failed(errno);
+  size_t written = 0;
+  while (written < content.size()) {
+    ssize_t count = ::write(file.get(), content.data() + written, content.size() - written);
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      return failed(errno);
+    }
+    written += static_cast<size_t>(count);
+  }
+  if (::fsync(file.get()) != 0) return failed(errno);
+  return Status::Ok();
+}
+
 }  // namespace ww::cli

@@ -1,12 +1,14 @@
 #pragma once
 // Reads what wwctl's arguments name: the fleet (`-f PATH...`: files, directories walked
 // recursively for *.yaml and *.yml in path order, "-" for standard input) and single files
-// such as --keys and --observed. All of wwctl's file I/O lives here; schema/ stays pure.
+// such as --keys and --observed, and writes the private files of `wwctl peer`. All of wwctl's
+// file I/O lives here; schema/ stays pure.
 // Every failure is an I/O error, which wwctl reports with exit status 2.
 
 #include <cstddef>
 #include <istream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "schema/loader.h"
@@ -38,5 +40,11 @@ class InputReader {
   size_t max_file_bytes_;
   bool standard_input_used_ = false;
 };
+
+// Creates `path` with mode 0600 (whatever the umask) and writes `content`, for files that
+// hold a private key (a device's wg-quick config, its QR code). Never follows a symlink and
+// never replaces an existing file: kFailedPrecondition names it. Flushed to disk before returning;
+// a failed write removes the partial file.
+Status WritePrivateFile(const std::string& path, std::string_view content);
 
 }  // namespace ww::cli

@@ -16,3 +16,7 @@ endif()
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 # libgit2: the reconciler's git source (reconciler/git only).
 pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2)
+# wwctl peer: QR codes of device configs (libqrencode) and their PNG files (zlib); linked
+# only into ww_cli.
+pkg_check_modules(QRENCODE REQUIRED IMPORTED_TARGET libqrencode)
+find_package(ZLIB REQUIRED)

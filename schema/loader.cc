@@ -701,6 +701,7 @@ class DocumentDecoder {
     Peer peer;
     PeerSpec& spec = peer.spec;
     const Found* interface = nullptr;
+    const Found* dns = nullptr;
     for (const Found& found : found_) {
       if (DecodeCommon(found, peer.metadata)) continue;
       std::string_view path = found.info->path;
@@ -724,6 +725,10 @@ class DocumentDecoder {
         spec.gateway = found.boolean;
       } else if (path == "spec.keepalive") {
         spec.keepalive = static_cast<int>(found.integer);
+      } else if (path == "spec.dns" && found.role != Role::kItem) {
+        dns = &found;
+      } else if (path == "spec.dns") {
+        DecodeDnsServer(found, spec.dns);
       }
     }
     // Presence, not validity, decides: a bad key is reported once, not also as "missing".
@@ -738,7 +743,29 @@ class DocumentDecoder {
       ErrorAt(*interface, "spec.interface is only for managed peers (those with spec.agent); an unmanaged device "
                           "names its own interface");
     }
+    if (dns != nullptr && has_agent && !has_key) {
+      ErrorAt(*dns, "spec.dns is only for unmanaged peers (those with spec.publicKey): it goes into the device's "
+                    "own config, and an agent keeps its host's resolvers");
+    }
     Keep(peer, result_.fleet.peers);
+  }
+
+  // One item of spec.dns: an IPv4 address, each once, at most kMaxDnsServers (what a device's
+  // resolver list holds; wg-quick hands them to resolvconf).
+  void DecodeDnsServer(const Found& found, std::vector<Ipv4Address>& servers) {
+    static constexpr size_t kMaxDnsServers = 8;
+    std::optional<Ipv4Address> address = Address(found);
+    if (!address) return;
+    if (std::find(servers.begin(), servers.end(), *address) != servers.end()) {
+      ErrorAt(found, "DNS server " + address->ToString() + " is listed twice");
+    } else if (servers.size() == kMaxDnsServers) {
+      ErrorAt(found, "at most " + std::to_string(kMaxDnsServers) + " DNS servers");
+    } else if (address->value == 0 || address->value >> 28 >= 14) {
+      // 0.0.0.0, multicast (224/4) and 240/4 cannot answer queries.
+      ErrorAt(found, address->ToString() + " cannot be a DNS server (unspecified, multicast or reserved address)");
+    } else {
+      servers.push_back(*address);
+    }
   }
 
   void DecodePortForward() {

@@ -83,6 +83,9 @@ struct PeerSpec {
   std::vector<Ipv4Cidr> lan;                     // lan
   bool gateway = false;                          // gateway
   std::optional<int> keepalive;                  // keepalive: seconds; 25 for managed peers
+  // dns: resolvers written into the device's own wg-quick config by `wwctl peer new/config`
+  // (unmanaged only); never rendered for an agent.
+  std::vector<Ipv4Address> dns;
   friend bool operator==(const PeerSpec&, const PeerSpec&) = default;
 };
 

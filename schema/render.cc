@@ -440,12 +440,6 @@ uint32_t Fnv1a32(std::string_view text) {
   return hash;
 }
 
-// "host:port" as WireGuard dials it; the tunnel's listen port when the endpoint has none.
-std::string EndpointWithPort(const TunnelSpec& spec) {
-  if (spec.endpoint.find(':') != std::string::npos) return spec.endpoint;
-  return spec.endpoint + ":" + std::to_string(spec.listen_port);
-}
-
 // The endpoint host when it is an IPv4 literal (a hostname cannot go into an ip rule).
 std::optional<Ipv4Address> EndpointAddress(const TunnelSpec& spec) {
   std::string_view host = spec.endpoint;
@@ -576,6 +570,11 @@ std::vector<std::string> FleetAgents(const Fleet& fleet) {
     if (peer.spec.agent) agents.insert(*peer.spec.agent);
   }
   return {agents.begin(), agents.end()};
+}
+
+std::string EndpointWithPort(const TunnelSpec& spec) {
+  if (spec.endpoint.find(':') != std::string::npos) return spec.endpoint;
+  return spec.endpoint + ":" + std::to_string(spec.listen_port);
 }
 
 Result<AgentConfig> RenderAgent(const Fleet& fleet, const RenderInput& input, const std::string& agent) {

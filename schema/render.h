@@ -55,6 +55,9 @@ struct RenderInput {
   std::optional<Ipv4Address> control_address;             // kept off the tunnel in gateway mode
 };
 
+// "host:port" as WireGuard dials the tunnel's server; the listen port when the endpoint has none.
+std::string EndpointWithPort(const TunnelSpec& spec);
+
 // Agents the fleet names (tunnel servers and managed peers), sorted.
 std::vector<std::string> FleetAgents(const Fleet& fleet);
 

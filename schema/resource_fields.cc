@@ -53,6 +53,7 @@ std::vector<KindInfo> BuildKinds() {
       {"spec.lan", FieldType::kStringList, Required::kNo, "IPv4 networks behind this peer, routed through the tunnel.", "", {}, kCidrPattern},
       {"spec.gateway", FieldType::kBoolean, Required::kNo, "Route the LAN's internet traffic out through the tunnel server.", "false"},
       {"spec.keepalive", FieldType::kInteger, Required::kNo, "Persistent keepalive in seconds (0 = off); 25 for managed peers.", "", {}, "", 0, 65535},
+      {"spec.dns", FieldType::kStringList, Required::kNo, "Unmanaged peer: DNS servers (IPv4 addresses, at most 8) for the device's own config made by wwctl peer new/config; never sent to an agent.", "", {}, kAddressPattern},
   });
   kinds.push_back(std::move(peer));
 

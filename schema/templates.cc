@@ -1,5 +1,7 @@
 #include "schema/templates.h"
 
+#include <algorithm>
+
 namespace ww {
 
 namespace {
@@ -87,6 +89,22 @@ std::string DescribePortSets(const std::vector<PortSet>& sets) {
     out += std::string(ProtocolName(set.protocol)) + " " + FormatPortList(set.ranges);
   }
   return out;
+}
+
+PortSummary SummarizePortSets(const std::vector<PortSet>& sets) {
+  std::vector<PortSet> merged;  // one per protocol, in order of first appearance
+  for (const PortSet& set : sets) {
+    auto same = std::find_if(merged.begin(), merged.end(),
+                             [&](const PortSet& candidate) { return candidate.protocol == set.protocol; });
+    if (same == merged.end()) {
+      merged.push_back(set);
+    } else {
+      same->ranges.insert(same->ranges.end(), set.ranges.begin(), set.ranges.end());
+    }
+  }
+  for (PortSet& set : merged) std::sort(set.ranges.begin(), set.ranges.end());
+  if (merged.size() == 1) return {std::string(ProtocolName(merged.front().protocol)), FormatPortList(merged.front().ranges)};
+  return {"mixed", DescribePortSets(merged)};
 }
 
 }  // namespace ww

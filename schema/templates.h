@@ -37,4 +37,14 @@ std::vector<PortSet> ForwardPortSets(const TemplateIndex& templates, const PortF
 // "udp 2302-2305, udp 27016": port sets as messages and summaries show them.
 std::string DescribePortSets(const std::vector<PortSet>& sets);
 
+// A forward's ports in one status line. Sets of one protocol merge: dayz's two udp sets are
+// {"udp", "2302-2305,27016"}, web's are {"tcp", "80,443"}; only sets of different protocols
+// give {"mixed", "tcp 80, udp 53"} (sets per protocol, in order of first appearance).
+struct PortSummary {
+  std::string protocol;
+  std::string ports;
+  friend bool operator==(const PortSummary&, const PortSummary&) = default;
+};
+PortSummary SummarizePortSets(const std::vector<PortSet>& sets);
+
 }  // namespace ww

@@ -202,6 +202,14 @@ void AppendPeer(std::string& out, const Peer& peer) {
   }
   if (spec.gateway != defaults.gateway) BooleanField(out, 2, "gateway", spec.gateway);
   if (spec.keepalive) IntegerField(out, 2, "keepalive", *spec.keepalive);
+  if (!spec.dns.empty()) {
+    out += "  dns:\n";
+    for (const Ipv4Address& server : spec.dns) {
+      out += "    - ";
+      AppendString(out, server.ToString());
+      out += '\n';
+    }
+  }
 }
 
 void AppendForward(std::string& out, const PortForward& forward) {

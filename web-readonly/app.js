@@ -165,12 +165,17 @@
     const badAgents = agents.filter((a) => !a.connected || kPhaseTones[a.phase] === 'bad');
     const pendingAgents = agents.filter((a) => a.connected && kPhaseTones[a.phase] !== 'bad' && a.phase !== 'converged');
     const failedForwards = forwards.filter((f) => f.state === 'failed');
-    if (!snapshot.revision) return { state: 'none', badAgents, pendingAgents, failedForwards };
-    if (snapshot.converged) return { state: 'converged', badAgents, pendingAgents, failedForwards };
-    if (badAgents.length > 0 || failedForwards.length > 0) {
-      return { state: 'degraded', badAgents, pendingAgents, failedForwards };
+    // Agents the revision names that have not enrolled yet: expected on a fresh install, not a fault.
+    const unenrolled = agents.filter((a) => a.enrolled === false);
+    if (!snapshot.revision) return { state: 'none', badAgents, pendingAgents, failedForwards, unenrolled };
+    if (snapshot.converged) return { state: 'converged', badAgents, pendingAgents, failedForwards, unenrolled };
+    if (unenrolled.length > 0 && failedForwards.length === 0 && badAgents.every((a) => a.enrolled === false)) {
+      return { state: 'enrollment', badAgents, pendingAgents, failedForwards, unenrolled };
     }
-    return { state: 'pending', badAgents, pendingAgents, failedForwards };
+    if (badAgents.length > 0 || failedForwards.length > 0) {
+      return { state: 'degraded', badAgents, pendingAgents, failedForwards, unenrolled };
+    }
+    return { state: 'pending', badAgents, pendingAgents, failedForwards, unenrolled };
   }
 
   // ---------------------------------------------------------------------------------------
@@ -190,6 +195,13 @@
       tone = 'good';
       title = 'Fleet converged';
       detail = 'All ' + plural(agents.length, 'agent') + ' run revision #' + revision.id + '.';
+    } else if (health.state === 'enrollment') {
+      tone = 'warn';
+      title = 'Waiting for enrollment';
+      const names = health.unenrolled.map((a) => a.name);
+      detail = (names.length === 1 ? names[0] + ' has'
+        : names.slice(0, -1).join(', ') + ' and ' + names[names.length - 1] + ' have') +
+        ' not enrolled yet. On the control host, run the command for each and then the install command it prints on that host:';
     } else if (health.state === 'degraded') {
       tone = 'bad';
       title = 'Fleet degraded';
@@ -205,6 +217,11 @@
     const body = el('div', { className: 'banner-body' },
       el('h1', { className: 'banner-title', id: 'banner-title' }, title),
       el('p', { className: 'banner-detail', id: 'banner-detail' }, detail));
+    if (health.state === 'enrollment') {
+      body.appendChild(el('ul', { className: 'enroll-commands', id: 'enroll-commands' },
+        health.unenrolled.map((a) => el('li', {},
+          mono('wwctl token create --type ' + (a.mode === 'server' ? 'server' : 'client') + ' --name ' + a.name)))));
+    }
     if (snapshot.rejected) {
       body.appendChild(el('p', { className: 'banner-rejected' },
         'Commit ' + shortSha(snapshot.rejected.commit) + ' was rejected; revision #' +
@@ -218,7 +235,7 @@
         timestamp(divergence.at) + ', ' + divergence.source + '); the next commit replaces it.'));
     }
     const icon = el('div', { className: 'banner-icon', title: title },
-      { good: '✓', warn: '↻', bad: '!', muted: '·' }[tone]);
+      health.state === 'enrollment' ? '…' : { good: '✓', warn: '↻', bad: '!', muted: '·' }[tone]);
     document.title = 'WireWarp · ' + title;
     return el('section', { id: 'banner', className: 'banner banner-' + tone }, icon, body);
   }
@@ -229,8 +246,11 @@
     for (const tunnel of snapshot.tunnels || []) peers.push(...(tunnel.peers || []));
     const forwards = snapshot.forwards || [];
     const connected = agents.filter((a) => a.connected).length;
-    const livePeers = peers.filter((p) => p.handshakeAgeSeconds !== null && p.handshakeAgeSeconds !== undefined &&
-      p.handshakeAgeSeconds <= kFreshHandshakeSeconds).length;
+    const live = (p) => p.handshakeAgeSeconds !== null && p.handshakeAgeSeconds !== undefined &&
+      p.handshakeAgeSeconds <= kFreshHandshakeSeconds;
+    // Phones and laptops (no agent) come and go; they are counted apart from the agents' peers.
+    const agentPeers = peers.filter((p) => p.managed !== false);
+    const devices = peers.filter((p) => p.managed === false);
     const applied = forwards.filter((f) => f.state === 'applied').length;
     const tile = (label, value, total, id, title) => {
       const tone = total === 0 ? 'muted' : (value === total ? 'good' : 'warn');
@@ -240,8 +260,10 @@
     };
     return el('div', { className: 'tiles' },
       tile('agents connected', connected, agents.length, 'tile-agents'),
-      tile('peers online', livePeers, peers.length, 'tile-peers',
-        'peers whose latest WireGuard handshake is under ' + duration(kFreshHandshakeSeconds) + ' old'),
+      tile('peers online', agentPeers.filter(live).length, agentPeers.length, 'tile-peers',
+        'agents\' peers whose latest WireGuard handshake is under ' + duration(kFreshHandshakeSeconds) + ' old'),
+      devices.length ? tile('devices online', devices.filter(live).length, devices.length, 'tile-devices',
+        'unmanaged peers (phones, laptops) whose latest handshake is under ' + duration(kFreshHandshakeSeconds) + ' old') : null,
       tile('forwards applied', applied, forwards.length, 'tile-forwards'));
   }
 
@@ -352,7 +374,9 @@
       const peers = tunnel.peers || [];
       const rows = peers.map((peer) => el('tr', { className: 'peer-row' },
         cell('Peer', el('span', { className: 'strong' }, peer.name)),
-        cell('Agent', peer.agent || muted('–')),
+        cell('Agent', peer.managed === false
+          ? pill('unmanaged', 'muted', 'a phone or laptop: no agent; counted under devices, not peers online')
+          : (peer.agent || muted('–'))),
         cell('Address', mono(peer.address || '')),
         cell('Handshake', handshake(peer.handshakeAgeSeconds)),
         cell('Received', bytes(peer.rxBytes)),

@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
-#include "agent/state/wireguard_keys.h"
+#include "reconciler/pki/wireguard_keys.h"
 #include "schema/wire_json.h"
 
 namespace ww::agent {

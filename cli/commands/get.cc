@@ -150,7 +150,10 @@ void PrintPeers(const Json& peers, std::ostream& out) {
     std::optional<std::int64_t> handshake = JsonInteger(peer, "handshakeAgeSeconds");
     std::optional<std::int64_t> rx = JsonInteger(peer, "rxBytes");
     std::optional<std::int64_t> tx = JsonInteger(peer, "txBytes");
-    table.AddRow({JsonString(peer, "name"), JsonString(peer, "tunnel"), OrDash(JsonString(peer, "agent")),
+    // A phone or laptop has no agent: say so rather than leave a dash.
+    const bool unmanaged = peer.is_object() && peer.contains("managed") && peer["managed"] == false;
+    table.AddRow({JsonString(peer, "name"), JsonString(peer, "tunnel"),
+                  unmanaged ? "(unmanaged)" : OrDash(JsonString(peer, "agent")),
                   OrDash(JsonString(peer, "address")), handshake ? Age(*handshake) + " ago" : "never",
                   rx ? ByteCount(*rx) : "-", tx ? ByteCount(*tx) : "-"});
   }

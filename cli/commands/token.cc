@@ -1,6 +1,8 @@
-// wwctl token create: a single-use enrollment token for a new agent. The reconciler answers
-// with the install command (URL, token, CA pin) to run on the agent's host; the token is
-// stored hashed and shown only this once.
+// wwctl token create | list | revoke: single-use enrollment tokens for new agents. create
+// prints the install command (URL, token, CA pin) to run on the agent's host, and the
+// reconciler's warnings when the fleet does not name the agent or uses it in the other mode;
+// the token is stored hashed and shown only this once. list shows every token without its
+// secret; revoke makes an unused one unusable at once.
 #include <chrono>
 #include <memory>
 #include <ostream>
@@ -21,6 +23,7 @@ struct TokenFlags {
   std::string name;
   std::string ttl;  // "" = the reconciler's default
   std::string format = "text";
+  std::string id;   // revoke
 };
 
 int RunTokenCreate(const TokenFlags& flags, CommandContext& context) {
@@ -44,6 +47,10 @@ int RunTokenCreate(const TokenFlags& flags, CommandContext& context) {
     PrintData(*answer, flags.format, context.out);
     return kExitOk;
   }
+  // Before the command, so they are read before it is pasted on the agent's host.
+  for (const Json& warning : JsonArray(*answer, "warnings")) {
+    if (warning.is_string()) context.err << "wwctl: warning: " << warning.get<std::string>() << '\n';
+  }
   std::string command = JsonString(*answer, "installCommand");
   std::string token = JsonString(*answer, "token");
   if (command.empty() || token.empty()) {
@@ -66,6 +73,54 @@ int RunTokenCreate(const TokenFlags& flags, CommandContext& context) {
   return kExitOk;
 }
 
+int RunTokenList(const TokenFlags& flags, CommandContext& context) {
+  Result<std::unique_ptr<ApiClient>> client = ConnectToReconciler(flags.remote, context);
+  if (!client.ok()) return ReportError(context, kExitUsage, client.status().message());
+  Result<ApiResponse> response = (*client)->Get("/v1/tokens");
+  if (!response.ok()) return ReportError(context, kExitUsage, response.status().message());
+  if (response->status != 200) return ReportAnswerError(context, *response, kExitFailure);
+  Result<Json> answer = ParseAnswer(*response);
+  if (!answer.ok()) return ReportError(context, kExitFailure, answer.status().message());
+  const Json& tokens = JsonArray(*answer, "tokens");
+  if (flags.format != "text") {
+    PrintData(tokens, flags.format, context.out);
+    return kExitOk;
+  }
+  if (tokens.empty()) {
+    context.err << "No tokens.\n";
+    return kExitOk;
+  }
+  Table table({"ID", "TYPE", "NAME", "STATE", "CREATED", "EXPIRES", "CREATED BY"});
+  for (const Json& token : tokens) {
+    std::string name = JsonString(token, "name");
+    table.AddRow({JsonString(token, "id"), JsonString(token, "type"), name.empty() ? "-" : name,
+                  JsonString(token, "state"), UtcTime(JsonInteger(token, "createdAt")),
+                  UtcTime(JsonInteger(token, "expiresAt")), JsonString(token, "createdBy")});
+  }
+  table.Print(context.out);
+  return kExitOk;
+}
+
+int RunTokenRevoke(const TokenFlags& flags, CommandContext& context) {
+  Result<std::unique_ptr<ApiClient>> client = ConnectToReconciler(flags.remote, context);
+  if (!client.ok()) return ReportError(context, kExitUsage, client.status().message());
+  Result<ApiResponse> response = (*client)->Delete("/v1/tokens/" + flags.id);
+  if (!response.ok()) return ReportError(context, kExitUsage, response.status().message());
+  if (response->status != 204 && response->status != 200) return ReportAnswerError(context, *response, kExitFailure);
+  context.out << "Token " << flags.id << " revoked; it can no longer enroll an agent.\n";
+  return kExitOk;
+}
+
+// A token id as `token list` shows it (pki/token.h): 8 of [a-z0-9]. Checked here so a typo
+// never becomes a different request path.
+bool IsTokenId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 CommandRun RegisterToken(CLI::App& command) {
@@ -74,6 +129,8 @@ CommandRun RegisterToken(CLI::App& command) {
   command.footer(
       "Example:\n"
       "  wwctl token create --type server --name vps --ttl 1h\n"
+      "  wwctl token list\n"
+      "  wwctl token revoke k3v9x2ab\n"
       "  wwctl token create --help");
   CLI::App* create = command.add_subcommand("create", "Create a single-use enrollment token and print the install command");
   create->add_option("--type", flags->type, "The agent's mode: server (has a public endpoint) or client")
@@ -92,9 +149,43 @@ CommandRun RegisterToken(CLI::App& command) {
       "  1  the reconciler refused\n"
       "  2  usage or config error, or the reconciler could not be reached\n"
       "\n"
+      "A warning (on stderr) says when the fleet's current revision does not name the agent, or\n"
+      "names it in the other mode (a Tunnel's agent is a server, a Peer's agent a client).\n"
+      "\n"
       "Example:\n"
       "  wwctl token create --type server --name vps --ttl 1h");
-  return [flags](CommandContext& context) { return RunTokenCreate(*flags, context); };
+
+  CLI::App* list = command.add_subcommand("list", "List enrollment tokens (never their secrets), newest first");
+  AddConfigFlag(*list, flags->remote);
+  AddOutputFlag(*list, flags->format, {"text", "json", "yaml"}, "text: a table; json, yaml: the reconciler's answer");
+  list->footer(
+      "STATE is active, used (an agent enrolled with it), expired or revoked.\n"
+      "\n"
+      "Example:\n"
+      "  wwctl token list");
+
+  CLI::App* revoke = command.add_subcommand("revoke", "Revoke an unused enrollment token at once");
+  revoke->add_option("id", flags->id, "The token's id, as `wwctl token list` shows it")->required()->type_name("ID");
+  AddConfigFlag(*revoke, flags->remote);
+  revoke->footer(
+      "Exit status:\n"
+      "  0  revoked (revoking twice is fine)\n"
+      "  1  the reconciler refused (unknown id: HTTP 404; already used: HTTP 409, delete the agent instead)\n"
+      "  2  usage or config error, or the reconciler could not be reached\n"
+      "\n"
+      "Example:\n"
+      "  wwctl token revoke k3v9x2ab");
+
+  return [flags, list, revoke](CommandContext& context) {
+    if (list->parsed()) return RunTokenList(*flags, context);
+    if (revoke->parsed()) {
+      if (!IsTokenId(flags->id)) {
+        return ReportError(context, kExitUsage, "\"" + flags->id + "\" is not a token id (lowercase letters and digits)");
+      }
+      return RunTokenRevoke(*flags, context);
+    }
+    return RunTokenCreate(*flags, context);
+  };
 }
 
 }  // namespace ww::cli

@@ -194,6 +194,10 @@ int Run(const DaemonOptions& flags) {
   enrollment.on_enrolled = [&service_for_enrollment](const std::string& name) {
     if (service_for_enrollment != nullptr) (void)service_for_enrollment->AgentEnrolled(name);
   };
+  enrollment.token_warnings = [&service_for_enrollment](TokenType type, const std::string& name) {
+    return service_for_enrollment != nullptr ? service_for_enrollment->TokenWarnings(type, name)
+                                             : std::vector<std::string>{};
+  };
   RateLimiter limiter(RateLimit{flags.enroll_rate, 60}, SystemNow);
   if (flags.enroll_rate > 0) {
     enrollment.allow_attempt = [&limiter](std::string_view key) { return limiter.Allow(key); };

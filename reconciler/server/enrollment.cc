@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "reconciler/pki/token.h"
 #include "schema/net.h"
@@ -45,6 +46,14 @@ Result<TokenType> ParseTokenType(const std::string& text, const char* field) {
   if (text == "client") return TokenType::kClient;
   return Status::InvalidArgument(std::string("field \"") + field + "\" must be \"server\" or \"client\", not \"" +
                                  text + "\"");
+}
+
+// "revoked", "used", "expired" or "active", in that order of precedence.
+const char* TokenState(const TokenRecord& token, std::int64_t now) {
+  if (token.revoked_at) return "revoked";
+  if (token.used_at) return "used";
+  if (token.expires_at <= now) return "expired";
+  return "active";
 }
 
 class EnrollmentRoutes {
@@ -102,10 +111,48 @@ class EnrollmentRoutes {
                           " --token-file TOKEN_FILE --ca-pin " + options_.ca_pin + " --mode " + *type_text +
                           " --state-dir " + kDefaultAgentStateDir;
     if (!record.name.empty()) command += " --name " + record.name;
+    std::vector<std::string> warnings;
+    if (options_.token_warnings) warnings = options_.token_warnings(record.type, record.name);
     return JsonResponse(200, Json{{"token", token->text},
                                   {"id", token->id},
                                   {"expiresAt", record.expires_at},
-                                  {"installCommand", command}});
+                                  {"installCommand", command},
+                                  {"warnings", warnings}});
+  }
+
+  HttpResponse ListTokens(const HttpRequest& request) const {
+    if (!request.identity || request.identity->kind != IdentityKind::kAdmin) {
+      return ErrorResponse(403, "listing tokens needs an admin certificate");
+    }
+    Result<std::vector<TokenRecord>> tokens = store_.ListTokens();
+    if (!tokens.ok()) return ErrorResponse(500, "internal error");
+    std::int64_t now = options_.now();
+    Json list = Json::array();
+    for (const TokenRecord& token : *tokens) {
+      // Never the secret's hash: it is the only thing standing in for the secret.
+      list.push_back(Json{{"id", token.id},
+                          {"type", token.type == TokenType::kServer ? "server" : "client"},
+                          {"name", token.name},
+                          {"state", TokenState(token, now)},
+                          {"createdBy", token.created_by},
+                          {"createdAt", token.created_at},
+                          {"expiresAt", token.expires_at},
+                          {"usedAt", token.used_at ? Json(*token.used_at) : Json(nullptr)},
+                          {"revokedAt", token.revoked_at ? Json(*token.revoked_at) : Json(nullptr)}});
+    }
+    return JsonResponse(200, Json{{"tokens", std::move(list)}});
+  }
+
+  HttpResponse RevokeToken(const HttpRequest& request) const {
+    if (!request.identity || request.identity->kind != IdentityKind::kAdmin) {
+      return ErrorResponse(403, "revoking tokens needs an admin certificate");
+    }
+    const std::string& id = request.path_parameters.at(0);
+    Status revoked = store_.RevokeToken(id, options_.now());
+    if (revoked.code() == StatusCode::kNotFound) return ErrorResponse(404, revoked.message());
+    if (revoked.code() == StatusCode::kFailedPrecondition) return ErrorResponse(409, revoked.message());
+    if (!revoked.ok()) return ErrorResponse(500, "internal error");
+    return HttpResponse{204, "application/json", ""};
   }
 
   HttpResponse Enroll(const HttpRequest& request) const {
@@ -231,6 +278,11 @@ Status RegisterEnrollmentRoutes(HttpsServer& server, const CertificateAuthority&
                                   [routes](const HttpRequest& request) { return routes->GetCa(request); }));
   WW_RETURN_IF_ERROR(server.Route(HttpMethod::kPost, "/v1/tokens", authenticated,
                                   [routes](const HttpRequest& request) { return routes->CreateToken(request); }));
+  WW_RETURN_IF_ERROR(server.Route(HttpMethod::kGet, "/v1/tokens", authenticated,
+                                  [routes](const HttpRequest& request) { return routes->ListTokens(request); }));
+  // Token ids are the "<id>" of "wwt_<id>_<secret>": lowercase hex (pki/token.h).
+  WW_RETURN_IF_ERROR(server.Route(HttpMethod::kDelete, "/v1/tokens/([0-9a-z]{1,64})", authenticated,
+                                  [routes](const HttpRequest& request) { return routes->RevokeToken(request); }));
   return server.Route(HttpMethod::kPost, "/v1/enroll", anonymous,
                       [routes](const HttpRequest& request) { return routes->Enroll(request); });
 }

@@ -3,7 +3,10 @@
 //   GET  /v1/ca       no client certificate; the CA certificate (PEM), checked by the agent
 //                     against its pin before it sends anything secret.
 //   POST /v1/tokens   admin certificate; {"type","name"?,"ttlSeconds"?} -> a single-use token,
-//                     shown once and stored hashed, with the agent's install command.
+//                     shown once and stored hashed, with the agent's install command and
+//                     warnings when the fleet does not name that agent or uses it in the other mode.
+//   GET  /v1/tokens   admin certificate; every token without its secret, newest first.
+//   DELETE /v1/tokens/{id}  admin certificate; revokes an unused token (204).
 //   POST /v1/enroll   no client certificate; {token, csr, wireguardPublicKey, hostname, mode,
 //                     name?, version?} -> {"certificate","agent"}. Every token refusal is the same
 //                     401; a valid token used outside its scope (mode other than its type, or a
@@ -16,6 +19,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "reconciler/api/https_server.h"
 #include "reconciler/pki/certificate_authority.h"
@@ -42,6 +46,9 @@ struct EnrollmentOptions {
   // Called after an agent enrolled (its record is stored), e.g. to render the agents that
   // peer with it: its WireGuard key is new. Unset: nothing.
   std::function<void(const std::string& agent_name)> on_enrolled;
+  // Warnings for a new token of `type` meant for agent `name` ("" = no name), e.g.
+  // FleetService::TokenWarnings: they go into the answer's "warnings". Unset: none.
+  std::function<std::vector<std::string>(TokenType type, const std::string& name)> token_warnings;
 };
 
 // REQUIRES: before server.Start(); `ca` and `store` outlive the server.

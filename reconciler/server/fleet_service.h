@@ -151,6 +151,11 @@ class FleetService {
   // every agent, since its WireGuard key is new. An agent's first contact does the same.
   Status AgentEnrolled(const std::string& name);
 
+  // EnrollmentOptions::token_warnings: a token for an agent the current revision does not
+  // name, or of the other mode than the fleet's use of that name (a Tunnel's agent is a
+  // server, a Peer's agent a client), enrolls an agent that gets nothing or cannot enroll.
+  std::vector<std::string> TokenWarnings(TokenType type, const std::string& name);
+
  private:
   // The git commit a forced apply or rollback replaced: the fleet is diverged from git
   // until the next commit arrives.

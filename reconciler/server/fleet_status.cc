@@ -71,6 +71,24 @@ std::string ForwardState(const std::string& phase) {
 
 }  // namespace
 
+std::vector<std::string> FleetService::TokenWarnings(TokenType type, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (name.empty() || !current_) return {};
+  const std::string revision = "revision " + std::to_string(current_->record.id);
+  if (!current_->fleet_agents.contains(name)) {
+    return {"agent \"" + name + "\" is not in the fleet (" + revision +
+            " names it in no Tunnel.spec.agent or Peer.spec.agent): it can enroll but gets an empty config"};
+  }
+  // A tunnel server needs the server role; an agent that only joins tunnels is a client.
+  const bool server = ExpectedRoleLocked(name) == AgentRole::kServer;
+  if (type == (server ? TokenType::kServer : TokenType::kClient)) return {};
+  const char* wanted = server ? "server" : "client";
+  const char* given = type == TokenType::kServer ? "server" : "client";
+  std::string use = server ? "runs a Tunnel" : "is a Peer's agent";
+  return {"agent \"" + name + "\" " + use + " in " + revision + ", so it enrolls with --mode " + wanted +
+          "; this token is for a " + given + " agent (create it with --type " + wanted + ")"};
+}
+
 Result<std::string> FleetService::StatusJson() {
   std::lock_guard lock(mutex_);
   return StatusJsonLocked(options_.now());
@@ -176,15 +194,25 @@ Result<std::string> FleetService::StatusJsonLocked(int64_t now) {
         if (observed_peer != nullptr && observed_peer->latest_handshake > 0) {
           handshake_age = std::max<int64_t>(0, now - observed_peer->latest_handshake);
         }
+        // An unmanaged device (a phone, a laptop) has no agent and no reports: the page and
+        // wwctl show it apart from the agents' peers.
         peers.push_back(Json{{"name", peer.metadata.name},
                              {"agent", peer.spec.agent ? Json(*peer.spec.agent) : Json(nullptr)},
+                             {"managed", peer.IsManaged()},
                              {"address", address ? Json(address->ToString() + "/32") : Json(nullptr)},
                              {"handshakeAgeSeconds", handshake_age},
                              {"rxBytes", observed_peer != nullptr ? observed_peer->rx_bytes : 0},
                              {"txBytes", observed_peer != nullptr ? observed_peer->tx_bytes : 0}});
       }
+      // The server's enrolled WireGuard key: what `wwctl peer new/config` puts in a device's
+      // config (public, like the endpoint).
+      Json server_key = Json(nullptr);
+      if (server != agents_.end() && server->second.record) {
+        server_key = server->second.record->wireguard_public_key.ToBase64();
+      }
       tunnels.push_back(Json{{"name", tunnel.metadata.name},
                              {"server", tunnel.spec.agent},
+                             {"serverPublicKey", server_key},
                              {"interface", tunnel.spec.interface},
                              {"selfHeal", tunnel.spec.self_heal},
                              {"peers", std::move(peers)}});
@@ -193,8 +221,7 @@ Result<std::string> FleetService::StatusJsonLocked(int64_t now) {
     TemplateIndex templates(fleet);
     for (const PortForward& forward : fleet.forwards) {
       std::vector<PortSet> sets = ForwardPortSets(templates, forward);
-      std::string protocol = sets.size() == 1 ? std::string(ProtocolName(sets.front().protocol)) : "mixed";
-      std::string ports = sets.size() == 1 ? FormatPortList(sets.front().ranges) : DescribePortSets(sets);
+      PortSummary summary = SummarizePortSets(sets);
       std::string to = forward.spec.to.address.ToString();
       if (forward.spec.to.port) {
         to += ":" + std::to_string(*forward.spec.to.port);
@@ -207,8 +234,8 @@ Result<std::string> FleetService::StatusJsonLocked(int64_t now) {
       forwards.push_back(Json{{"name", forward.metadata.name},
                               {"tunnel", forward.spec.tunnel},
                               {"agent", agent},
-                              {"protocol", protocol},
-                              {"ports", ports},
+                              {"protocol", summary.protocol},
+                              {"ports", summary.ports},
                               {"template", forward.spec.template_name ? Json(*forward.spec.template_name) : Json(nullptr)},
                               {"to", to},
                               {"description", forward.spec.description},

@@ -16,6 +16,7 @@ std::string_view BadgeColor(BadgeState state) {
     case BadgeState::kPending: return "#d08a11";
     case BadgeState::kDegraded: return "#d0342c";
     case BadgeState::kNoRevision: return "#8a8a8a";
+    case BadgeState::kWaitingForEnrollment: return "#d08a11";
   }
   return "#8a8a8a";
 }
@@ -46,17 +47,20 @@ Result<BadgeSummary> SummarizeSnapshot(std::string_view snapshot_json) {
   if (!snapshot.revision) return summary;
   if (snapshot.converged) return BadgeSummary{BadgeState::kConverged, 0};
   bool degraded = false;
+  bool waiting = false;  // an agent the revision names has not enrolled yet
   for (const SnapshotView::Agent& agent : snapshot.agents) {
     if (agent.phase == "degraded" || agent.phase == "disconnected" || agent.phase == "render-failed" ||
         !agent.connected) {
-      degraded = true;
+      (agent.enrolled ? degraded : waiting) = true;
     } else if (agent.phase != "converged") {
       ++summary.pending_agents;
     }
   }
   for (const SnapshotView::Forward& forward : snapshot.forwards) degraded = degraded || forward.state == "failed";
-  summary.state = degraded ? BadgeState::kDegraded : BadgeState::kPending;
-  if (degraded) summary.pending_agents = 0;
+  if (degraded || waiting) {
+    return BadgeSummary{degraded ? BadgeState::kDegraded : BadgeState::kWaitingForEnrollment, 0};
+  }
+  summary.state = BadgeState::kPending;
   return summary;
 }
 
@@ -66,6 +70,7 @@ std::string BadgeMessage(const BadgeSummary& summary) {
     case BadgeState::kPending: return std::to_string(summary.pending_agents) + " pending";
     case BadgeState::kDegraded: return "degraded";
     case BadgeState::kNoRevision: return "no revision";
+    case BadgeState::kWaitingForEnrollment: return "waiting for enrollment";
   }
   return "unknown";
 }

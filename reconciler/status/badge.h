@@ -12,7 +12,7 @@ namespace ww {
 
 inline constexpr std::string_view kBadgeContentType = "image/svg+xml";
 
-enum class BadgeState { kConverged, kPending, kDegraded, kNoRevision };
+enum class BadgeState { kConverged, kPending, kDegraded, kNoRevision, kWaitingForEnrollment };
 
 struct BadgeSummary {
   BadgeState state = BadgeState::kNoRevision;
@@ -22,10 +22,12 @@ struct BadgeSummary {
 };
 
 // kNoRevision without a revision; kConverged when the snapshot says so; kDegraded when an
-// agent is degraded, disconnected or failed to render, or a forward failed; else kPending.
+// enrolled agent is degraded, disconnected or failed to render, or a forward failed;
+// kWaitingForEnrollment when the only such agents have not enrolled yet (a fresh install is
+// not a fault); else kPending.
 Result<BadgeSummary> SummarizeSnapshot(std::string_view snapshot_json);
 
-// "converged", "2 pending", "degraded", "no revision".
+// "converged", "2 pending", "degraded", "no revision", "waiting for enrollment".
 std::string BadgeMessage(const BadgeSummary& summary);
 
 std::string BadgeSvg(const BadgeSummary& summary);

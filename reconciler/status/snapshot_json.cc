@@ -106,6 +106,7 @@ SnapshotView ReadSnapshot(const Json& root) {
     SnapshotView::Agent entry;
     entry.name = String(agent, path, "name");
     entry.connected = Boolean(agent, path, "connected");
+    if (Field(agent, "enrolled") != nullptr) entry.enrolled = Boolean(agent, path, "enrolled");
     entry.last_seen = OptionalInteger(agent, path, "lastSeen");
     entry.generation = Integer(agent, path, "generation");
     entry.applied_generation = Integer(agent, path, "appliedGeneration");

@@ -25,6 +25,7 @@ struct SnapshotView {
   struct Agent {
     std::string name;
     bool connected = false;
+    bool enrolled = true;  // false: the revision names it, it has not enrolled yet
     std::optional<std::int64_t> last_seen;
     std::int64_t generation = 0;
     std::int64_t applied_generation = 0;

@@ -145,9 +145,16 @@ CREATE UNIQUE INDEX agents_enrolled_key ON agents(wireguard_public_key) WHERE de
 CREATE INDEX agents_by_name ON agents(name);
 )sql";
 
+// Tokens can be revoked before use (`wwctl token revoke ID`).
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE tokens ADD COLUMN revoked_at INTEGER;
+)sql";
+
 const std::vector<MigrationStep>& Steps() {
-  static const std::vector<MigrationStep> steps = {
-      {1, kSchemaV1, ForeignKeys::kOn}, {2, kSchemaV2, ForeignKeys::kOn}, {3, kSchemaV3, ForeignKeys::kOffDuringStep}};
+  static const std::vector<MigrationStep> steps = {{1, kSchemaV1, ForeignKeys::kOn},
+                                                   {2, kSchemaV2, ForeignKeys::kOn},
+                                                   {3, kSchemaV3, ForeignKeys::kOffDuringStep},
+                                                   {4, kSchemaV4, ForeignKeys::kOn}};
   return steps;
 }
 

@@ -78,6 +78,10 @@ Status QuickCheck(sqlite3* db) {
   return Status::Ok();
 }
 
+// The columns ReadToken reads, in its order.
+constexpr std::string_view kTokenColumns =
+    "id, secret_sha256, type, name, created_by, created_at, expires_at, used_at, bound_spki, revoked_at";
+
 TokenRecord ReadToken(const Statement& row) {
   TokenRecord token;
   token.id = row.ColumnText(0);
@@ -92,6 +96,7 @@ TokenRecord ReadToken(const Statement& row) {
   token.expires_at = row.ColumnInt(6);
   token.used_at = row.ColumnOptionalInt(7);
   token.bound_spki = row.ColumnOptionalText(8);
+  token.revoked_at = row.ColumnOptionalInt(9);
   return token;
 }
 
@@ -161,6 +166,42 @@ Status Store::CreateToken(const TokenRecord& token) {
   });
 }
 
+Result<std::vector<TokenRecord>> Store::ListTokens() {
+  std::lock_guard lock(mutex_);
+  WW_ASSIGN_OR_RETURN(Statement select,
+                      Statement::Prepare(db_, "SELECT " + std::string(kTokenColumns) +
+                                                  " FROM tokens ORDER BY created_at DESC, id"));
+  std::vector<TokenRecord> tokens;
+  while (true) {
+    WW_ASSIGN_OR_RETURN(bool has_row, select.Step());
+    if (!has_row) break;
+    tokens.push_back(ReadToken(select));
+  }
+  return tokens;
+}
+
+Status Store::RevokeToken(const std::string& id, int64_t now) {
+  std::lock_guard lock(mutex_);
+  return WriteTransaction([&]() -> Status {
+    std::optional<int64_t> used_at;
+    {
+      WW_ASSIGN_OR_RETURN(Statement select, Statement::Prepare(db_, "SELECT used_at FROM tokens WHERE id = ?"));
+      select.BindText(1, id);
+      WW_ASSIGN_OR_RETURN(bool found, select.Step());
+      if (!found) return Status::NotFound("no token with id \"" + id + "\"");
+      used_at = select.ColumnOptionalInt(0);
+    }
+    if (used_at) {
+      return Status::FailedPrecondition("token " + id + " was already used to enroll an agent; delete the agent "
+                                        "(wwctl agent delete NAME) to revoke its access");
+    }
+    WW_ASSIGN_OR_RETURN(Statement update,
+                        Statement::Prepare(db_, "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"));
+    update.BindInt(1, now).BindText(2, id);
+    return update.Run().WithContext("revoking token " + id);
+  });
+}
+
 Result<TokenRecord> Store::ConsumeToken(const std::string& id, const Sha256& secret_sha256, int64_t now,
                                         const std::string& spki) {
   std::lock_guard lock(mutex_);
@@ -195,8 +236,7 @@ Result<TokenRecord> Store::ConsumeTokenInTransaction(const std::string& id, cons
                                                      int64_t now, const std::string& spki) {
   WW_ASSIGN_OR_RETURN(Statement select,
                       Statement::Prepare(db_,
-                                         "SELECT id, secret_sha256, type, name, created_by, created_at, "
-                                         "expires_at, used_at, bound_spki FROM tokens WHERE id = ?"));
+                                         "SELECT " + std::string(kTokenColumns) + " FROM tokens WHERE id = ?"));
   select.BindText(1, id);
   WW_ASSIGN_OR_RETURN(bool found, select.Step());
   // An unknown id still pays for one comparison, so timing does not tell it apart.
@@ -211,7 +251,7 @@ Result<TokenRecord> Store::ConsumeTokenInTransaction(const std::string& id, cons
   WW_ASSIGN_OR_RETURN(Statement update,
                       Statement::Prepare(db_,
                                          "UPDATE tokens SET used_at = ?, bound_spki = ? "
-                                         "WHERE id = ? AND used_at IS NULL AND expires_at > ?"));
+                                         "WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?"));
   update.BindInt(1, now).BindText(2, spki).BindText(3, id).BindInt(4, now);
   WW_RETURN_IF_ERROR(update.Run());
   if (sqlite3_changes(db_) != 1) return TokenRefused();

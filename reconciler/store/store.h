@@ -35,6 +35,7 @@ struct TokenRecord {
   int64_t expires_at = 0;
   std::optional<int64_t> used_at;
   std::optional<std::string> bound_spki;  // "sha256:<hex>" of the key that used it
+  std::optional<int64_t> revoked_at;      // revoked before use: refused like an unknown token
   friend bool operator==(const TokenRecord&, const TokenRecord&) = default;
 };
 
@@ -157,8 +158,14 @@ class Store {
 
   Result<ConnectionSettings> Settings();
 
-  // Tokens. REQUIRES: token.used_at and bound_spki are empty.
+  // Tokens. REQUIRES: token.used_at, bound_spki and revoked_at are empty.
   Status CreateToken(const TokenRecord& token);
+  // Every token ever created (secret hashes included; callers show only the rest), newest first.
+  Result<std::vector<TokenRecord>> ListTokens();
+  // Makes an unused token unusable at once. kNotFound for an unknown id; kFailedPrecondition
+  // for a token already used (its agent exists: delete the agent instead). Revoking twice
+  // keeps the first time.
+  Status RevokeToken(const std::string& id, int64_t now);
   // Marks the token used and bound to `spki`, and returns it. Every refusal is
   // kInvalidArgument with kTokenRefusedMessage. Of concurrent calls, exactly one wins.
   Result<TokenRecord> ConsumeToken(const std::string& id, const Sha256& secret_sha256, int64_t now,

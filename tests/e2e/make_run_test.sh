@@ -40,4 +40,9 @@ fi
 grep -q '"name":"home-gw"' <<< "$status" && grep -q '"name":"vps"' <<< "$status" \
   && ok "the homelab agents are listed (waiting for enrollment)" || bad "agents missing in status.json"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$STATUS/")" = 200 ] && ok "the page itself answers" || bad "the page does not answer"
+# Defect 11: make run builds the three programs it runs, not the test suites.
+plan=$(make -s -C "$ROOT" -n run BUILD_DIR="$BUILD" JOBS=1 2>&1)
+grep -q -- "--target wirewarp-reconciler wirewarp-agent wwctl" <<< "$plan" \
+  && ! grep -qE "^cmake --build $BUILD -j 1\$" <<< "$plan" && ok "make run builds only wirewarp-reconciler, wirewarp-agent and wwctl" \
+  || bad "make -n run: $plan"
 [ $failures = 0 ] && echo "make_run: all checks passed" || { cat "$WORK/out"; echo "make_run: $failures check(s) failed"; exit 1; }

@@ -219,6 +219,10 @@ expect_dom converged \
   "text:Updated "
 grep -q 'id="rejected"' "$WORK/converged.html" && fail "converged: a rejected-commit section is shown"
 grep -q 'id="banner-diverged"' "$WORK/converged.html" && fail "converged: a divergence from git is shown"
+# Defect 11: a phone (unmanaged) is flagged and counted apart from the agents' peers.
+expect_dom converged "id-text:tunnels=unmanaged" "id-text:tile-peers=1 / 1" "id-text:tile-devices=0 / 1" \
+  "id-text:tile-devices=devices online"
+
 screenshots converged
 
 echo "== the listener's answers"
@@ -244,6 +248,21 @@ grep -qx 'wirewarp_fleet_converged 1' <<< "$metrics" || fail "/metrics lacks wir
 grep -qx 'wirewarp_agent_connected{agent="home-gw"} 1' <<< "$metrics" || fail "/metrics lacks home-gw's connection"
 badge=$(curl -s --max-time 10 "http://127.0.0.1:$PORT/badge.svg")
 grep -q '<title>wirewarp: converged</title>' <<< "$badge" || fail "/badge.svg is not the converged badge"
+
+echo "== fresh install: waiting for enrollment, not degraded"
+start_fixture "$TESTDATA/enrollment.json"
+dump_dom enrollment
+expect_dom enrollment \
+  "class:banner-warn" "id-text:banner-title=Waiting for enrollment" \
+  "id-text:banner-detail=home-gw and vps have not enrolled yet" \
+  "id-text:enroll-commands=wwctl token create --type server --name vps" \
+  "id-text:enroll-commands=wwctl token create --type client --name home-gw" \
+  "id-text:forwards=udp 2302-2305,27016" "id-text:tunnels=unmanaged" "id-text:tile-peers=0 / 1"
+grep -q 'banner-bad' "$WORK/enrollment.html" && fail "enrollment: the banner is red"
+grep -q 'Fleet degraded' "$WORK/enrollment.html" && fail "enrollment: the page says degraded"
+badge=$(curl -s --max-time 10 "http://127.0.0.1:$PORT/badge.svg")
+grep -q '<title>wirewarp: waiting for enrollment</title>' <<< "$badge" || fail "enrollment: /badge.svg is not the waiting badge"
+screenshots enrollment
 
 echo "== degraded fleet with a rejected commit"
 start_fixture "$TESTDATA/degraded.json"

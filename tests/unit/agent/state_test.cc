@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "agent/state/state_dir.h"
-#include "agent/state/wireguard_keys.h"
+#include "reconciler/pki/wireguard_keys.h"
 #include "agent/system/process_runner.h"
 #include "schema/wire_json.h"
 #include "tests/support/temporary_directory.h"

@@ -33,6 +33,7 @@
 #include "reconciler/api/https_server.h"
 #include "reconciler/server/bootstrap.h"
 #include "tests/support/temporary_directory.h"
+#include "tests/unit/cli/wwctl_in_process.h"
 #include "tests/unit/cli/wwctl_process.h"
 
 namespace ww::cli {
@@ -75,6 +76,8 @@ class FakeReconciler {
     REQUIRE(server_->Route(HttpMethod::kPost, "/v1/revisions", upload, Handler()).ok());
     REQUIRE(server_->Route(HttpMethod::kPost, "/v1/revisions/([0-9]{1,20})/rollback", {}, Handler()).ok());
     REQUIRE(server_->Route(HttpMethod::kPost, "/v1/tokens", {}, Handler()).ok());
+    REQUIRE(server_->Route(HttpMethod::kGet, "/v1/tokens", {}, Handler()).ok());
+    REQUIRE(server_->Route(HttpMethod::kDelete, "/v1/tokens/([0-9a-z]{1,64})", {}, Handler()).ok());
     REQUIRE(server_->Route(HttpMethod::kDelete, "/v1/agents/([a-z0-9-]{1,63})", {}, Handler()).ok());
     Result<int> port = server_->Start("127.0.0.1", 0);
     REQUIRE(port.ok());
@@ -140,27 +143,11 @@ class FakeReconciler {
   std::atomic<std::chrono::milliseconds> delay_{std::chrono::milliseconds(0)};
 };
 
-struct Run {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using Run = InProcessRun;
 
 // Runs wwctl in-process with exactly `args`.
 Run WwctlArgs(const std::vector<std::string>& args, const std::string& input = "") {
-  std::vector<std::string> storage{"wwctl"};
-  storage.insert(storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : storage) argv.push_back(arg.data());
-  std::istringstream in(input);
-  std::ostringstream out;
-  std::ostringstream err;
-  CommandContext context{in, out, err};
-  Run run;
-  run.exit_code = RunWwctl(static_cast<int>(argv.size()), argv.data(), context);
-  run.out = out.str();
-  run.err = err.str();
-  return run;
+  return RunWwctlInProcess(args, input);
 }
 
 // Runs wwctl in-process with the fake's config (--config last).
@@ -185,9 +172,9 @@ const char* const kStatus = R"({"now": 1763780000, "converged": false,
             {"name": "nas", "mode": "client", "connected": true, "lastSeen": 1763779999, "phase": "degraded",
              "generation": 12, "appliedGeneration": 10, "lastError": "wg: interface busy\nmore", "consecutiveFailures": 3}],
  "tunnels": [{"name": "home", "server": "vps", "interface": "wg0", "selfHeal": true,
-              "peers": [{"name": "home-gw", "agent": "home-gw", "address": "10.8.0.2/32",
+              "peers": [{"name": "home-gw", "agent": "home-gw", "managed": true, "address": "10.8.0.2/32",
                          "handshakeAgeSeconds": 12, "rxBytes": 1536, "txBytes": 300},
-                        {"name": "phone", "agent": null, "address": "10.8.0.3/32",
+                        {"name": "phone", "agent": null, "managed": false, "address": "10.8.0.3/32",
                          "handshakeAgeSeconds": null, "rxBytes": 0, "txBytes": 0}]}],
  "forwards": [{"name": "minecraft", "tunnel": "home", "agent": "vps", "protocol": "tcp",
                "ports": "25565", "to": "192.168.1.10:25565", "description": "", "state": "applied"}],
@@ -449,9 +436,9 @@ TEST_CASE("get lists agents, tunnels, peers and forwards as aligned tables") {
         "home   vps      wg0         2       yes\n");
   Run peers = Wwctl(fake, {"get", "peers"});
   CHECK(peers.out ==
-        "NAME      TUNNEL   AGENT     ADDRESS       HANDSHAKE   RX        TX\n"
-        "home-gw   home     home-gw   10.8.0.2/32   12s ago     1.5 KiB   300 B\n"
-        "phone     home     -         10.8.0.3/32   never       0 B       0 B\n");
+        "NAME      TUNNEL   AGENT         ADDRESS       HANDSHAKE   RX        TX\n"
+        "home-gw   home     home-gw       10.8.0.2/32   12s ago     1.5 KiB   300 B\n"
+        "phone     home     (unmanaged)   10.8.0.3/32   never       0 B       0 B\n");
   Run forwards = Wwctl(fake, {"get", "forwards"});
   CHECK(forwards.out ==
         "NAME        TUNNEL   AGENT   PROTOCOL   PORTS   TO                   STATE\n"
@@ -469,7 +456,7 @@ TEST_CASE("get -o json and -o yaml pass the reconciler's data through") {
   Run peers = Wwctl(fake, {"get", "peers", "-o", "json"});
   Json flat = Json::parse(peers.out);
   REQUIRE(flat["peers"].size() == 2);
-  CHECK(flat["peers"][1] == Json::parse(R"({"tunnel": "home", "name": "phone", "agent": null, "address": "10.8.0.3/32",
+  CHECK(flat["peers"][1] == Json::parse(R"({"tunnel": "home", "name": "phone", "agent": null, "managed": false, "address": "10.8.0.3/32",
                                             "handshakeAgeSeconds": null, "rxBytes": 0, "txBytes": 0})"));
   Run yaml = Wwctl(fake, {"get", "forwards", "-o", "yaml"});
   CHECK(yaml.out ==
@@ -718,6 +705,49 @@ TEST_CASE("token create posts the type, name and ttl and prints the install comm
   CHECK(fake.requests().size() == 2);
 }
 
+// Defect 11: the reconciler's warnings come before the install command; token list and revoke.
+TEST_CASE("token create prints the reconciler's warnings; token list and token revoke") {
+  FakeReconciler fake;
+  fake.Answer("POST /v1/tokens", 200, R"({"token": "wwt_abc", "id": "t1", "expiresAt": 1763866400,
+    "installCommand": "wirewarp-agent enroll --url https://vps.example:8443 --token wwt_abc --ca-pin sha256:00 --mode client",
+    "warnings": ["agent \"nas\" is not in the fleet (revision 3 names it in no Tunnel.spec.agent or Peer.spec.agent): it can enroll but gets an empty config"]})");
+  Run warned = Wwctl(fake, {"token", "create", "--type", "client", "--name", "nas"});
+  CHECK(warned.exit_code == 0);
+  CHECK(warned.out == "wirewarp-agent enroll --url https://vps.example:8443 --token wwt_abc --ca-pin sha256:00 --mode client\n");
+  CHECK(warned.err.find("wwctl: warning: agent \"nas\" is not in the fleet (revision 3 names it in no "
+                        "Tunnel.spec.agent or Peer.spec.agent): it can enroll but gets an empty config\nRun this on") == 0);
+
+  fake.Answer("GET /v1/tokens", 200, R"({"tokens": [
+    {"id": "k3v9x2ab", "type": "server", "name": "vps", "state": "active", "createdBy": "wirewarp://default/admin/admin",
+     "createdAt": 1763780000, "expiresAt": 1763866400, "usedAt": null, "revokedAt": null},
+    {"id": "p0q1r2s3", "type": "client", "name": "", "state": "used", "createdBy": "wirewarp://default/admin/admin",
+     "createdAt": 1763700000, "expiresAt": 1763786400, "usedAt": 1763700100, "revokedAt": null}]})");
+  Run list = Wwctl(fake, {"token", "list"});
+  CHECK(list.exit_code == 0);
+  CHECK(list.out ==
+        "ID         TYPE     NAME   STATE    CREATED                EXPIRES                CREATED BY\n"
+        "k3v9x2ab   server   vps    active   2025-11-22T02:53:20Z   2025-11-23T02:53:20Z   wirewarp://default/admin/admin\n"
+        "p0q1r2s3   client   -      used     2025-11-21T04:40:00Z   2025-11-22T04:40:00Z   wirewarp://default/admin/admin\n");
+  Run list_json = Wwctl(fake, {"token", "list", "-o", "json"});
+  CHECK(Json::parse(list_json.out).size() == 2);
+
+  fake.Answer("DELETE /v1/tokens/k3v9x2ab", 204, "");
+  fake.Answer("DELETE /v1/tokens/p0q1r2s3", 409, R"({"error": "token p0q1r2s3 was already used to enroll an agent"})");
+  Run revoked = Wwctl(fake, {"token", "revoke", "k3v9x2ab"});
+  CHECK(revoked.exit_code == 0);
+  CHECK(revoked.out == "Token k3v9x2ab revoked; it can no longer enroll an agent.\n");
+  Run used = Wwctl(fake, {"token", "revoke", "p0q1r2s3"});
+  CHECK(used.exit_code == 1);
+  CHECK(used.err == "wwctl: error: the reconciler answered HTTP 409: token p0q1r2s3 was already used to enroll an agent\n");
+  size_t before = fake.requests().size();
+  Run bad = Wwctl(fake, {"token", "revoke", "../agents/vps"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err == "wwctl: error: \"../agents/vps\" is not a token id (lowercase letters and digits)\n");
+  CHECK(fake.requests().size() == before);
+  CHECK(fake.requests().back().method == "DELETE");
+  CHECK(fake.requests().back().path == "/v1/tokens/p0q1r2s3");
+}
+
 TEST_CASE("agent delete sends DELETE and reports an unknown agent") {
   FakeReconciler fake;
   fake.Answer("DELETE /v1/agents/home-gw", 200,
@@ -901,7 +931,7 @@ TEST_CASE("get takes singular and short names, suggests the closest for a typo, 
         "home-gw   client   disconnected   no          2h          11/12        0.1.0\n");
   Run peer = Wwctl(fake, {"get", "peer", "phone", "-o", "json"});
   CHECK(peer.exit_code == 0);
-  CHECK(Json::parse(peer.out) == Json::parse(R"({"tunnel": "home", "name": "phone", "agent": null,
+  CHECK(Json::parse(peer.out) == Json::parse(R"({"tunnel": "home", "name": "phone", "agent": null, "managed": false,
     "address": "10.8.0.3/32", "handshakeAgeSeconds": null, "rxBytes": 0, "txBytes": 0})"));
   Run missing = Wwctl(fake, {"get", "agents", "home-gv"});
   CHECK(missing.exit_code == 1);

@@ -155,6 +155,9 @@ struct Reconciler {
                                  [this] { return Now(); }};
     enrollment.allow_attempt = [this](std::string_view key) { return enroll_limiter.Allow(key); };
     enrollment.on_enrolled = [this](const std::string& name) { REQUIRE(service->AgentEnrolled(name).ok()); };
+    enrollment.token_warnings = [this](TokenType type, const std::string& name) {
+      return service->TokenWarnings(type, name);
+    };
     REQUIRE(RegisterEnrollmentRoutes(*server, *bootstrap.ca, *bootstrap.store, enrollment).ok());
     if (git_options) {
       Result<std::unique_ptr<GitFeed>> feed = GitFeed::Create(*service, *bootstrap.store, *server, *git_options);
@@ -486,6 +489,11 @@ TEST_CASE("fleet service: reports drive the status to converged, and a restart k
   CHECK(status["tunnels"][0]["peers"][0]["name"] == "gw");
   CHECK(status["tunnels"][0]["peers"][0]["address"] == "10.77.0.2/32");
   CHECK(status["tunnels"][0]["peers"][1]["address"] == "10.77.0.10/32");
+  // Issue 9 / defect 11: a phone is flagged unmanaged, and the server's key is there for its config.
+  CHECK(status["tunnels"][0]["peers"][0]["managed"] == true);
+  CHECK(status["tunnels"][0]["peers"][1]["managed"] == false);
+  CHECK(status["tunnels"][0]["peers"][1]["agent"] == nullptr);
+  CHECK(status["tunnels"][0]["serverPublicKey"] == test_support::Key(1).ToBase64());
   REQUIRE(status["forwards"].size() == 1);
   CHECK(status["forwards"][0] == Json{{"name", "minecraft"}, {"tunnel", "lab"}, {"agent", "vps"},
                                       {"protocol", "tcp"}, {"ports", "25565"}, {"template", nullptr},
@@ -1016,6 +1024,82 @@ TEST_CASE("fleet service: an agent enrolled with a token shows up at once, and e
   CHECK(ApiErrorMessage(limited) == "too many enrollment attempts from 127.0.0.1; retry in a minute");
   reconciler.clock_offset += 60;
   CHECK(reconciler.Call(anonymous, "POST", "/v1/enroll", bogus.dump()).status == 401);
+}
+
+// Defect 11: the dayz template is all UDP, so the snapshot says udp, not "mixed".
+TEST_CASE("fleet service: a forward's template ports of one protocol show as that protocol") {
+  Reconciler reconciler;
+  std::string forwards = R"(apiVersion: wirewarp.dev/v1
+kind: PortForward
+metadata:
+  name: dayz
+spec:
+  tunnel: lab
+  template: dayz
+  to:
+    address: 192.168.50.11
+)";
+  reconciler.Upload(Documents({{"fleet/tunnel.yaml", kTunnel}, {"fleet/peers.yaml", kPeers}, {"fleet/dayz.yaml", forwards}}),
+                    200);
+  Json status = reconciler.Snapshot();
+  CHECK(status["tunnels"][0]["serverPublicKey"] == nullptr);  // vps has not enrolled
+  REQUIRE(status["forwards"].size() == 2);
+  CHECK(status["forwards"][1]["name"] == "dayz");
+  CHECK(status["forwards"][1]["protocol"] == "udp");
+  CHECK(status["forwards"][1]["ports"] == "2302-2305,27016");
+  CHECK(status["forwards"][1]["to"] == "192.168.50.11");
+}
+
+// Defect 11: token create warns about names the fleet does not use that way; token list and
+// token revoke, admin only.
+TEST_CASE("fleet service: token warnings, token list without secrets, and revoking an unused token") {
+  Reconciler reconciler;
+  Json no_revision = reconciler.CallJson(reconciler.admin, "POST", "/v1/tokens", Json{{"type", "server"}, {"name", "vps"}}, 200);
+  CHECK(no_revision["warnings"] == Json::array());  // nothing to compare with yet
+  reconciler.Upload(LabFleet(), 200);
+
+  Json wrong_mode = reconciler.CallJson(reconciler.admin, "POST", "/v1/tokens", Json{{"type", "client"}, {"name", "vps"}}, 200);
+  CHECK(wrong_mode["warnings"] ==
+        Json::array({"agent \"vps\" runs a Tunnel in revision 1, so it enrolls with --mode server; this token is for "
+                     "a client agent (create it with --type server)"}));
+  Json unknown = reconciler.CallJson(reconciler.admin, "POST", "/v1/tokens", Json{{"type", "client"}, {"name", "nas"}}, 200);
+  CHECK(unknown["warnings"] ==
+        Json::array({"agent \"nas\" is not in the fleet (revision 1 names it in no Tunnel.spec.agent or "
+                     "Peer.spec.agent): it can enroll but gets an empty config"}));
+  Json fine = reconciler.CallJson(reconciler.admin, "POST", "/v1/tokens", Json{{"type", "client"}, {"name", "gw"}}, 200);
+  CHECK(fine["warnings"] == Json::array());
+
+  Json listed = reconciler.CallJson(reconciler.admin, "GET", "/v1/tokens", Json(nullptr), 200);
+  REQUIRE(listed["tokens"].size() == 4);
+  for (const Json& token : listed["tokens"]) {
+    CHECK(token["state"] == "active");
+    CHECK_FALSE(token.contains("secretSha256"));
+    CHECK(listed.dump().find(std::string(token["id"]) + "_") == std::string::npos);
+  }
+  CHECK(listed.dump().find(std::string(fine["token"])) == std::string::npos);
+  const std::string id = fine["id"];
+  CHECK(reconciler.Call(reconciler.admin, "DELETE", "/v1/tokens/" + id).status == 204);
+  CHECK(reconciler.Call(reconciler.admin, "DELETE", "/v1/tokens/" + id).status == 204);
+  CHECK(reconciler.Call(reconciler.admin, "DELETE", "/v1/tokens/zzzzzzzz").status == 404);
+  listed = reconciler.CallJson(reconciler.admin, "GET", "/v1/tokens", Json(nullptr), 200);
+  for (const Json& token : listed["tokens"]) CHECK(token["state"] == (token["id"] == id ? "revoked" : "active"));
+
+  // A revoked token enrolls nothing: the same 401 as an unknown one.
+  Result<std::string> agent_key = GenerateP256Key();
+  REQUIRE(agent_key.ok());
+  Result<std::string> csr = MakeCsr(*agent_key, "gw");
+  REQUIRE(csr.ok());
+  Json enroll{{"token", fine["token"]}, {"csr", *csr}, {"wireguardPublicKey", test_support::Key(9).ToBase64()},
+              {"hostname", "gw"}, {"mode", "client"}, {"name", "gw"}};
+  Credentials anonymous;
+  ApiResponse refused = reconciler.Call(anonymous, "POST", "/v1/enroll", enroll.dump());
+  CHECK(refused.status == 401);
+  CHECK(ApiErrorMessage(refused) == kTokenRefusedMessage);
+
+  // Agents may not see or revoke tokens.
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  CHECK(reconciler.Call(vps, "GET", "/v1/tokens").status == 403);
+  CHECK(reconciler.Call(vps, "DELETE", "/v1/tokens/" + std::string(unknown["id"])).status == 403);
 }
 
 TEST_CASE("RateLimiter allows a number of attempts per key and window") {

@@ -184,6 +184,21 @@ TEST_CASE("status badge: state from the snapshot") {
   REQUIRE(pending.ok());
   CHECK(*pending == BadgeSummary{BadgeState::kPending, 2});
 
+  // Defect 11: a fresh install whose agents have not enrolled is waiting, not degraded...
+  Result<BadgeSummary> waiting = SummarizeSnapshot(R"({"converged": false, "revision": {"id": 1},
+      "agents": [{"name": "vps", "enrolled": false, "connected": false, "phase": "unknown"},
+                 {"name": "gw", "enrolled": true, "connected": true, "phase": "pending"}],
+      "forwards": [{"name": "f", "state": "pending"}]})");
+  REQUIRE(waiting.ok());
+  CHECK(*waiting == BadgeSummary{BadgeState::kWaitingForEnrollment, 0});
+  CHECK(BadgeMessage(*waiting) == "waiting for enrollment");
+  // ... unless an enrolled agent is in trouble too.
+  Result<BadgeSummary> both = SummarizeSnapshot(R"({"converged": false, "revision": {"id": 1},
+      "agents": [{"name": "vps", "enrolled": false, "connected": false, "phase": "unknown"},
+                 {"name": "gw", "enrolled": true, "connected": false, "phase": "disconnected"}]})");
+  REQUIRE(both.ok());
+  CHECK(*both == BadgeSummary{BadgeState::kDegraded, 0});
+
   Result<BadgeSummary> converged = SummarizeSnapshot(R"({"converged": true, "revision": {"id": 3}, "agents": []})");
   REQUIRE(converged.ok());
   CHECK(*converged == BadgeSummary{BadgeState::kConverged, 0});

@@ -122,7 +122,7 @@ TEST_CASE("store: every connection setting is in effect") {
   CHECK(settings->journal_mode == "wal");
   CHECK(settings->synchronous == 2);
   CHECK(settings->defensive == 1);
-  CHECK(settings->user_version == 3);
+  CHECK(settings->user_version == 4);
 }
 
 TEST_CASE("store: migrating an empty file creates the tables of every version and no backup") {
@@ -133,7 +133,7 @@ TEST_CASE("store: migrating an empty file creates the tables of every version an
         std::vector<std::string>{"agent_health", "agents", "certificates", "current_revision", "events",
                                  "ip_allocations", "plan_generations", "rejected_commits", "reports", "revisions",
                                  "tokens"});
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"3"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"4"});
   CHECK(BackupFiles(directory, "state.db").empty());
 }
 
@@ -152,7 +152,7 @@ TEST_CASE("store: reopening a current database changes nothing") {
   REQUIRE(current.ok());
   CHECK(current->id == revision_id);
   CHECK(current->documents == "docs");
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"3"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"4"});
   CHECK(BackupFiles(directory, "state.db").empty());
 }
 
@@ -165,7 +165,7 @@ TEST_CASE("store: a database from a newer version is refused, naming both versio
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().code() == StatusCode::kFailedPrecondition);
   CHECK(store.status().message() == "opening " + path + ": database " + path +
-                                        " has schema version 7, newer than version 3 that this "
+                                        " has schema version 7, newer than version 4 that this "
                                         "reconciler knows; run a newer reconciler");
   CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"7"});
 }
@@ -190,7 +190,7 @@ TEST_CASE("store: migrating a non-empty older database backs it up first") {
   CHECK(RawColumn(directory.File(backup), "SELECT x FROM legacy") == std::vector<std::string>{"42"});
   CHECK(RawColumn(directory.File(backup), "PRAGMA user_version") == std::vector<std::string>{"0"});
   CHECK(RawColumn(directory.File(backup), "SELECT name FROM sqlite_master WHERE name = 'agents'").empty());
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"3"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"4"});
   CHECK(RawColumn(path, "SELECT x FROM legacy") == std::vector<std::string>{"42"});
 }
 
@@ -226,6 +226,42 @@ TEST_CASE("store: expired, unknown and wrong-secret tokens get one and the same 
   CHECK(store->ConsumeToken("tok1", Hash(0xab), 9999, "spki").status() == refused);
   // None of the refusals used the token up.
   CHECK(store->ConsumeToken("tok1", Hash(0xab), 1999, "spki").ok());
+}
+
+// Defect 11: `wwctl token list` and `wwctl token revoke ID` (schema version 4: revoked_at).
+TEST_CASE("store: tokens are listed newest first, and a revoked token is refused like an unknown one") {
+  TemporaryDirectory directory;
+  std::string path = directory.File("state.db");
+  std::unique_ptr<Store> store = OpenOrDie(path);
+  TokenRecord older = MakeToken("tok1", 2000);
+  TokenRecord newer = MakeToken("tok2", 3000);
+  newer.created_at = older.created_at + 10;
+  TokenRecord used = MakeToken("tok3", 3000);
+  used.created_at = older.created_at + 5;
+  REQUIRE(store->CreateToken(older).ok());
+  REQUIRE(store->CreateToken(newer).ok());
+  REQUIRE(store->CreateToken(used).ok());
+  REQUIRE(store->ConsumeToken("tok3", Hash(0xab), 1500, "spki").ok());
+
+  CHECK(store->RevokeToken("tok1", 1600).ok());
+  CHECK(store->RevokeToken("tok1", 1700).ok());  // the first time stays
+  CHECK(store->RevokeToken("nope", 1600) == Status::NotFound("no token with id \"nope\""));
+  Status used_up = store->RevokeToken("tok3", 1600);
+  CHECK(used_up.code() == StatusCode::kFailedPrecondition);
+  CHECK(used_up.message().find("already used to enroll an agent") != std::string::npos);
+
+  Result<std::vector<TokenRecord>> listed = store->ListTokens();
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 3);
+  CHECK((*listed)[0].id == "tok2");
+  CHECK((*listed)[1].id == "tok3");
+  CHECK((*listed)[1].used_at == 1500);
+  CHECK((*listed)[1].revoked_at == std::nullopt);
+  CHECK((*listed)[2].id == "tok1");
+  CHECK((*listed)[2].revoked_at == 1600);
+
+  CHECK(store->ConsumeToken("tok1", Hash(0xab), 1800, "spki").status() == Status::InvalidArgument(kTokenRefusedMessage));
+  CHECK(store->ConsumeToken("tok2", Hash(0xab), 1800, "spki").ok());
 }
 
 TEST_CASE("store: of two concurrent uses of a token exactly one wins") {
@@ -606,12 +642,14 @@ TEST_CASE("store: migrating a version 2 database keeps agents and frees deleted 
       hostname TEXT NOT NULL, version TEXT NOT NULL, created_at INTEGER NOT NULL, deleted_at INTEGER);
     CREATE TABLE certificates (serial TEXT PRIMARY KEY, agent_id TEXT REFERENCES agents(id), subject TEXT NOT NULL,
       role TEXT NOT NULL, not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, revoked_at INTEGER);
+    CREATE TABLE tokens (id TEXT PRIMARY KEY, secret_sha256 BLOB NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL,
+      created_by TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER, bound_spki TEXT);
     INSERT INTO agents VALUES ('gw', 'gw', 'client', 'AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=', 'gw.lan', '0.1.0', 1000, 1500);
     INSERT INTO agents VALUES ('vps', 'vps', 'server', 'CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=', 'vps.lan', '0.1.0', 1000, NULL);
     INSERT INTO certificates VALUES ('01', 'gw', 'CN=gw', 'agent', 0, 9, 1500);
     PRAGMA user_version=2;)sql");
   std::unique_ptr<Store> store = OpenOrDie(path);
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"3"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"4"});
   CHECK(BackupFiles(directory, "state.db") == std::vector<std::string>{"state.db.bak-v2"});
   CHECK(store->Settings()->foreign_keys == 1);  // switched back on after the step
   CHECK(RawColumn(path, "SELECT id FROM agents ORDER BY rowid") == std::vector<std::string>{"gw", "vps"});

@@ -538,6 +538,35 @@ TEST_CASE("Peer rules that one document decides") {
               "allowed (use lowercase letters, digits and '-')"});
 }
 
+// Issue 9: a phone's DNS servers, written only into its own wg-quick config.
+TEST_CASE("Peer spec.dns: IPv4 addresses for unmanaged peers, each once, with file:line errors") {
+  const std::string key = "  publicKey: " + std::string(kKey) + "\n";
+  LoadResult loaded = Load(PeerDoc(key + "  dns: [192.168.50.2, 1.1.1.1]\n"));
+  REQUIRE(loaded.diagnostics.empty());
+  REQUIRE(loaded.fleet.peers.size() == 1);
+  const Peer& phone = loaded.fleet.peers[0];
+  CHECK(phone.spec.dns == std::vector<Ipv4Address>{test_support::Address("192.168.50.2"), test_support::Address("1.1.1.1")});
+  CHECK(phone.origin.Find("spec.dns[1]") == At(8, 23));
+  CHECK(Load(PeerDoc(key)).fleet.peers.at(0).spec.dns.empty());
+
+  CHECK(Errors(PeerDoc(key + "  dns:\n    - 192.168.50.2\n    - 1.1.1\n")) ==
+        Lines{"fleet.yaml:10:7: error: Peer/home: spec.dns[1]: \"1.1.1\" is not an IPv4 address"});
+  CHECK(Errors(PeerDoc(key + "  dns: [9.9.9.9, 9.9.9.9]\n")) ==
+        Lines{"fleet.yaml:8:18: error: Peer/home: spec.dns[1]: DNS server 9.9.9.9 is listed twice"});
+  CHECK(Errors(PeerDoc(key + "  dns: [224.0.0.1]\n")) ==
+        Lines{"fleet.yaml:8:9: error: Peer/home: spec.dns[0]: 224.0.0.1 cannot be a DNS server (unspecified, "
+              "multicast or reserved address)"});
+  CHECK(Errors(PeerDoc(key + "  dns: [0.0.0.0]\n")).size() == 1);
+  CHECK(Errors(PeerDoc(key + "  dns: 1.1.1.1\n")) ==
+        Lines{"fleet.yaml:8:8: error: Peer/home: spec.dns: expected a sequence, got a scalar \"1.1.1.1\""});
+  CHECK(Errors(PeerDoc(key + "  dns: [1.1.1.1, 1.0.0.1, 8.8.8.8, 8.8.4.4, 9.9.9.9, 149.112.112.112, "
+                             "208.67.222.222, 208.67.220.220, 94.140.14.14]\n")) ==
+        Lines{"fleet.yaml:8:103: error: Peer/home: spec.dns[8]: at most 8 DNS servers"});
+  CHECK(Errors(PeerDoc("  agent: gw\n  dns: [1.1.1.1]\n")) ==
+        Lines{"fleet.yaml:8:8: error: Peer/home: spec.dns: spec.dns is only for unmanaged peers (those with "
+              "spec.publicKey): it goes into the device's own config, and an agent keeps its host's resolvers"});
+}
+
 TEST_CASE("PortForward rules that one document decides") {
   const std::string to = "  to: {address: 10.77.0.2}\n";
   const std::string exactly_one =

@@ -86,3 +86,18 @@ TEST_CASE("ForwardPortSets gives a forward's own ports or its template's") {
   CHECK(ForwardPortSets(fleet, TemplateForward("quake")).empty());
   CHECK(ForwardPortSets(index, TemplateForward("quake")).empty());
 }
+
+// Defect 11: the status page showed dayz (and web) as protocol "mixed" though every set is udp.
+TEST_CASE("SummarizePortSets merges sets of one protocol and says mixed only for different protocols") {
+  Fleet fleet;
+  CHECK(SummarizePortSets(ForwardPortSets(fleet, TemplateForward("dayz"))) == PortSummary{"udp", "2302-2305,27016"});
+  CHECK(SummarizePortSets(ForwardPortSets(fleet, TemplateForward("web"))) == PortSummary{"tcp", "80,443"});
+  CHECK(SummarizePortSets(ForwardPortSets(fleet, TemplateForward("minecraft"))) == PortSummary{"tcp", "25565"});
+  // Out of order sets come out sorted; "both" is its own protocol.
+  CHECK(SummarizePortSets({{Protocol::kUdp, {{27016, 27016}}}, {Protocol::kUdp, {{2302, 2305}}}}) ==
+        PortSummary{"udp", "2302-2305,27016"});
+  CHECK(SummarizePortSets({{Protocol::kTcp, {{80, 80}}}, {Protocol::kUdp, {{53, 53}}}, {Protocol::kTcp, {{443, 443}}}}) ==
+        PortSummary{"mixed", "tcp 80,443, udp 53"});
+  CHECK(SummarizePortSets({{Protocol::kBoth, {{53, 53}}}, {Protocol::kUdp, {{67, 67}}}}) ==
+        PortSummary{"mixed", "both 53, udp 67"});
+}

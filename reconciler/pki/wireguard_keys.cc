@@ -1,4 +1,4 @@
-#include "agent/state/wireguard_keys.h"
+#include "reconciler/pki/wireguard_keys.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-namespace ww::agent {
+namespace ww {
 namespace {
 
 struct PkeyDeleter {
@@ -58,4 +58,4 @@ Result<WireguardKey> WireguardPublicKeyFromPrivate(const WireguardKey& private_k
   return RawPublicKey(key.get());
 }
 
-}  // namespace ww::agent
+}  // namespace ww

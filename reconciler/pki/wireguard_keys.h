@@ -1,13 +1,14 @@
 #pragma once
-// WireGuard (X25519) key generation and public-key derivation with OpenSSL 3, so the agent
-// never runs `wg genkey`: the private key exists only in this process and in the state
-// directory's 0600 file. Private keys are WireguardKey values too; never print or log them.
-// Thread-safe (OpenSSL 3 is).
+// WireGuard (X25519) key generation and public-key derivation with OpenSSL 3, so neither the
+// agent nor `wwctl peer new` runs `wg genkey`: a private key exists only in the process that
+// made it and in the 0600 file it writes (the agent's state directory, a phone's wg-quick
+// config). Private keys are WireguardKey values too; never print or log them. Part of
+// ww_client so the agent and wwctl share it without linking the server. Thread-safe.
 
 #include "schema/net.h"
 #include "schema/result.h"
 
-namespace ww::agent {
+namespace ww {
 
 struct WireguardKeyPair {
   WireguardKey private_key;  // clamped, as `wg genkey` makes them
@@ -22,4 +23,4 @@ Result<WireguardKey> WireguardPublicKeyFromPrivate(const WireguardKey& private_k
 // Overwrites `key` with zeros in a way the compiler cannot drop.
 void WipeWireguardKey(WireguardKey& key);
 
-}  // namespace ww::agent
+}  // namespace ww
