@@ -234,6 +234,12 @@
         'Diverged from git at ' + shortSha(divergence.commit) + ' (override by ' + divergence.by + ' at ' +
         timestamp(divergence.at) + ', ' + divergence.source + '); the next commit replaces it.'));
     }
+    if ((snapshot.revisionErrors || []).length) {
+      // Rules added by an upgrade refuse the revision in force: it stays until a fixed one arrives.
+      body.appendChild(el('p', { className: 'banner-rejected', id: 'banner-revision-errors' },
+        'Revision #' + (revision ? revision.id : '-') + ' breaks a rule of this version and stays in force until ' +
+        'a fixed revision arrives: ' + snapshot.revisionErrors.join('; ')));
+    }
     const icon = el('div', { className: 'banner-icon', title: title },
       health.state === 'enrollment' ? '…' : { good: '✓', warn: '↻', bad: '!', muted: '·' }[tone]);
     document.title = 'WireWarp · ' + title;

@@ -73,6 +73,14 @@ void PrintStatus(const Json& status, std::ostream& out) {
         << JsonString(divergence, "by") << " at " << UtcTime(JsonInteger(divergence, "at")) << ", "
         << JsonString(divergence, "source") << "); the next commit replaces it\n";
   }
+  const Json& revision_errors = JsonArray(status, "revisionErrors");
+  if (!revision_errors.empty()) {
+    out << "Invalid:    this reconciler's rules refuse the current revision (accepted by an earlier version); it\n"
+           "            stays in force until a revision that fixes these arrives:\n";
+    for (const Json& finding : revision_errors) {
+      if (finding.is_string()) out << "            " << finding.get<std::string>() << '\n';
+    }
+  }
   if (status.is_object() && status.contains("rejected") && status["rejected"].is_object()) {
     const Json& rejected = status["rejected"];
     const Json& errors = JsonArray(rejected, "errors");

@@ -179,14 +179,16 @@ Status FleetService::Load() {
   }
   WW_ASSIGN_OR_RETURN(std::vector<SourceFile> documents, DocumentsFromJson(revision->documents));
   LoadResult checked = LoadAndValidateFleet(documents, {}, options_.validation);
-  if (HasErrors(checked.diagnostics)) {
-    // Accepted once, so only a change of the rules gets here: refuse to start, saying why,
-    // rather than serve plans from a revision this version would reject.
-    return Status::FailedPrecondition("the current revision " + std::to_string(revision->id) +
-                                      " no longer validates: " + FormatDiagnostic(checked.diagnostics.front()));
+  // Accepted once, so only a change of the rules (an upgrade) finds errors here. The agents
+  // already run this revision: keep serving it and say what to fix, rather than refuse to
+  // start and leave the fleet without a control server that could take the fix.
+  std::vector<std::string> stale_findings;
+  for (const Diagnostic& finding : checked.diagnostics) {
+    if (finding.severity == Severity::kError) stale_findings.push_back(FormatDiagnostic(finding));
   }
   WW_ASSIGN_OR_RETURN(Allocations allocations, store_.LoadAllocations());
-  current_ = CurrentRevision{std::move(revision).value(), std::move(checked.fleet), std::move(allocations), {}, {}};
+  current_ = CurrentRevision{std::move(revision).value(), std::move(checked.fleet), std::move(allocations), {}, {},
+                             std::move(stale_findings)};
   if (current_->record.source != RevisionSource::kGit) {
     // A forced apply or rollback survives a restart, and so does saying that it diverges.
     WW_ASSIGN_OR_RETURN(std::optional<RevisionRecord> git, store_.LatestGitRevision());

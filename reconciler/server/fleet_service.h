@@ -169,6 +169,10 @@ class FleetService {
     Allocations allocations;
     std::set<std::string> fleet_agents;  // FleetAgents(fleet)
     std::optional<GitBase> diverged_from;  // set only when record is not from git
+    // Errors this version's validation finds in a revision an earlier version accepted (a
+    // rule added by an upgrade). The revision stays in force, since refusing to start would
+    // leave the fleet unmanageable, and status says what to fix until the next revision.
+    std::vector<std::string> stale_findings;
   };
   // What the service remembers about one agent between reconciles.
   struct AgentView {

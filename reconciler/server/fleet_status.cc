@@ -111,6 +111,8 @@ Result<std::string> FleetService::StatusJsonLocked(int64_t now) {
   } else {
     snapshot["divergence"] = nullptr;
   }
+  // The current revision's errors under this version's rules (see CurrentRevision).
+  snapshot["revisionErrors"] = current_ ? Json(current_->stale_findings) : Json::array();
   WW_ASSIGN_OR_RETURN(std::optional<RejectedCommitRecord> rejected, store_.LatestRejectedCommit());
   snapshot["rejected"] = rejected ? Json{{"commit", rejected->commit_sha}, {"at", rejected->at}, {"errors", rejected->errors}}
                                   : Json(nullptr);

@@ -348,6 +348,29 @@ TEST_CASE("fleet service: a forward on the control server's own port on its VPS 
   CHECK(listed["revisions"].empty());
 }
 
+TEST_CASE("fleet service: a revision that a later rule refuses stays in force after a restart, and status says why") {
+  Reconciler reconciler;
+  reconciler.Upload(LabFleet(), 200);
+  // As after an upgrade (or a move of --advertise): the stored revision now breaks a rule.
+  reconciler.validation.control = ControlServer{"203.0.113.10", 25565};
+  reconciler.Restart();
+  Json status = reconciler.CallJson(reconciler.admin, "GET", "/v1/status", Json(nullptr), 200);
+  CHECK(status["revision"]["id"] == 1);
+  REQUIRE(status["revisionErrors"].size() == 1);
+  CHECK(status["revisionErrors"][0].get<std::string>().find("PortForward/minecraft: spec.ports: tcp 25565 is the port "
+                                                           "of the control server") != std::string::npos);
+  // The next accepted revision (the forward moved off the control port) clears it.
+  std::string peers = kPeers;
+  std::string::size_type port = peers.find("\"25565\"");
+  REQUIRE(port != std::string::npos);
+  peers.replace(port, 7, "\"25566\"");
+  reconciler.Upload(Documents({{"fleet/tunnel.yaml", kTunnel}, {"fleet/peers.yaml", peers}}), 200,
+                    Json{{"allowDestructive", true}});
+  status = reconciler.CallJson(reconciler.admin, "GET", "/v1/status", Json(nullptr), 200);
+  CHECK(status["revision"]["id"] == 2);
+  CHECK(status["revisionErrors"] == Json::array());
+}
+
 TEST_CASE("fleet service: a destructive revision is 409 until allowDestructive") {
   Reconciler reconciler;
   reconciler.Upload(LabFleet(), 200);
