@@ -26,7 +26,8 @@ ww_init demo
 # shellcheck source=../tests/e2e/lib_controlplane.sh
 source "$E2E/lib_controlplane.sh"
 HOST_LINK=wwdemo-host
-demo_cleanup() { ip link del "$HOST_LINK" 2>/dev/null || true; ww_cleanup; }
+# ww_cleanup exits with the status it is entered with: hand it the script's, not ip's.
+demo_cleanup() { local status=$?; set +e; ip link del "$HOST_LINK" 2>/dev/null; (exit "$status"); ww_cleanup; }
 trap demo_cleanup EXIT
 
 echo "Setting up namespaces $NS_CTL $NS_INET $NS_VPS $NS_GW $NS_LAN ..."

@@ -102,7 +102,10 @@ tour_checks() {
   tour_expect 1 "wwctl rollback" '.' "rollback --force answers"
   tour_expect 1 "wwctl status" 'Diverged: +from git at [0-9a-f]{7}.*override by' "status says the fleet diverged from git, and whose override it is"
   tour_expect 2 "wwctl status" 'token create --type client --name gw' "status says how to enroll the deleted gw again"
-  tour_expect 1 "wwctl peer new" 'kind: Peer' "peer new prints the Peer document"
+  if grep -q '^kind: Peer' "$CLONE/fleet/phone.yaml" && grep -q 'publicKey:' "$CLONE/fleet/phone.yaml"; then
+    tour_pass "peer new printed the Peer document with the phone's public key"
+  else tour_fail "fleet/phone.yaml: $(head -c 400 "$CLONE/fleet/phone.yaml")"; fi
+  tour_expect 1 "wwctl peer new" '▀|▄|█' "peer new shows the config as a QR code in the terminal"
   if ww_forward_works tcp 8080 || wait_for_handshake 8080; then tour_pass "after the revert and the re-enrollment, tcp/8080 reaches the LAN host with the real client address"
   else tour_fail "tcp/8080 does not answer after the tour"; fi
   local key config=$CLONE/phone.conf
