@@ -29,6 +29,12 @@ std::string JoinCidrs(const std::vector<Ipv4Cidr>& networks) {
   return text;
 }
 
+std::string JoinAddresses(const std::vector<Ipv4Address>& addresses) {
+  std::string text;
+  for (const Ipv4Address& address : addresses) text += (text.empty() ? "" : ", ") + address.ToString();
+  return text;
+}
+
 void PutLabels(FieldValues& values, const ObjectMeta& metadata) {
   for (const auto& [key, value] : metadata.labels) Put(values, "metadata.labels." + key, value);
 }
@@ -61,6 +67,7 @@ FieldValues Values(const Peer& peer) {
   if (!spec.lan.empty()) Put(values, "spec.lan", JoinCidrs(spec.lan));
   Put(values, "spec.gateway", Boolean(spec.gateway));
   PutOptional(values, "spec.keepalive", spec.keepalive, [](int seconds) { return std::to_string(seconds); });
+  if (!spec.dns.empty()) Put(values, "spec.dns", JoinAddresses(spec.dns));
   return values;
 }
 

@@ -156,6 +156,20 @@ spec: {tunnel: vps, protocol: tcp, ports: "25565", to: {address: 10.77.0.2}, hos
   CHECK(diff.changes[0].fields == std::vector<FieldChange>{{"spec.hostPort", std::nullopt, "allow"}});
 }
 
+TEST_CASE("DiffFleets: a phone's dns is a change of its own") {
+  Fleet before = Load(kTunnel + kPhone);
+  Fleet after = Load(kTunnel + R"yaml(---
+apiVersion: wirewarp.dev/v1
+kind: Peer
+metadata: {name: phone}
+spec: {tunnel: vps, publicKey: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", dns: [192.168.50.1, 192.0.2.53]}
+)yaml");
+  FleetDiff diff = DiffFleets(before, after);
+  REQUIRE(diff.changes.size() == 1);
+  CHECK(diff.changes[0].fields ==
+        std::vector<FieldChange>{{"spec.dns", std::nullopt, "192.168.50.1, 192.0.2.53"}});
+}
+
 TEST_CASE("DiffFleets: every path it reports is a field of the kind's table; a fleet diffed with itself is empty") {
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     CAPTURE(seed);
