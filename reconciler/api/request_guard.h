@@ -2,7 +2,7 @@
 // The reconciler's request guard: one pure function that looks at a request's method, raw
 // target and headers (before any body is read) and refuses what cpp-httplib 0.11.4 would
 // mishandle: chunked and compressed bodies, length-less or oversized bodies, header floods,
-// long or traversing paths and unknown methods (notes/security-and-libraries.md §2). No
+// long or traversing paths and unknown methods (reconciler/api/API.md lists the limits). No
 // httplib types here, so it is tested without sockets. Thread-safe (no state).
 
 #include <cstddef>

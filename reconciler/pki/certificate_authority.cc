@@ -1,4 +1,4 @@
-// The reconciler's CA with the OpenSSL 3 C API (recipes in notes/security-and-libraries.md §3).
+// The reconciler's CA with the OpenSSL 3 C API (P-256 keys, certificates from CSRs, SPKI pins).
 // Extensions whose values are fixed go through X509V3_EXT_conf_nid; subject alternative names
 // are built as GENERAL_NAMEs so that no caller-supplied text is ever parsed as extension config.
 

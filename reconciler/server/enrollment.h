@@ -1,5 +1,5 @@
 #pragma once
-// The enrollment API on the reconciler's HttpsServer (notes/security-and-libraries.md §1):
+// The enrollment API on the reconciler's HttpsServer (the whole API: reconciler/api/API.md):
 //   GET  /v1/ca       no client certificate; the CA certificate (PEM), checked by the agent
 //                     against its pin before it sends anything secret.
 //   POST /v1/tokens   admin certificate; {"type","name"?,"ttlSeconds"?} -> a single-use token,

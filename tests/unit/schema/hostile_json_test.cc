@@ -1,6 +1,6 @@
 // Hostile and broken JSON for the wire format: every refusal names the JSON path and
-// quotes the value, nothing throws, nothing crashes (see notes/security-and-libraries.md
-// §6 item 4: deep nesting, duplicate keys, invalid UTF-8, huge numbers, NaN).
+// quotes the value, nothing throws, nothing crashes (the classic JSON parser attacks:
+// deep nesting, duplicate keys, invalid UTF-8, huge numbers, NaN).
 
 #include <doctest/doctest.h>
 
