@@ -28,4 +28,13 @@ std::string YamlBlock(const std::string& yaml, const std::string& key) {
   return result;
 }
 
+std::string WithServerUrl(const std::string& admin_yaml, const std::string& url) {
+  std::size_t at = admin_yaml.find("server: ");
+  if (at == std::string::npos) throw std::runtime_error("no \"server:\" line in the admin config");
+  std::size_t end = admin_yaml.find('\n', at);
+  std::string result = admin_yaml;
+  result.replace(at, end == std::string::npos ? std::string::npos : end - at, "server: " + url);
+  return result;
+}
+
 }  // namespace ww::test_support

@@ -19,4 +19,9 @@ std::int64_t UnixNow();
 // test case that asked.
 std::string YamlBlock(const std::string& yaml, const std::string& key);
 
+// admin.wwctl.yaml text with its "server:" line set to `url` (a test reconciler is bootstrapped
+// with a placeholder address before its port is known). Throws std::runtime_error when the
+// text has no "server:" line.
+std::string WithServerUrl(const std::string& admin_yaml, const std::string& url);
+
 }  // namespace ww::test_support

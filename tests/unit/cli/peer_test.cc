@@ -375,11 +375,7 @@ class ReconcilerWithRecorder {
     }
     Result<int> front_port = front_->Start("127.0.0.1", 0);
     REQUIRE(front_port.ok());
-    std::string config = admin_yaml;
-    size_t at = config.find("server: https://127.0.0.1:1\n");
-    REQUIRE(at != std::string::npos);
-    config.replace(at, 27, "server: https://127.0.0.1:" + std::to_string(*front_port));
-    WriteFile(config_path_, config);
+    WriteFile(config_path_, test_support::WithServerUrl(admin_yaml, "https://127.0.0.1:" + std::to_string(*front_port)));
     ::chmod(config_path_.c_str(), 0600);
   }
   ~ReconcilerWithRecorder() { Stop(); }

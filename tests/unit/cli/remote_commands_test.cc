@@ -82,11 +82,8 @@ class FakeReconciler {
     Result<int> port = server_->Start("127.0.0.1", 0);
     REQUIRE(port.ok());
     url_ = "https://127.0.0.1:" + std::to_string(*port);
-    std::string config = test::ReadText(bootstrap_.admin_config_path);
-    size_t at = config.find("server: https://127.0.0.1:1\n");
-    REQUIRE(at != std::string::npos);
-    config.replace(at, 27, "server: " + url_);
-    test::WriteText(bootstrap_.admin_config_path, config);
+    test::WriteText(bootstrap_.admin_config_path,
+                    test_support::WithServerUrl(test::ReadText(bootstrap_.admin_config_path), url_));
   }
   ~FakeReconciler() { server_->Stop(); }
 
