@@ -232,7 +232,7 @@ int Run(const DaemonOptions& flags) {
   int status_port_bound = 0;
   if (status_address) {
     StatusListenerOptions status_options;
-    status_options.snapshot = [&service] { return service.StatusJson(); };
+    status_options.snapshot = [&service] { return service.Snapshot(); };
     status_options.find_asset = [](std::string_view path) -> std::optional<StaticAsset> {
       std::optional<WebAsset> asset = FindWebAsset(path);
       if (!asset) return std::nullopt;

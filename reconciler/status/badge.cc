@@ -1,6 +1,5 @@
 #include "reconciler/status/badge.h"
 
-#include "reconciler/status/snapshot_json.h"
 
 namespace ww {
 namespace {
@@ -41,14 +40,13 @@ std::string EscapeXml(std::string_view text) {
   return escaped;
 }
 
-Result<BadgeSummary> SummarizeSnapshot(std::string_view snapshot_json) {
-  WW_ASSIGN_OR_RETURN(SnapshotView snapshot, ParseSnapshotView(snapshot_json));
+BadgeSummary SummarizeSnapshot(const FleetSnapshot& snapshot) {
   BadgeSummary summary;
   if (!snapshot.revision) return summary;
   if (snapshot.converged) return BadgeSummary{BadgeState::kConverged, 0};
   bool degraded = false;
   bool waiting = false;  // an agent the revision names has not enrolled yet
-  for (const SnapshotView::Agent& agent : snapshot.agents) {
+  for (const FleetSnapshot::Agent& agent : snapshot.agents) {
     if (agent.phase == "degraded" || agent.phase == "disconnected" || agent.phase == "render-failed" ||
         !agent.connected) {
       (agent.enrolled ? degraded : waiting) = true;
@@ -56,7 +54,7 @@ Result<BadgeSummary> SummarizeSnapshot(std::string_view snapshot_json) {
       ++summary.pending_agents;
     }
   }
-  for (const SnapshotView::Forward& forward : snapshot.forwards) degraded = degraded || forward.state == "failed";
+  for (const FleetSnapshot::Forward& forward : snapshot.forwards) degraded = degraded || forward.state == "failed";
   if (degraded || waiting) {
     return BadgeSummary{degraded ? BadgeState::kDegraded : BadgeState::kWaitingForEnrollment, 0};
   }

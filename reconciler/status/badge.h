@@ -1,12 +1,12 @@
 #pragma once
 // The /badge.svg status badge, in the shields.io flat style: "wirewarp | converged" (green),
 // "N pending" (amber), "degraded" (red) or "no revision" (grey). Pure: computed from the
-// snapshot's JSON text; every text in the SVG is XML-escaped.
+// snapshot; every text in the SVG is XML-escaped.
 
 #include <string>
 #include <string_view>
 
-#include "schema/result.h"
+#include "reconciler/status/fleet_snapshot.h"
 
 namespace ww {
 
@@ -25,7 +25,7 @@ struct BadgeSummary {
 // enrolled agent is degraded, disconnected or failed to render, or a forward failed;
 // kWaitingForEnrollment when the only such agents have not enrolled yet (a fresh install is
 // not a fault); else kPending.
-Result<BadgeSummary> SummarizeSnapshot(std::string_view snapshot_json);
+BadgeSummary SummarizeSnapshot(const FleetSnapshot& snapshot);
 
 // "converged", "2 pending", "degraded", "no revision", "waiting for enrollment".
 std::string BadgeMessage(const BadgeSummary& summary);

@@ -5,7 +5,6 @@
 #include <utility>
 #include <vector>
 
-#include "reconciler/status/snapshot_json.h"
 
 namespace ww {
 namespace {
@@ -82,8 +81,7 @@ std::string EscapeLabelValue(std::string_view value) {
   return escaped;
 }
 
-Result<std::string> MetricsFromSnapshot(std::string_view snapshot_json) {
-  WW_ASSIGN_OR_RETURN(SnapshotView snapshot, ParseSnapshotView(snapshot_json));
+std::string MetricsFromSnapshot(const FleetSnapshot& snapshot) {
   MetricsWriter out;
 
   out.Family("wirewarp_snapshot_timestamp_seconds", "gauge", "When the reconciler took this snapshot (unix seconds).");
@@ -101,14 +99,14 @@ Result<std::string> MetricsFromSnapshot(std::string_view snapshot_json) {
   out.Family("wirewarp_revision_created_timestamp_seconds", "gauge", "When the revision in force was created.");
   if (snapshot.revision) out.Sample({}, std::to_string(snapshot.revision->created_at));
   out.Family("wirewarp_revision_rejected", "gauge", "1 when the latest commit was rejected (the last good revision stays).");
-  out.Sample({}, Flag(snapshot.has_rejected_commit));
+  out.Sample({}, Flag(snapshot.rejected.has_value()));
 
   out.Family("wirewarp_agents", "gauge", "Agents known to the reconciler.");
   out.Sample({}, std::to_string(snapshot.agents.size()));
   out.Family("wirewarp_agent_connected", "gauge", "1 when the agent holds a connection or reported recently.");
-  for (const SnapshotView::Agent& agent : snapshot.agents) out.Sample({{"agent", agent.name}}, Flag(agent.connected));
+  for (const FleetSnapshot::Agent& agent : snapshot.agents) out.Sample({{"agent", agent.name}}, Flag(agent.connected));
   out.Family("wirewarp_agent_phase", "gauge", "1 for the agent's current phase, 0 for the others.");
-  for (const SnapshotView::Agent& agent : snapshot.agents) {
+  for (const FleetSnapshot::Agent& agent : snapshot.agents) {
     bool known = false;
     for (std::string_view phase : kAgentPhases) {
       known = known || phase == agent.phase;
@@ -117,45 +115,51 @@ Result<std::string> MetricsFromSnapshot(std::string_view snapshot_json) {
     if (!known) out.Sample({{"agent", agent.name}, {"phase", agent.phase}}, "1");
   }
   out.Family("wirewarp_agent_last_seen_timestamp_seconds", "gauge", "When the agent was last heard from.");
-  for (const SnapshotView::Agent& agent : snapshot.agents) {
+  for (const FleetSnapshot::Agent& agent : snapshot.agents) {
     if (agent.last_seen) out.Sample({{"agent", agent.name}}, std::to_string(*agent.last_seen));
   }
   out.Family("wirewarp_agent_generation", "gauge", "The agent's latest plan generation.");
-  for (const SnapshotView::Agent& agent : snapshot.agents) {
+  for (const FleetSnapshot::Agent& agent : snapshot.agents) {
     out.Sample({{"agent", agent.name}}, std::to_string(agent.generation));
   }
   out.Family("wirewarp_agent_applied_generation", "gauge", "The plan generation the agent last applied.");
-  for (const SnapshotView::Agent& agent : snapshot.agents) {
+  for (const FleetSnapshot::Agent& agent : snapshot.agents) {
     out.Sample({{"agent", agent.name}}, std::to_string(agent.applied_generation));
   }
   out.Family("wirewarp_agent_drift_steps", "gauge", "Steps the agent reported as drift from its desired state.");
-  for (const SnapshotView::Agent& agent : snapshot.agents) {
-    out.Sample({{"agent", agent.name}}, std::to_string(agent.drift_steps));
+  for (const FleetSnapshot::Agent& agent : snapshot.agents) {
+    out.Sample({{"agent", agent.name}}, std::to_string(agent.drift.size()));
   }
 
   out.Family("wirewarp_peer_handshake_age_seconds", "gauge", "Seconds since the peer's latest WireGuard handshake.");
-  for (const SnapshotView::Peer& peer : snapshot.peers) {
-    if (peer.handshake_age_seconds) {
-      out.Sample({{"tunnel", peer.tunnel}, {"peer", peer.name}}, std::to_string(*peer.handshake_age_seconds));
+  for (const FleetSnapshot::Tunnel& tunnel : snapshot.tunnels) {
+    for (const FleetSnapshot::Peer& peer : tunnel.peers) {
+      if (peer.handshake_age_seconds) {
+        out.Sample({{"tunnel", tunnel.name}, {"peer", peer.name}}, std::to_string(*peer.handshake_age_seconds));
+      }
     }
   }
   out.Family("wirewarp_peer_rx_bytes_total", "counter", "Bytes received from the peer, as WireGuard counts them.");
-  for (const SnapshotView::Peer& peer : snapshot.peers) {
-    out.Sample({{"tunnel", peer.tunnel}, {"peer", peer.name}}, std::to_string(peer.rx_bytes));
+  for (const FleetSnapshot::Tunnel& tunnel : snapshot.tunnels) {
+    for (const FleetSnapshot::Peer& peer : tunnel.peers) {
+      out.Sample({{"tunnel", tunnel.name}, {"peer", peer.name}}, std::to_string(peer.rx_bytes));
+    }
   }
   out.Family("wirewarp_peer_tx_bytes_total", "counter", "Bytes sent to the peer, as WireGuard counts them.");
-  for (const SnapshotView::Peer& peer : snapshot.peers) {
-    out.Sample({{"tunnel", peer.tunnel}, {"peer", peer.name}}, std::to_string(peer.tx_bytes));
+  for (const FleetSnapshot::Tunnel& tunnel : snapshot.tunnels) {
+    for (const FleetSnapshot::Peer& peer : tunnel.peers) {
+      out.Sample({{"tunnel", tunnel.name}, {"peer", peer.name}}, std::to_string(peer.tx_bytes));
+    }
   }
 
   out.Family("wirewarp_forwards", "gauge", "Port forwards by state.");
   for (std::string_view state : kForwardStates) {
     std::size_t count = 0;
-    for (const SnapshotView::Forward& forward : snapshot.forwards) count += forward.state == state ? 1 : 0;
+    for (const FleetSnapshot::Forward& forward : snapshot.forwards) count += forward.state == state ? 1 : 0;
     out.Sample({{"state", state}}, std::to_string(count));
   }
   out.Family("wirewarp_forward_state", "gauge", "1 for the forward's current state, 0 for the others.");
-  for (const SnapshotView::Forward& forward : snapshot.forwards) {
+  for (const FleetSnapshot::Forward& forward : snapshot.forwards) {
     for (std::string_view state : kForwardStates) {
       out.Sample({{"forward", forward.name}, {"state", state}}, Flag(forward.state == state));
     }

@@ -98,25 +98,21 @@ struct StatusListener::Impl {
   }
 
   void ServeSnapshot(httplib::Response& response) const {
-    Result<std::string> snapshot = options.snapshot();
-    if (!snapshot.ok()) return AnswerUnavailable(response, snapshot.status());
-    AnswerData(response, *snapshot, "application/json");
+    Result<std::shared_ptr<const PublishedSnapshot>> published = options.snapshot();
+    if (!published.ok()) return AnswerUnavailable(response, published.status());
+    AnswerData(response, (*published)->json, "application/json");
   }
 
   void ServeBadge(httplib::Response& response) const {
-    Result<std::string> snapshot = options.snapshot();
-    if (!snapshot.ok()) return AnswerUnavailable(response, snapshot.status());
-    Result<BadgeSummary> summary = SummarizeSnapshot(*snapshot);
-    if (!summary.ok()) return AnswerUnavailable(response, summary.status());
-    AnswerData(response, BadgeSvg(*summary), kBadgeContentType);
+    Result<std::shared_ptr<const PublishedSnapshot>> published = options.snapshot();
+    if (!published.ok()) return AnswerUnavailable(response, published.status());
+    AnswerData(response, BadgeSvg(SummarizeSnapshot((*published)->snapshot)), kBadgeContentType);
   }
 
   void ServeMetrics(httplib::Response& response) const {
-    Result<std::string> snapshot = options.snapshot();
-    if (!snapshot.ok()) return AnswerUnavailable(response, snapshot.status());
-    Result<std::string> metrics = MetricsFromSnapshot(*snapshot);
-    if (!metrics.ok()) return AnswerUnavailable(response, metrics.status());
-    AnswerData(response, *metrics, kMetricsContentType);
+    Result<std::shared_ptr<const PublishedSnapshot>> published = options.snapshot();
+    if (!published.ok()) return AnswerUnavailable(response, published.status());
+    AnswerData(response, MetricsFromSnapshot((*published)->snapshot), kMetricsContentType);
   }
 
   void ServeAsset(const httplib::Request& request, httplib::Response& response) const {

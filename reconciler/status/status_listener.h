@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "reconciler/status/snapshot_json.h"
 #include "schema/result.h"
 
 namespace ww {
@@ -44,9 +45,9 @@ struct WebhookAnswer {
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct StatusListenerOptions {
-  // The fleet snapshot as JSON text (API.md "Fleet snapshot"). Required. An error is answered
-  // 503 on /status.json, /badge.svg and /metrics.
-  std::function<Result<std::string>()> snapshot;
+  // The fleet snapshot (API.md "Fleet snapshot"): /status.json serves its JSON, /badge.svg and
+  // /metrics render from it. Required. An error is answered 503 on all three.
+  std::function<Result<std::shared_ptr<const PublishedSnapshot>>()> snapshot;
   // Looks up a page file by request path ("/", "/app.js"); nullopt answers 404. Required.
   std::function<std::optional<StaticAsset>(std::string_view path)> find_asset;
   // POST /hooks/git with the request's headers (as sent) and body. Empty (no git source): the

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "reconciler/status/snapshot_json.h"
 #include "reconciler/status/status_listener.h"
 #include "schema/net.h"
 #include "web-readonly/web_assets.h"
@@ -31,6 +32,13 @@ ww::Result<std::string> ReadFile(const std::string& path) {
   std::ostringstream content;
   content << file.rdbuf();
   return content.str();
+}
+
+// The canned file served as is on /status.json; /metrics and /badge.svg render from what it reads.
+ww::Result<std::shared_ptr<const ww::PublishedSnapshot>> ReadSnapshot(const std::string& path) {
+  WW_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  WW_ASSIGN_OR_RETURN(ww::FleetSnapshot snapshot, ww::FleetSnapshotFromJson(text));
+  return std::make_shared<const ww::PublishedSnapshot>(ww::PublishedSnapshot{std::move(snapshot), std::move(text)});
 }
 
 int Run(int argc, char** argv) {
@@ -65,7 +73,7 @@ int Run(int argc, char** argv) {
   auto requests = std::make_shared<std::atomic<std::size_t>>(0);
   options.snapshot = [snapshot_paths, requests] {
     std::size_t index = std::min(requests->fetch_add(1), snapshot_paths.size() - 1);
-    return ReadFile(snapshot_paths[index]);
+    return ReadSnapshot(snapshot_paths[index]);
   };
   options.find_asset = [](std::string_view path) -> std::optional<ww::StaticAsset> {
     std::optional<ww::WebAsset> asset = ww::FindWebAsset(path);

@@ -1,6 +1,7 @@
-// The status listener's derived documents, pure functions over the snapshot's JSON text:
-// /metrics (Prometheus text format 0.0.4, exact), label and XML escaping, the badge's state
-// and SVG, and snapshots that are not the documented object.
+// The status listener's derived documents, pure functions over the typed snapshot (read here
+// from JSON text with FleetSnapshotFromJson): /metrics (Prometheus text format 0.0.4, exact),
+// label and XML escaping, the badge's state and SVG, snapshots that are not the documented
+// object, and the snapshot's JSON round trip.
 
 #include <doctest/doctest.h>
 
@@ -8,9 +9,21 @@
 
 #include "reconciler/status/badge.h"
 #include "reconciler/status/metrics.h"
+#include "reconciler/status/snapshot_json.h"
 
 namespace ww {
 namespace {
+
+// The /metrics text of a snapshot given as JSON, or why the JSON is refused.
+Result<std::string> MetricsFromJson(std::string_view snapshot_json) {
+  WW_ASSIGN_OR_RETURN(FleetSnapshot snapshot, FleetSnapshotFromJson(snapshot_json));
+  return MetricsFromSnapshot(snapshot);
+}
+
+Result<BadgeSummary> BadgeFromJson(std::string_view snapshot_json) {
+  WW_ASSIGN_OR_RETURN(FleetSnapshot snapshot, FleetSnapshotFromJson(snapshot_json));
+  return SummarizeSnapshot(snapshot);
+}
 
 constexpr const char* kSnapshot = R"({
   "now": 1763780000, "converged": false,
@@ -119,13 +132,13 @@ wirewarp_forward_state{forward="web",state="failed"} 1
 )";
 
 TEST_CASE("status metrics: the exact exposition text of a snapshot") {
-  Result<std::string> metrics = MetricsFromSnapshot(kSnapshot);
+  Result<std::string> metrics = MetricsFromJson(kSnapshot);
   REQUIRE(metrics.ok());
   CHECK(*metrics == kExpectedMetrics);
 }
 
 TEST_CASE("status metrics: an empty fleet without a revision") {
-  Result<std::string> metrics = MetricsFromSnapshot(R"({"now": 5, "converged": false, "revision": null,
+  Result<std::string> metrics = MetricsFromJson(R"({"now": 5, "converged": false, "revision": null,
       "rejected": {"commit": "bad", "at": 4, "errors": ["x"]}, "agents": [], "tunnels": [], "forwards": []})");
   REQUIRE(metrics.ok());
   CHECK(metrics->find("wirewarp_revision_id 0\n") != std::string::npos);
@@ -140,7 +153,7 @@ TEST_CASE("status metrics: label values are escaped") {
   CHECK(EscapeLabelValue("a\"b\\c\nd") == "a\\\"b\\\\c\\nd");
   CHECK(EscapeLabelValue("<x>{y}=z,") == "<x>{y}=z,");  // only \, " and line feed need escapes
 
-  Result<std::string> metrics = MetricsFromSnapshot(R"({"now": 1, "converged": false,
+  Result<std::string> metrics = MetricsFromJson(R"({"now": 1, "converged": false,
       "agents": [{"name": "evil\"} 1\nwirewarp_fleet_converged{x=\"", "connected": true, "phase": "odd\\phase"}]})");
   REQUIRE(metrics.ok());
   CHECK(metrics->find("wirewarp_agent_connected{agent=\"evil\\\"} 1\\nwirewarp_fleet_converged{x=\\\"\"} 1\n") !=
@@ -152,31 +165,31 @@ TEST_CASE("status metrics: label values are escaped") {
 }
 
 TEST_CASE("status metrics: a snapshot that is not the documented object is refused, naming the field") {
-  Result<std::string> not_json = MetricsFromSnapshot("{\"now\": ");
+  Result<std::string> not_json = MetricsFromJson("{\"now\": ");
   REQUIRE_FALSE(not_json.ok());
   CHECK(not_json.status().message().rfind("the snapshot is not JSON: ", 0) == 0);
 
-  Result<std::string> wrong_type = MetricsFromSnapshot(R"({"agents": [{"name": "vps", "connected": "yes"}]})");
+  Result<std::string> wrong_type = MetricsFromJson(R"({"agents": [{"name": "vps", "connected": "yes"}]})");
   REQUIRE_FALSE(wrong_type.ok());
   CHECK(wrong_type.status().code() == StatusCode::kInvalidArgument);
   CHECK(wrong_type.status().message() == "snapshot agents[0].connected: \"yes\" is not true or false");
 
-  Result<std::string> negative = MetricsFromSnapshot(
+  Result<std::string> negative = MetricsFromJson(
       R"({"tunnels": [{"name": "t", "peers": [{"name": "p", "rxBytes": -1}]}]})");
   REQUIRE_FALSE(negative.ok());
   CHECK(negative.status().message() == "snapshot tunnels[0].peers[0].rxBytes: -1 is not a non-negative integer");
 
-  Result<std::string> array = MetricsFromSnapshot("[]");
+  Result<std::string> array = MetricsFromJson("[]");
   REQUIRE_FALSE(array.ok());
   CHECK(array.status().message() == "snapshot [] is not an object");
 }
 
 TEST_CASE("status badge: state from the snapshot") {
-  Result<BadgeSummary> mixed = SummarizeSnapshot(kSnapshot);
+  Result<BadgeSummary> mixed = BadgeFromJson(kSnapshot);
   REQUIRE(mixed.ok());
   CHECK(*mixed == BadgeSummary{BadgeState::kDegraded, 0});  // home-gw disconnected, forward web failed
 
-  Result<BadgeSummary> pending = SummarizeSnapshot(R"({"converged": false, "revision": {"id": 1},
+  Result<BadgeSummary> pending = BadgeFromJson(R"({"converged": false, "revision": {"id": 1},
       "agents": [{"name": "a", "connected": true, "phase": "pending"},
                  {"name": "b", "connected": true, "phase": "drift-reported"},
                  {"name": "c", "connected": true, "phase": "converged"}],
@@ -185,7 +198,7 @@ TEST_CASE("status badge: state from the snapshot") {
   CHECK(*pending == BadgeSummary{BadgeState::kPending, 2});
 
   // Defect 11: a fresh install whose agents have not enrolled is waiting, not degraded...
-  Result<BadgeSummary> waiting = SummarizeSnapshot(R"({"converged": false, "revision": {"id": 1},
+  Result<BadgeSummary> waiting = BadgeFromJson(R"({"converged": false, "revision": {"id": 1},
       "agents": [{"name": "vps", "enrolled": false, "connected": false, "phase": "unknown"},
                  {"name": "gw", "enrolled": true, "connected": true, "phase": "pending"}],
       "forwards": [{"name": "f", "state": "pending"}]})");
@@ -193,21 +206,21 @@ TEST_CASE("status badge: state from the snapshot") {
   CHECK(*waiting == BadgeSummary{BadgeState::kWaitingForEnrollment, 0});
   CHECK(BadgeMessage(*waiting) == "waiting for enrollment");
   // ... unless an enrolled agent is in trouble too.
-  Result<BadgeSummary> both = SummarizeSnapshot(R"({"converged": false, "revision": {"id": 1},
+  Result<BadgeSummary> both = BadgeFromJson(R"({"converged": false, "revision": {"id": 1},
       "agents": [{"name": "vps", "enrolled": false, "connected": false, "phase": "unknown"},
                  {"name": "gw", "enrolled": true, "connected": false, "phase": "disconnected"}]})");
   REQUIRE(both.ok());
   CHECK(*both == BadgeSummary{BadgeState::kDegraded, 0});
 
-  Result<BadgeSummary> converged = SummarizeSnapshot(R"({"converged": true, "revision": {"id": 3}, "agents": []})");
+  Result<BadgeSummary> converged = BadgeFromJson(R"({"converged": true, "revision": {"id": 3}, "agents": []})");
   REQUIRE(converged.ok());
   CHECK(*converged == BadgeSummary{BadgeState::kConverged, 0});
 
-  Result<BadgeSummary> empty = SummarizeSnapshot(R"({"converged": false, "revision": null})");
+  Result<BadgeSummary> empty = BadgeFromJson(R"({"converged": false, "revision": null})");
   REQUIRE(empty.ok());
   CHECK(*empty == BadgeSummary{BadgeState::kNoRevision, 0});
 
-  CHECK_FALSE(SummarizeSnapshot("nope").ok());
+  CHECK_FALSE(BadgeFromJson("nope").ok());
 }
 
 TEST_CASE("status badge: messages and SVG") {
@@ -231,6 +244,29 @@ TEST_CASE("status badge: messages and SVG") {
 TEST_CASE("status badge: XML escaping") {
   CHECK(EscapeXml("a<b>&\"c'") == "a&lt;b&gt;&amp;&quot;c&apos;");
   CHECK(EscapeXml("plain 1 pending") == "plain 1 pending");
+}
+
+}  // namespace
+}  // namespace ww
+
+namespace ww {
+namespace {
+
+TEST_CASE("status snapshot: JSON written from the typed snapshot reads back the same") {
+  Result<FleetSnapshot> read = FleetSnapshotFromJson(kSnapshot);
+  REQUIRE(read.ok());
+  CHECK(read->agents.at(0).system == SystemFigures{});  // {} stays an object without figures
+  CHECK_FALSE(read->agents.at(1).system);                // absent stays null
+  read->divergence = FleetSnapshot::Divergence{"c0ffee", 3, 4, "apply", "urn:x", 99};
+  read->events.push_back(FleetSnapshot::Event{7, 8, std::nullopt, "revision-accepted", "revision 4 \"quoted\""});
+  read->agents.at(0).system = SystemFigures{1.5, 1, 2, std::nullopt, std::nullopt, 3600};
+  std::string json = FleetSnapshotToJson(*read);
+  Result<FleetSnapshot> again = FleetSnapshotFromJson(json);
+  REQUIRE(again.ok());
+  CHECK(*again == *read);
+  CHECK(json.find("\"system\":{\"cpuPercent\":1.5,\"memoryTotalBytes\":2,\"memoryUsedBytes\":1,\"uptimeSeconds\":3600}") !=
+        std::string::npos);
+  CHECK(PublishSnapshot(*read)->json == json);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 
 #include "reconciler/status/badge.h"
 #include "reconciler/status/metrics.h"
+#include "reconciler/status/snapshot_json.h"
 #include "reconciler/status/status_listener.h"
 
 namespace ww {
@@ -47,10 +48,12 @@ class ListenerFixture {
  public:
   explicit ListenerFixture(bool with_webhook = true, std::size_t max_webhook_body = 1024) {
     StatusListenerOptions options;
-    options.snapshot = [this]() -> Result<std::string> {
+    // The canned text is served as is; the badge and metrics render from what it reads.
+    options.snapshot = [this]() -> Result<std::shared_ptr<const PublishedSnapshot>> {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!snapshot_.ok()) return snapshot_.status();
-      return *snapshot_;
+      WW_ASSIGN_OR_RETURN(FleetSnapshot snapshot, FleetSnapshotFromJson(*snapshot_));
+      return std::make_shared<const PublishedSnapshot>(PublishedSnapshot{std::move(snapshot), *snapshot_});
     };
     options.find_asset = FindTestAsset;
     if (with_webhook) {
@@ -178,9 +181,9 @@ TEST_CASE("status listener: status.json, badge.svg and metrics come from the sna
   httplib::Result metrics = client.Get("/metrics");
   REQUIRE(metrics);
   CHECK(metrics->status == 200);
-  Result<std::string> expected = MetricsFromSnapshot(kSnapshot);
+  Result<FleetSnapshot> expected = FleetSnapshotFromJson(kSnapshot);
   REQUIRE(expected.ok());
-  CHECK(metrics->body == *expected);
+  CHECK(metrics->body == MetricsFromSnapshot(*expected));
   CHECK(metrics->body.find("wirewarp_fleet_converged 1\n") != std::string::npos);
   CHECK(metrics->get_header_value("Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
   CHECK(metrics->get_header_value("Cache-Control") == "no-store");
