@@ -12,6 +12,7 @@
 #include "agent/observe/observer.h"
 #include "agent/state/applied_endpoints.h"
 #include "agent/state/firewall_snapshot.h"
+#include "schema/config_policy.h"
 #include "schema/wire_json.h"
 
 namespace ww::agent {
@@ -323,6 +324,11 @@ const char* OutcomeName(StepReport::Outcome outcome) {
 Result<ApplyReport> ApplyConfig(CommandRunner& runner, StateDir& state, const AgentConfig& desired,
                                 const AgentOptions& options, std::string_view desired_json) {
   WW_RETURN_IF_ERROR(state.Lock());
+  // Whoever sent or stored the config, it must be one render could have produced
+  // (config_policy.h); checked before anything runs, observation included.
+  if (Status allowed = CheckConfigPolicy(desired); !allowed.ok()) {
+    return allowed.WithContext("refusing the config, nothing was run");
+  }
   // The observation's fixed commands (iptables-save, the no-op's largest cost by far) run
   // while the config is checked and the stored state is read. Nothing of the config reaches
   // them, so a refused config still runs no command that depends on it.
