@@ -12,6 +12,7 @@
 #include "agent/observe/observer.h"
 #include "agent/state/applied_endpoints.h"
 #include "agent/state/firewall_snapshot.h"
+#include "schema/config_policy.h"
 #include "schema/wire_json.h"
 
 namespace ww::agent {
@@ -215,7 +216,7 @@ AppliedEndpoints RecordAfterPass(const AgentConfig& desired, const AppliedEndpoi
 // `pending`: the first observation, started while the caller checked the config.
 Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, StoredState& stored, const AgentConfig& desired,
                             const AgentOptions& options, std::vector<std::string> owned_after,
-                            PendingObservation pending) {
+                            PendingObservation pending, const Plan* pushed_plan) {
   ApplyReport report;
   report.agent = desired.agent;
   ObserveRequest request = BuildObserveRequest(stored, desired);
@@ -223,6 +224,19 @@ Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, StoredState&
   AppliedEndpoints applied = LoadAppliedEndpoints(state);
   FillAppliedEndpoints(applied, before.state);
   report.plan = ComputePlan(desired, before.state);
+  if (pushed_plan != nullptr) {
+    report.plan_source = *pushed_plan == report.plan ? PlanSource::kPushed : PlanSource::kPushedStale;
+    // A host that already matches the config runs nothing either way: a no-op pass below.
+    if (report.plan_source == PlanSource::kPushedStale && !report.plan.empty()) {
+      // The host changed since the report the reconciler planned from: run nothing, and
+      // send the fresh observation so it plans again.
+      report.error = "the pushed plan (" + std::to_string(pushed_plan->steps.size()) +
+                     " steps) is stale: this host's fresh observation plans " +
+                     std::to_string(report.plan.steps.size()) + " steps; nothing was run";
+      report.after = std::move(before.state);
+      return report;
+    }
+  }
   CommandContext context;
   if (options.resolver != nullptr) {
     ResolveEndpoints(*options.resolver, desired, applied, report.plan, context.resolved_endpoints, report.warnings);
@@ -308,6 +322,15 @@ Result<ApplyReport> RunPass(CommandRunner& runner, StateDir& state, StoredState&
   return report;
 }
 
+const char* PlanSourceName(PlanSource source) {
+  switch (source) {
+    case PlanSource::kLocal: return "local";
+    case PlanSource::kPushed: return "pushed";
+    case PlanSource::kPushedStale: return "pushed-stale";
+  }
+  return "local";
+}
+
 const char* OutcomeName(StepReport::Outcome outcome) {
   switch (outcome) {
     case StepReport::Outcome::kApplied: return "applied";
@@ -321,8 +344,13 @@ const char* OutcomeName(StepReport::Outcome outcome) {
 }  // namespace
 
 Result<ApplyReport> ApplyConfig(CommandRunner& runner, StateDir& state, const AgentConfig& desired,
-                                const AgentOptions& options, std::string_view desired_json) {
+                                const AgentOptions& options, std::string_view desired_json, const Plan* pushed_plan) {
   WW_RETURN_IF_ERROR(state.Lock());
+  // Whoever sent or stored the config, it must be one render could have produced
+  // (config_policy.h); checked before anything runs, observation included.
+  if (Status allowed = CheckConfigPolicy(desired); !allowed.ok()) {
+    return allowed.WithContext("refusing the config, nothing was run");
+  }
   // The observation's fixed commands (iptables-save, the no-op's largest cost by far) run
   // while the config is checked and the stored state is read. Nothing of the config reaches
   // them, so a refused config still runs no command that depends on it.
@@ -331,7 +359,7 @@ Result<ApplyReport> ApplyConfig(CommandRunner& runner, StateDir& state, const Ag
   WW_RETURN_IF_ERROR(CheckKey(state, desired));
   WW_ASSIGN_OR_RETURN(StoredState stored, LoadStoredState(state, desired, desired_json));
   WW_ASSIGN_OR_RETURN(ApplyReport report, RunPass(runner, state, stored, desired, options, InterfaceNames(desired),
-                                                  std::move(pending)));
+                                                  std::move(pending), pushed_plan));
   // Rewritten only when it changes: the file is large for big fleets and each write fsyncs.
   if (options.dry_run == DryRun::kNo && report.converged && stored.last_applied != desired) {
     WW_RETURN_IF_ERROR(state.SaveLastApplied(desired));
@@ -351,7 +379,8 @@ Result<ApplyReport> TearDown(CommandRunner& runner, StateDir& state, const Agent
   AgentConfig nothing;
   WW_ASSIGN_OR_RETURN(StoredState stored, LoadStoredState(state));
   if (stored.last_applied) nothing.agent = stored.last_applied->agent;
-  WW_ASSIGN_OR_RETURN(ApplyReport report, RunPass(runner, state, stored, nothing, options, {}, std::move(pending)));
+  WW_ASSIGN_OR_RETURN(ApplyReport report,
+                      RunPass(runner, state, stored, nothing, options, {}, std::move(pending), /*pushed_plan=*/nullptr));
   if (options.dry_run == DryRun::kNo && report.converged) {
     // Forget the config so a boot-time `restore` does not bring the tunnel back.
     std::error_code error;
@@ -372,9 +401,9 @@ std::vector<std::string> MovedEndpoints(EndpointResolver& resolver, const StateD
   return moved;
 }
 
-Result<ObservedState> ObserveOwned(CommandRunner& runner, const StateDir& state) {
+Result<ObservedState> ObserveOwned(CommandRunner& runner, const StateDir& state, const AgentConfig* target) {
   WW_ASSIGN_OR_RETURN(StoredState stored, LoadStoredState(state));
-  AgentConfig reference = stored.last_applied ? *stored.last_applied : AgentConfig{};
+  AgentConfig reference = target != nullptr ? *target : stored.last_applied ? *stored.last_applied : AgentConfig{};
   WW_ASSIGN_OR_RETURN(ObservedState observed, FinishObserve(runner, StartObserve(runner, ReusableSnapshot(runner, state)),
                                                             BuildObserveRequest(stored, reference)));
   FillAppliedEndpoints(LoadAppliedEndpoints(state), observed);
@@ -385,6 +414,7 @@ std::string ApplyReportToJson(const ApplyReport& report) {
   nlohmann::ordered_json out;
   out["agent"] = report.agent;
   out["converged"] = report.converged;
+  if (report.plan_source != PlanSource::kLocal) out["planSource"] = PlanSourceName(report.plan_source);
   out["destructive"] = report.plan.HasDestructive();
   nlohmann::ordered_json steps = nlohmann::ordered_json::array();
   for (const StepReport& step : report.steps) {

@@ -40,9 +40,15 @@ struct StepReport {
   std::string error;        // for kFailed: the command and its stderr
 };
 
+// Whose plan a pass ran. A plan pushed by the reconciler (what `wwctl apply --dry-run` and
+// the status showed) runs only when the agent's fresh observation plans exactly the same
+// steps; otherwise nothing runs and the report says the pushed plan was stale.
+enum class PlanSource { kLocal, kPushed, kPushedStale };
+
 struct ApplyReport {
   std::string agent;
-  Plan plan;
+  PlanSource plan_source = PlanSource::kLocal;
+  Plan plan;  // the plan of the fresh observation (with kPushedStale: not run)
   std::vector<StepReport> steps;
   std::vector<std::string> commands;  // every mutating command run (or, dry-run, planned)
   bool converged = false;             // the host matches the config after the pass
@@ -60,8 +66,12 @@ std::string ApplyReportToJson(const ApplyReport& report);
 // `desired_json`, when not empty, is the text `desired` was parsed from (AgentConfigFromJson):
 // when last-applied.json holds the same bytes, the pass uses `desired` instead of parsing
 // the file again (a no-op re-apply of a large config would otherwise parse it twice).
+// `pushed_plan`, when set, is the plan the reconciler computed for `desired` from this
+// agent's latest report: the pass runs it only if the fresh observation plans the same
+// (PlanSource above); nullptr plans locally (restore, `apply -f`, an older reconciler).
 Result<ApplyReport> ApplyConfig(CommandRunner& runner, StateDir& state, const AgentConfig& desired,
-                                const AgentOptions& options, std::string_view desired_json = {});
+                                const AgentOptions& options, std::string_view desired_json = {},
+                                const Plan* pushed_plan = nullptr);
 
 // Re-applies the stored last-applied config; kNotFound when there is none.
 Result<ApplyReport> RestoreLastApplied(CommandRunner& runner, StateDir& state, const AgentOptions& options);
@@ -77,7 +87,10 @@ std::vector<std::string> MovedEndpoints(EndpointResolver& resolver, const StateD
                                         std::vector<std::string>& warnings);
 
 // What the agent owns on the host now, as ObservedState; peers carry the endpoint text last
-// applied (ObservedPeer::applied_endpoint) next to the address WireGuard uses.
-Result<ObservedState> ObserveOwned(CommandRunner& runner, const StateDir& state);
+// applied (ObservedPeer::applied_endpoint) next to the address WireGuard uses. The scope is
+// what the agent owns plus the interfaces and sysctls of `target` (default: the last applied
+// config): the daemon passes the config it was last sent, so the reconciler plans from an
+// observation that covers what the pushed plan will touch.
+Result<ObservedState> ObserveOwned(CommandRunner& runner, const StateDir& state, const AgentConfig* target = nullptr);
 
 }  // namespace ww::agent

@@ -84,6 +84,27 @@ struct FirewallChain {
   friend bool operator==(const FirewallChain&, const FirewallChain&) = default;
 };
 
+// The chains WireWarp owns, in output order (table, then name), each with the one rule in a
+// built-in chain that jumps to it. Render builds from this table and the agent's policy
+// (config_policy.h) accepts nothing else.
+struct OwnedChain {
+  FirewallTable table;
+  std::string_view name;
+  std::string_view builtin;
+  std::string_view jump;
+};
+inline constexpr OwnedChain kOwnedChains[] = {
+    {FirewallTable::kFilter, "WIREWARP-FORWARD", "FORWARD", "-j WIREWARP-FORWARD"},
+    // Opens the listen port on hosts whose INPUT policy drops (ufw, firewalld defaults).
+    {FirewallTable::kFilter, "WIREWARP-INPUT", "INPUT", "-j WIREWARP-INPUT"},
+    {FirewallTable::kNat, "WIREWARP-POSTROUTING", "POSTROUTING", "-j WIREWARP-POSTROUTING"},
+    // DNAT only what is addressed to the server itself, never traffic it routes.
+    {FirewallTable::kNat, "WIREWARP-PREROUTING", "PREROUTING", "-m addrtype --dst-type LOCAL -j WIREWARP-PREROUTING"},
+    {FirewallTable::kMangle, "WIREWARP-MSS", "FORWARD", "-j WIREWARP-MSS"},
+    {FirewallTable::kMangle, "WIREWARP-OUTPUT", "OUTPUT", "-j WIREWARP-OUTPUT"},
+    {FirewallTable::kMangle, "WIREWARP-PREROUTING", "PREROUTING", "-j WIREWARP-PREROUTING"},
+};
+
 // A rule in a built-in chain that jumps to an owned chain, inserted first in that chain.
 struct FirewallJump {
   FirewallTable table = FirewallTable::kFilter;

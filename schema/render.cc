@@ -215,8 +215,7 @@ constexpr std::string_view kRestoreMark = "-j CONNMARK --restore-mark --nfmask 0
 
 // ---- Accumulating one agent's config. ---------------------------------------------------
 
-// The chains WireWarp owns, in output order (table, then name), each with the one rule in a
-// built-in chain that jumps to it.
+// Indexes into kOwnedChains (agent_config.h), in its order.
 enum class Chain {
   kFilterForward,
   kFilterInput,
@@ -226,24 +225,7 @@ enum class Chain {
   kMangleOutput,
   kManglePrerouting
 };
-struct ChainInfo {
-  FirewallTable table;
-  std::string_view name;
-  std::string_view builtin;
-  std::string_view jump;
-};
-constexpr ChainInfo kChains[] = {
-    {FirewallTable::kFilter, "WIREWARP-FORWARD", "FORWARD", "-j WIREWARP-FORWARD"},
-    // Opens the listen port on hosts whose INPUT policy drops (ufw, firewalld defaults).
-    {FirewallTable::kFilter, "WIREWARP-INPUT", "INPUT", "-j WIREWARP-INPUT"},
-    {FirewallTable::kNat, "WIREWARP-POSTROUTING", "POSTROUTING", "-j WIREWARP-POSTROUTING"},
-    // DNAT only what is addressed to the server itself, never traffic it routes.
-    {FirewallTable::kNat, "WIREWARP-PREROUTING", "PREROUTING", "-m addrtype --dst-type LOCAL -j WIREWARP-PREROUTING"},
-    {FirewallTable::kMangle, "WIREWARP-MSS", "FORWARD", "-j WIREWARP-MSS"},
-    {FirewallTable::kMangle, "WIREWARP-OUTPUT", "OUTPUT", "-j WIREWARP-OUTPUT"},
-    {FirewallTable::kMangle, "WIREWARP-PREROUTING", "PREROUTING", "-j WIREWARP-PREROUTING"},
-};
-constexpr size_t kChainCount = std::size(kChains);
+constexpr size_t kChainCount = std::size(kOwnedChains);
 
 // Chains keep insertion order and drop exact duplicates (two forwards to one destination
 // share one ACCEPT); a chain without rules is left out with its jump.
@@ -283,8 +265,8 @@ class ConfigBuilder {
     for (size_t i = 0; i < kChainCount; ++i) {
       std::vector<std::string> rules = Deduplicated(std::move(chains_[i]));
       if (rules.empty()) continue;
-      config.chains.push_back({kChains[i].table, std::string(kChains[i].name), std::move(rules)});
-      config.jumps.push_back({kChains[i].table, std::string(kChains[i].builtin), std::string(kChains[i].jump)});
+      config.chains.push_back({kOwnedChains[i].table, std::string(kOwnedChains[i].name), std::move(rules)});
+      config.jumps.push_back({kOwnedChains[i].table, std::string(kOwnedChains[i].builtin), std::string(kOwnedChains[i].jump)});
     }
     auto jump_key = [](const FirewallJump& jump) { return std::tie(jump.table, jump.chain, jump.rule); };
     std::sort(config.jumps.begin(), config.jumps.end(),

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "schema/config_policy.h"
 #include "schema/ipam.h"
 #include "schema/resource_fields.h"
 #include "schema/templates.h"
@@ -395,7 +396,15 @@ void CheckLans(const FleetIndex& index, Diagnostics& out) {
   for (size_t p = 0; p < fleet.peers.size(); ++p) {
     if (index.PeerTunnel(p) == kNone) continue;
     for (size_t l = 0; l < fleet.peers[p].spec.lan.size(); ++l) {
-      add({index.PeerTunnel(p), p, l}, fleet.peers[p].spec.lan[l]);
+      const Ipv4Cidr& lan = fleet.peers[p].spec.lan[l];
+      // The server routes each lan in its main table; a wider one would take the VPS's own
+      // traffic (a /0 is a default route), and the agent's policy refuses it.
+      if (lan.prefix < kMinLanPrefix) {
+        Error(out, fleet.peers[p], "spec.lan[" + std::to_string(l) + "]",
+              "lan " + lan.ToString() + " is wider than /" + std::to_string(kMinLanPrefix) +
+                  "; the server would route it in its main table, taking its own traffic");
+      }
+      add({index.PeerTunnel(p), p, l}, lan);
     }
   }
   SweepOverlaps(spans, [&](const Span& cover, const Span& span) {

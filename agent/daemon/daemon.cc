@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "reconciler/client/enroll_client.h"
@@ -201,10 +202,12 @@ DaemonExit AgentDaemon::PollLoop() {
 void AgentDaemon::ApplyPlan(const std::string& body) {
   uint64_t generation = 0;
   std::string desired_json;
+  std::string plan_json;  // empty: a reconciler that does not push plans
   try {
     nlohmann::json parsed = nlohmann::json::parse(body);
     generation = parsed.at("generation").get<uint64_t>();
     desired_json = parsed.at("desired").dump();
+    if (auto plan = parsed.find("plan"); plan != parsed.end() && !plan->is_null()) plan_json = plan->dump();
   } catch (const std::exception&) {
     std::chrono::milliseconds delay = backoff_.Next();
     LogEvent("plan-invalid", {{"error", "the plan answer is not {generation, desired}"}, {"retry_ms", std::to_string(delay.count())}});
@@ -216,17 +219,28 @@ void AgentDaemon::ApplyPlan(const std::string& body) {
   after_generation_ = std::max(after_generation_, generation);
   Result<ApplyReport> report = [&]() -> Result<ApplyReport> {
     WW_ASSIGN_OR_RETURN(AgentConfig desired, AgentConfigFromJson(desired_json));
+    // The pushed plan is what ran in previews and the status; it runs only if this host's
+    // fresh observation plans the same (ApplyConfig), so what runs is what was shown.
+    std::optional<Plan> pushed;
+    if (!plan_json.empty()) {
+      Result<Plan> plan = PlanFromJson(plan_json);
+      if (!plan.ok()) return plan.status().WithContext("the pushed plan of generation " + std::to_string(generation));
+      pushed = std::move(plan).value();
+    }
     std::lock_guard<std::mutex> host(host_mutex_);
-    return ApplyConfig(*environment_.runner, *environment_.state, desired, options_.apply, desired_json);
+    latest_desired_ = desired;
+    return ApplyConfig(*environment_.runner, *environment_.state, desired, options_.apply, desired_json,
+                       pushed ? &*pushed : nullptr);
   }();
   {
     std::lock_guard<std::mutex> status(status_mutex_);
     applied_generation_ = generation;
     converged_ = report.ok() && report->converged;
     last_error_ = report.ok() ? report->error : report.status().message();
+    stale_plan_ = report.ok() && report->plan_source == PlanSource::kPushedStale && !report->converged;
     if (report.ok()) {
       LogEvent("apply", {{"generation", std::to_string(generation)},
-                         {"outcome", Describe(*report)},
+                         {"outcome", stale_plan_ ? "stale-plan" : Describe(*report)},
                          {"commands", std::to_string(report->commands.size())},
                          {"error", report->error}});
     } else {
@@ -308,7 +322,8 @@ AgentReport AgentDaemon::BuildReport() {
   std::string observe_error;
   {
     std::lock_guard<std::mutex> host(host_mutex_);
-    Result<ObservedState> observed = ObserveOwned(*environment_.runner, *environment_.state);
+    Result<ObservedState> observed =
+        ObserveOwned(*environment_.runner, *environment_.state, latest_desired_ ? &*latest_desired_ : nullptr);
     if (observed.ok()) {
       report.observed = std::move(observed).value();
     } else {
@@ -322,6 +337,7 @@ AgentReport AgentDaemon::BuildReport() {
   report.generation = applied_generation_;
   report.converged = converged_ && observe_error.empty();
   report.error = last_error_.empty() ? observe_error : last_error_;
+  report.stale_plan = stale_plan_ ? StalePlan::kYes : StalePlan::kNo;
   return report;
 }
 

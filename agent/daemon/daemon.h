@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -117,6 +118,9 @@ class AgentDaemon {
   uint64_t applied_generation_ = 0;  // GUARDED_BY(status_mutex_)
   bool converged_ = false;           // GUARDED_BY(status_mutex_)
   std::string last_error_;           // GUARDED_BY(status_mutex_)
+  bool stale_plan_ = false;          // GUARDED_BY(status_mutex_); the applied generation's plan was stale
+  // The config of the latest plan answer: reports observe its scope (ObserveOwned).
+  std::optional<AgentConfig> latest_desired_;  // GUARDED_BY(host_mutex_)
 
   std::mutex signal_mutex_;
   std::condition_variable signal_;

@@ -21,6 +21,7 @@ std::string AgentReportToJson(const AgentReport& report) {
   out["generation"] = report.generation;
   out["converged"] = report.converged;
   out["error"] = report.error;
+  if (report.stale_plan == StalePlan::kYes) out["stalePlan"] = true;
   out["version"] = report.version;
   out["hostname"] = report.hostname;
   // The wire format's own writer, so the report carries exactly what `observe` prints.

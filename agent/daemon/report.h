@@ -22,10 +22,15 @@ struct PeerStats {
   friend bool operator==(const PeerStats&, const PeerStats&) = default;
 };
 
+// Whether the generation's pushed plan was refused as stale (agent.h PlanSource): the
+// reconciler then plans again at once from this report's observation, counting no failure.
+enum class StalePlan { kNo, kYes };
+
 struct AgentReport {
   uint64_t generation = 0;  // the plan generation last applied; 0 = restored from disk
   bool converged = false;
   std::string error;
+  StalePlan stale_plan = StalePlan::kNo;
   std::string version;
   std::string hostname;
   ObservedState observed;

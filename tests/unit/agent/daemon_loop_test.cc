@@ -19,6 +19,7 @@
 #include "agent/state/state_dir.h"
 #include "agent/system/endpoint_resolver.h"
 #include "agent/system/recording_runner.h"
+#include "schema/plan.h"
 #include "schema/wire_json.h"
 #include "tests/support/doctest_printers.h"
 #include "tests/support/temporary_directory.h"
@@ -191,6 +192,49 @@ TEST_CASE("A config that does not converge is reported with its error and the ge
   const std::string& body = harness.reconciler.report_bodies[0];
   CHECK(body.rfind("{\"generation\":3,\"converged\":false,\"error\":\"the host still differs from the config after applying\",", 0) == 0);
   CHECK(harness.events.back() == "GET /v1/agents/gw/plan?after=3&wait=25 timeout=40");
+}
+
+std::string PlanBodyWithPlan(uint64_t generation, const AgentConfig& desired, const Plan& plan) {
+  return "{\"generation\":" + std::to_string(generation) + ",\"revision\":1,\"desired\":" +
+         AgentConfigToJson(desired, JsonStyle::kCompact) + ",\"plan\":" + PlanToJson(plan, JsonStyle::kCompact) + "}";
+}
+
+TEST_CASE("A pushed plan that the fresh observation plans too is the one that runs") {
+  Harness harness;
+  AgentConfig config = EmptyConfig();
+  config.sysctls.push_back({"net.ipv4.ip_forward", "1"});
+  // What the reconciler planned from this host's (empty) report.
+  Plan pushed = ComputePlan(config, ObservedState{});
+  REQUIRE(pushed.steps.size() == 1);
+  harness.reconciler.plan_answers.push_back({ApiResponse{200, PlanBodyWithPlan(5, config, pushed)}});
+  harness.Start();
+  CHECK(harness.daemon->Run() == DaemonExit::kStopped);
+  CHECK(harness.runner.recording().MutatingCommandLines() == std::vector<std::string>{"sysctl -q -w net.ipv4.ip_forward=1"});
+  REQUIRE(harness.reconciler.report_bodies.size() == 1);
+  CHECK(harness.reconciler.report_bodies[0].find("stalePlan") == std::string::npos);
+}
+
+TEST_CASE("A stale pushed plan runs nothing and is reported with the fresh observation") {
+  Harness harness;
+  AgentConfig config = EmptyConfig();
+  config.sysctls.push_back({"net.ipv4.ip_forward", "1"});
+  // Planned from a report that said ip_forward was already 1, but the host now says 0.
+  ObservedState reported;
+  reported.sysctls.push_back({"net.ipv4.ip_forward", "1"});
+  Plan stale = ComputePlan(config, reported);
+  REQUIRE(stale.empty());
+  harness.reconciler.plan_answers.push_back({ApiResponse{200, PlanBodyWithPlan(6, config, stale)}});
+  harness.Start();
+  CHECK(harness.daemon->Run() == DaemonExit::kStopped);
+  CHECK(harness.runner.recording().MutatingCommandLines().empty());
+  REQUIRE(harness.reconciler.report_bodies.size() == 1);
+  const std::string& body = harness.reconciler.report_bodies[0];
+  CHECK(body.rfind("{\"generation\":6,\"converged\":false,\"error\":\"the pushed plan (0 steps) is stale: this host's "
+                   "fresh observation plans 1 steps; nothing was run\",\"stalePlan\":true,", 0) == 0);
+  CHECK(body.find("\"net.ipv4.ip_forward\"") != std::string::npos);  // the fresh observation goes with it
+  CHECK(harness.log.str().find("event=apply generation=6 outcome=stale-plan") != std::string::npos);
+  // Not asked again: the reconciler answers the report with a newer generation.
+  CHECK(harness.events.back() == "GET /v1/agents/gw/plan?after=6&wait=25 timeout=40");
 }
 
 TEST_CASE("A desired config that does not parse is reported as an error and not applied") {
