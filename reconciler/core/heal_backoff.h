@@ -12,12 +12,16 @@ namespace ww {
 
 enum class DesiredChange { kSame, kChanged };  // against the agent's latest plan generation
 enum class AppliedLatest { kNo, kYes };        // the agent's report is at its latest generation
+// kStale: the agent refused its latest generation's plan because its fresh observation
+// planned otherwise (it ran nothing), and reported that observation.
+enum class LatestPlanOutcome { kRan, kStale };
 
 struct HealInput {
   DesiredChange desired = DesiredChange::kChanged;
   bool deliver = false;      // ReconcileAgent's verdict (it respects selfHeal and failure backoff)
   bool plan_empty = true;    // nothing differs between the desired config and the report
   AppliedLatest applied = AppliedLatest::kNo;
+  LatestPlanOutcome outcome = LatestPlanOutcome::kRan;
   int64_t latest_plan_created_at = 0;  // unix seconds; only read when a heal is considered
   int heals_in_a_row = 0;              // drift-healing generations since the desired config changed
   int64_t now = 0;                     // unix seconds
@@ -30,7 +34,9 @@ struct HealDecision {
 };
 
 // Rules: a changed desired config is stored and resets the count; an empty plan resets it;
-// an unchanged config the agent applied and still differs from is healed once
+// a stale plan is replaced at once by one planned from the fresh observation, not counted
+// as a heal (nothing ran, so nothing drifted back); an unchanged config the agent applied
+// and still differs from is healed once
 // latest_plan_created_at + RetryDelaySeconds(heals_in_a_row) is reached (counting the heal),
 // and waits until then otherwise (retry_at).
 HealDecision DecideHeal(const HealInput& input);

@@ -228,6 +228,7 @@ Status AgentReconcileQueue::Reconcile(int64_t now, const std::vector<std::string
                          : AppliedLatest::kNo;
       heal.latest_plan_created_at = view.latest_plan ? view.latest_plan->created_at : 0;
       heal.heals_in_a_row = view.heals_in_a_row;
+      heal.outcome = view.latest_plan_outcome;
       heal.now = now;
       HealDecision decision = DecideHeal(heal);
       view.heals_in_a_row = decision.heals_in_a_row;
@@ -357,9 +358,19 @@ Status AgentReconcileQueue::RecordReport(AgentView& view, AgentReportInput repor
 
   AgentHealthRecord health = view.health;
   health.agent_id = view.record->id;
+  const bool was_stale = view.latest_plan_outcome == LatestPlanOutcome::kStale;
+  view.latest_plan_outcome = report.converged ? LatestPlanOutcome::kRan : report.plan_outcome;
   if (report.converged) {
     health.consecutive_failures = 0;
     health.last_error.clear();
+  } else if (view.latest_plan_outcome == LatestPlanOutcome::kStale) {
+    // Not a failure: the agent ran nothing because the host changed since the report the
+    // plan came from. Reconcile below plans again from this report's observation.
+    if (!was_stale || previous_generation != view.report->generation) {
+      state_.QueueEvent(now, &view, "plan-stale",
+                        name + " ran nothing of generation " + std::to_string(view.report->generation) +
+                            ": its host changed since the plan was made; planning again from its fresh observation");
+    }
   } else if (!report.error.empty() && view.report->generation != health.last_failed_generation) {
     // Counted once per generation: the agent repeats its report every 30 s.
     ++health.consecutive_failures;

@@ -34,6 +34,7 @@ struct AgentReportInput {
   int64_t generation = 0;
   bool converged = false;
   std::string error;
+  LatestPlanOutcome plan_outcome = LatestPlanOutcome::kRan;  // report "stalePlan": true
   std::string observed_json;  // compact, as stored
   ObservedState observed;
   std::string metrics_json;   // converged, error, version, hostname, peers, system; as stored

@@ -323,6 +323,10 @@ HttpResponse FleetRoutes::HandleReport(const HttpRequest& request) {
   report.generation = generation->get<int64_t>();
   report.converged = converged->get<bool>();
   report.error = *error;
+  if (auto stale = body->find("stalePlan"); stale != body->end()) {
+    if (!stale->is_boolean()) return ErrorResponse(400, "field \"stalePlan\" must be true or false");
+    if (stale->get<bool>()) report.plan_outcome = LatestPlanOutcome::kStale;
+  }
   Json metrics{{"converged", report.converged},
                {"error", *error},
                {"version", *version},

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "reconciler/api/https_server.h"
+#include "reconciler/core/heal_backoff.h"
 #include "reconciler/server/report_figures.h"
 #include "reconciler/store/store.h"
 #include "schema/ipam.h"
@@ -65,6 +66,8 @@ struct AgentView {
   std::optional<int64_t> retry_at;
   bool connected = false;
   int heals_in_a_row = 0;  // drift-healing generations since the desired config last changed
+  // The latest report said its generation's pushed plan was stale (it ran nothing).
+  LatestPlanOutcome latest_plan_outcome = LatestPlanOutcome::kRan;
 };
 
 struct FleetState {

@@ -604,6 +604,39 @@ TEST_CASE("fleet service: a failing agent is degraded and backs off") {
   CHECK(retried["generation"] == 2);
 }
 
+TEST_CASE("fleet service: a stale plan is not a failure and is answered at once with a plan from the fresh observation") {
+  Reconciler reconciler;
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  reconciler.Enroll("gw", AgentRole::kClient, 2);
+  reconciler.Upload(LabFleet(), 200);
+  Json first = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=0&wait=1", Json(nullptr), 200);
+  // The host already had ip_forward on, which the first plan (from no report) would set.
+  Result<AgentConfig> desired = AgentConfigFromJson(first["desired"].dump());
+  REQUIRE(desired.ok());
+  ObservedState fresh;
+  fresh.sysctls = {{"net.ipv4.ip_forward", "1"}};
+  const Plan replanned = ComputePlan(*desired, fresh);
+  REQUIRE(Json::parse(PlanToJson(replanned, JsonStyle::kCompact)) != first["plan"]);
+  Json stale{{"generation", 1}, {"converged", false}, {"stalePlan", true},
+             {"error", "the pushed plan (9 steps) is stale: this host's fresh observation plans 8 steps; nothing was run"},
+             {"observed", Json::parse(ObservedStateToJson(fresh, JsonStyle::kCompact))}};
+  CHECK(reconciler.Call(vps, "POST", "/v1/agents/vps/report", stale.dump()).status == 204);
+  // No backoff, no failure: the next poll gets a plan made from the fresh observation.
+  Json second = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=1&wait=1", Json(nullptr), 200);
+  CHECK(second["generation"] == 2);
+  CHECK(second["plan"] == Json::parse(PlanToJson(replanned, JsonStyle::kCompact)));
+  Json status = reconciler.Snapshot();
+  Json vps_status = AgentStatus(status, "vps");
+  CHECK(vps_status["consecutiveFailures"] == 0);
+  CHECK(vps_status["phase"] == "pending");
+  bool stale_event = false;
+  for (const Json& event : status["events"]) stale_event = stale_event || event["kind"] == "plan-stale";
+  CHECK(stale_event);
+  Json bad = stale;
+  bad["stalePlan"] = "yes";
+  CHECK(reconciler.Call(vps, "POST", "/v1/agents/vps/report", bad.dump()).status == 400);
+}
+
 TEST_CASE("fleet service: deleting an agent answers its open long-poll 401 and refuses it afterwards") {
   Reconciler reconciler;
   Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);

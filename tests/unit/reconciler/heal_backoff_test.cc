@@ -66,6 +66,18 @@ TEST_CASE("heal backoff: nothing is healed that ReconcileAgent would not deliver
   CHECK_FALSE(decision.retry_at);
 }
 
+TEST_CASE("heal backoff: a stale plan is replaced at once and not counted as a heal") {
+  HealInput input = Drifting(4, 1000);  // the fifth heal would wait 8 s
+  input.outcome = LatestPlanOutcome::kStale;
+  HealDecision decision = DecideHeal(input);
+  CHECK(decision.store_generation);
+  CHECK(decision.heals_in_a_row == 4);
+  CHECK_FALSE(decision.retry_at);
+
+  input.deliver = false;  // e.g. selfHeal false: a stale plan does not override it
+  CHECK_FALSE(DecideHeal(input).store_generation);
+}
+
 TEST_CASE("heal backoff: an empty plan (healed) resets the count and stores nothing") {
   HealInput healed = Drifting(4, 5000);
   healed.plan_empty = true;
