@@ -267,6 +267,13 @@ Result<LoadedRemoteConfig> LoadRemoteConfig(const ConfigLocation& location) {
                                    DescribeOrigin(location.origin) + ")");
   }
   // The stream is never read: "-" was refused above.
+  struct stat info {};
+  if (::stat(location.path.c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+    return Status::FailedPrecondition("\"" + location.path + "\" holds a private key but is accessible to group or "
+                                      "others (mode " + mode + "); run: chmod 600 " + location.path);
+  }
   InputReader reader(std::cin, kMaxRemoteConfigBytes);
   Result<std::string> text = reader.ReadFile(location.path);
   if (!text.ok()) {
@@ -276,15 +283,7 @@ Result<LoadedRemoteConfig> LoadRemoteConfig(const ConfigLocation& location) {
     return Status::NotFound(text.status().message() + hint);
   }
   WW_ASSIGN_OR_RETURN(RemoteConfig config, ParseRemoteConfig(*text, location.path));
-  LoadedRemoteConfig loaded{std::move(config), {}};
-  struct stat info {};
-  if (::stat(location.path.c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
-    loaded.warnings.push_back("\"" + location.path + "\" holds a private key but is accessible to group or others (mode " +
-                              mode + "); run: chmod 600 " + location.path);
-  }
-  return loaded;
+  return LoadedRemoteConfig{std::move(config)};
 }
 
 }  // namespace ww::cli

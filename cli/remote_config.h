@@ -55,10 +55,10 @@ Result<RemoteConfig> ParseRemoteConfig(std::string_view text, const std::string&
 
 struct LoadedRemoteConfig {
   RemoteConfig config;
-  std::vector<std::string> warnings;  // e.g. the file is readable by group or others
 };
 
-// Reads `location.path` (at most kMaxRemoteConfigBytes), parses it and checks its mode.
+// Reads `location.path` (at most kMaxRemoteConfigBytes) and parses it. A file group or others
+// can access is refused before it is read (it holds a private key), with the chmod to run.
 Result<LoadedRemoteConfig> LoadRemoteConfig(const ConfigLocation& location);
 
 }  // namespace ww::cli

@@ -27,7 +27,6 @@ Result<std::unique_ptr<ApiClient>> ConnectToReconciler(const RemoteFlags& flags,
                       ResolveConfigPath(flags.config_path, std::getenv(std::string(kRemoteConfigEnvironment).c_str()),
                                         std::getenv("HOME")));
   WW_ASSIGN_OR_RETURN(LoadedRemoteConfig loaded, LoadRemoteConfig(location));
-  for (const std::string& warning : loaded.warnings) context.err << "wwctl: warning: " << warning << '\n';
   if (context.verbose) {
     context.err << "wwctl: config " << location.path << " (from " << DescribeOrigin(location.origin) << "), server "
                 << loaded.config.server << '\n';

@@ -192,6 +192,8 @@ class EnrollmentRoutes {
     }
 
     std::int64_t now = options_.now();
+    // A bad token costs a lookup, not a signature.
+    if (!store_.CheckToken(token->id, token->secret_sha256, now).ok()) return ErrorResponse(401, kTokenRefusedMessage);
     Identity identity{IdentityKind::kAgent, name, options_.fleet};
     Result<IssuedCertificate> issued = ca_.IssueClient(*csr, identity, now);
     if (!issued.ok()) return ErrorResponse(400, "field \"csr\" refused: " + issued.status().message());

@@ -2,8 +2,13 @@
 
 #include "reconciler/store/store.h"
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <string_view>
 #include <utility>
 
@@ -113,6 +118,24 @@ Result<AgentRecord> ReadAgent(const Statement& row) {
   return agent;
 }
 
+// The database holds token hashes, certificates and every agent's config: owner only. SQLite
+// gives its -wal and -shm files the database file's mode, so they follow.
+Status RestrictToOwner(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Status::Internal("opening " + path + ": " + std::strerror(errno));
+  int changed = ::fchmod(fd, 0600);
+  int saved_errno = errno;
+  ::close(fd);
+  if (changed != 0) return Status::Internal("chmod 600 " + path + ": " + std::strerror(saved_errno));
+  for (const char* suffix : {"-wal", "-shm"}) {
+    std::string side = path + suffix;
+    if (::chmod(side.c_str(), 0600) != 0 && errno != ENOENT) {
+      return Status::Internal("chmod 600 " + side + ": " + std::strerror(errno));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Store::Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
@@ -120,6 +143,7 @@ Store::Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
 Store::~Store() { sqlite3_close_v2(db_); }
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  if (path != ":memory:") WW_RETURN_IF_ERROR(RestrictToOwner(path));
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   DatabaseHandle db(raw);
@@ -232,8 +256,7 @@ Result<TokenRecord> Store::Enroll(const std::string& token_id, const Sha256& sec
   return token;
 }
 
-Result<TokenRecord> Store::ConsumeTokenInTransaction(const std::string& id, const Sha256& secret_sha256,
-                                                     int64_t now, const std::string& spki) {
+Result<TokenRecord> Store::FindTokenBySecretLocked(const std::string& id, const Sha256& secret_sha256) {
   WW_ASSIGN_OR_RETURN(Statement select,
                       Statement::Prepare(db_,
                                          "SELECT " + std::string(kTokenColumns) + " FROM tokens WHERE id = ?"));
@@ -246,6 +269,19 @@ Result<TokenRecord> Store::ConsumeTokenInTransaction(const std::string& id, cons
   if (found) stored = token.secret_sha256;
   bool secret_matches = CRYPTO_memcmp(stored.data(), secret_sha256.data(), stored.size()) == 0;
   if (!found || !secret_matches) return TokenRefused();
+  return token;
+}
+
+Status Store::CheckToken(const std::string& id, const Sha256& secret_sha256, int64_t now) {
+  std::lock_guard lock(mutex_);
+  WW_ASSIGN_OR_RETURN(TokenRecord token, FindTokenBySecretLocked(id, secret_sha256));
+  if (token.used_at || token.revoked_at || token.expires_at <= now) return TokenRefused();
+  return Status::Ok();
+}
+
+Result<TokenRecord> Store::ConsumeTokenInTransaction(const std::string& id, const Sha256& secret_sha256,
+                                                     int64_t now, const std::string& spki) {
+  WW_ASSIGN_OR_RETURN(TokenRecord token, FindTokenBySecretLocked(id, secret_sha256));
 
   // The WHERE clause is the single-use and expiry check; changes()==1 says we won.
   WW_ASSIGN_OR_RETURN(Statement update,

@@ -170,6 +170,10 @@ class Store {
   // kInvalidArgument with kTokenRefusedMessage. Of concurrent calls, exactly one wins.
   Result<TokenRecord> ConsumeToken(const std::string& id, const Sha256& secret_sha256, int64_t now,
                                    const std::string& spki);
+  // Whether the token would be accepted now (known, secret matching, unused, unrevoked, not
+  // expired), without using it: enrollment asks before it spends CPU signing a certificate.
+  // Refusals as ConsumeToken's. A later ConsumeToken/Enroll still decides who wins.
+  Status CheckToken(const std::string& id, const Sha256& secret_sha256, int64_t now);
 
   // Enrollment in one transaction: consumes the token (as ConsumeToken, same refusals), checks
   // its scope, then inserts the agent and its certificate. A token of type server enrolls only
@@ -258,6 +262,9 @@ class Store {
   template <typename Body>
   Status WriteTransaction(Body&& body);
   // The bodies of the writes above. REQUIRES: inside WriteTransaction.
+  // The token of `id` when its secret matches; kTokenRefusedMessage otherwise (constant time
+  // in the secret, and an unknown id pays for a comparison too). REQUIRES: mutex_ held.
+  Result<TokenRecord> FindTokenBySecretLocked(const std::string& id, const Sha256& secret_sha256);
   Result<TokenRecord> ConsumeTokenInTransaction(const std::string& id, const Sha256& secret_sha256,
                                                 int64_t now, const std::string& spki);
   Status InsertAgentInTransaction(const AgentRecord& agent);

@@ -839,19 +839,23 @@ TEST_CASE("rollback --force overrides a fleet that follows git") {
   CHECK(requests[1].body == R"({"allowDestructive":false,"force":true})");
 }
 
-TEST_CASE("the wwctl binary finds its config through WWCTL_CONFIG and warns about its mode") {
+TEST_CASE("the wwctl binary finds its config through WWCTL_CONFIG and refuses it while others can read it") {
   FakeReconciler fake;
   fake.Answer("GET /v1/status", 200, kStatus);
   REQUIRE(::chmod(fake.config_path().c_str(), 0640) == 0);
   ::setenv("WWCTL_CONFIG", fake.config_path().c_str(), 1);
   test::WwctlRun run = test::RunWwctl({"get", "tunnels"});
   test::WwctlRun missing = test::RunWwctl({"get", "tunnels", "--config", fake.File("none.yaml")});
+  REQUIRE(::chmod(fake.config_path().c_str(), 0600) == 0);
+  test::WwctlRun fixed = test::RunWwctl({"get", "tunnels"});
   ::unsetenv("WWCTL_CONFIG");
-  CHECK(run.exit_code == 0);
-  CHECK(run.out == "NAME   SERVER   INTERFACE   PEERS   SELF-HEAL\nhome   vps      wg0         2       yes\n");
-  CHECK(run.err == "wwctl: warning: \"" + fake.config_path() +
+  CHECK(run.exit_code != 0);
+  CHECK(run.out.empty());
+  CHECK(run.err == "wwctl: error: \"" + fake.config_path() +
                        "\" holds a private key but is accessible to group or others (mode 0640); run: chmod 600 " +
                        fake.config_path() + "\n");
+  CHECK(fixed.exit_code == 0);
+  CHECK(fixed.out == "NAME   SERVER   INTERFACE   PEERS   SELF-HEAL\nhome   vps      wg0         2       yes\n");
   CHECK(missing.exit_code == 2);
   CHECK(missing.err == "wwctl: error: cannot read \"" + fake.File("none.yaml") +
                            "\": No such file or directory (from --config)\n");

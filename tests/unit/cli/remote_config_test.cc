@@ -76,10 +76,9 @@ TEST_CASE("the admin config the reconciler writes parses, with its pin checked")
   CHECK(parsed->client_certificate_pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
   CHECK(parsed->client_key_pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
 
-  // Written 0600: no warning.
+  // Written 0600: loads.
   Result<LoadedRemoteConfig> loaded = LoadRemoteConfig(ConfigLocation{real.path, ConfigOrigin::kFlag});
   REQUIRE(loaded.ok());
-  CHECK(loaded->warnings.empty());
   CHECK(loaded->config.server == parsed->server);
 }
 
@@ -100,15 +99,17 @@ TEST_CASE("a config with CRLF line ends parses, a broken key is refused without 
   CHECK(message.find('\n') == std::string::npos);  // one finding: not "missing" as well
 }
 
-TEST_CASE("a config readable by group or others loads with a warning") {
+TEST_CASE("a config readable by group or others is refused with the chmod to run") {
   RealConfig real;
   REQUIRE(::chmod(real.path.c_str(), 0644) == 0);
   Result<LoadedRemoteConfig> loaded = LoadRemoteConfig(ConfigLocation{real.path, ConfigOrigin::kFlag});
-  REQUIRE(loaded.ok());
-  REQUIRE(loaded->warnings.size() == 1);
-  CHECK(loaded->warnings[0] == "\"" + real.path +
-                                   "\" holds a private key but is accessible to group or others (mode 0644); run: "
-                                   "chmod 600 " + real.path);
+  REQUIRE_FALSE(loaded.ok());
+  CHECK(loaded.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(loaded.status().message() == "\"" + real.path +
+                                         "\" holds a private key but is accessible to group or others (mode 0644); "
+                                         "run: chmod 600 " + real.path);
+  REQUIRE(::chmod(real.path.c_str(), 0600) == 0);
+  CHECK(LoadRemoteConfig(ConfigLocation{real.path, ConfigOrigin::kFlag}).ok());
 }
 
 TEST_CASE("a CA certificate that does not match caPin is refused") {
@@ -180,6 +181,7 @@ TEST_CASE("an unreadable or oversized config file says where its path came from"
       "; pass --config FILE or set WWCTL_CONFIG (the reconciler writes DATA_DIR/admin.wwctl.yaml)"));
 
   test::WriteText(directory.File("big.yaml"), std::string(kMaxRemoteConfigBytes + 1, '#'));
+  REQUIRE(::chmod(directory.File("big.yaml").c_str(), 0600) == 0);
   Result<LoadedRemoteConfig> big = LoadRemoteConfig(ConfigLocation{directory.File("big.yaml"), ConfigOrigin::kFlag});
   REQUIRE_FALSE(big.ok());
   CHECK(big.status().message() == "\"" + directory.File("big.yaml") + "\" is larger than the 262144 bytes limit (from --config)");

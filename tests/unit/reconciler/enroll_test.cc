@@ -304,6 +304,26 @@ TEST_CASE("Expired and malformed and unknown tokens get the same refusal") {
         Status::InvalidArgument(expected));
 }
 
+TEST_CASE("The token is checked before the CSR: a bad token with a bad CSR is 401, a good token with it 400") {
+  Reconciler reconciler;
+  Result<GeneratedToken> unknown = GenerateToken();
+  REQUIRE(unknown.ok());
+  std::string good = reconciler.CreateToken({{"type", "client"}, {"ttlSeconds", 60}})["token"];
+  auto enroll = [&](const std::string& token) {
+    nlohmann::json body{{"token", token},
+                        {"csr", "-----BEGIN CERTIFICATE REQUEST-----\nnot a csr\n-----END CERTIFICATE REQUEST-----\n"},
+                        {"wireguardPublicKey", KeyFilledWith(3).ToBase64()},
+                        {"hostname", "laptop-7"},
+                        {"mode", "client"}};
+    httplib::Result response = reconciler.Client(nullptr)->Post("/v1/enroll", body.dump(), "application/json");
+    REQUIRE(response);
+    return response->status;
+  };
+  CHECK(enroll(unknown->text) == 401);
+  CHECK(enroll(good) == 400);  // the CSR is refused, and the token is not used up
+  CHECK(enroll(good) == 400);
+}
+
 TEST_CASE("A WireGuard key that is zero or already enrolled is refused without burning the token") {
   Reconciler reconciler;
   std::string first = reconciler.CreateToken({{"type", "client"}})["token"];

@@ -4,6 +4,7 @@
 #include "tests/support/temporary_directory.h"
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 
@@ -125,6 +126,25 @@ TEST_CASE("store: every connection setting is in effect") {
   CHECK(settings->user_version == 4);
 }
 
+TEST_CASE("store: the database and its WAL are readable by the owner only, also when they were not") {
+  TemporaryDirectory directory;
+  const std::string path = directory.File("state.db");
+  auto mode = [](const std::string& file) {
+    struct stat info {};
+    REQUIRE(::stat(file.c_str(), &info) == 0);
+    return info.st_mode & 07777;
+  };
+  {
+    std::unique_ptr<Store> store = OpenOrDie(path);
+    REQUIRE(store->CreateToken(MakeToken("tok1", 2000)).ok());  // a write: the WAL exists
+    CHECK(mode(path) == 0600);
+    CHECK(mode(path + "-wal") == 0600);
+  }
+  REQUIRE(::chmod(path.c_str(), 0644) == 0);  // an older version's file
+  std::unique_ptr<Store> reopened = OpenOrDie(path);
+  CHECK(mode(path) == 0600);
+}
+
 TEST_CASE("store: migrating an empty file creates the tables of every version and no backup") {
   TemporaryDirectory directory;
   std::string path = directory.File("state.db");
@@ -224,8 +244,15 @@ TEST_CASE("store: expired, unknown and wrong-secret tokens get one and the same 
   CHECK(store->ConsumeToken("tok1", Hash(0xac), 1500, "spki").status() == refused);
   CHECK(store->ConsumeToken("tok1", Hash(0xab), 2000, "spki").status() == refused);  // expires_at is exclusive
   CHECK(store->ConsumeToken("tok1", Hash(0xab), 9999, "spki").status() == refused);
+  // CheckToken refuses the same, and never uses the token.
+  CHECK(store->CheckToken("nope", Hash(0xab), 1500) == refused);
+  CHECK(store->CheckToken("tok1", Hash(0xac), 1500) == refused);
+  CHECK(store->CheckToken("tok1", Hash(0xab), 2000) == refused);
+  CHECK(store->CheckToken("tok1", Hash(0xab), 1500).ok());
+  CHECK(store->CheckToken("tok1", Hash(0xab), 1500).ok());
   // None of the refusals used the token up.
   CHECK(store->ConsumeToken("tok1", Hash(0xab), 1999, "spki").ok());
+  CHECK(store->CheckToken("tok1", Hash(0xab), 1999) == refused);  // used
 }
 
 // Defect 11: `wwctl token list` and `wwctl token revoke ID` (schema version 4: revoked_at).
