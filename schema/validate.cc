@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -840,6 +841,37 @@ void CheckPublicKeys(const FleetIndex& index, Diagnostics& out) {
   }
 }
 
+// An agent's certificate fixes its mode: a client-enrolled agent cannot serve a tunnel.
+void CheckEnrolledModes(const Fleet& fleet, const ValidationContext& context, Diagnostics& out) {
+  if (context.enrolled.empty()) return;
+  auto mode_of = [&](const std::string& agent) -> std::optional<EnrolledMode> {
+    auto found = context.enrolled.find(agent);
+    if (found == context.enrolled.end()) return std::nullopt;
+    return found->second;
+  };
+  for (const Tunnel& tunnel : fleet.tunnels) {
+    if (mode_of(tunnel.spec.agent) != EnrolledMode::kClient) continue;
+    Error(out, tunnel, "spec.agent",
+          "agent " + Quote(tunnel.spec.agent) + " is enrolled as a client, but " + NameOf(tunnel) +
+              " needs it as its server; enroll it as a server (`wwctl agent delete " + tunnel.spec.agent +
+              "`, then `wwctl token create --type server --name " + tunnel.spec.agent + "`) or name another agent");
+  }
+  std::set<std::string> servers;
+  for (const Tunnel& tunnel : fleet.tunnels) servers.insert(tunnel.spec.agent);
+  // A server agent may also join another tunnel as a client (a hub); one that serves nothing
+  // was enrolled for the wrong job.
+  for (const Peer& peer : fleet.peers) {
+    if (!peer.spec.agent || servers.contains(*peer.spec.agent) || mode_of(*peer.spec.agent) != EnrolledMode::kServer) {
+      continue;
+    }
+    Error(out, peer, "spec.agent",
+          "agent " + Quote(*peer.spec.agent) + " is enrolled as a server, but " + NameOf(peer) +
+              " needs it as a client of Tunnel/" + peer.spec.tunnel + "; enroll it as a client (`wwctl agent delete " +
+              *peer.spec.agent + "`, then `wwctl token create --type client --name " + *peer.spec.agent +
+              "`) or name another agent");
+  }
+}
+
 }  // namespace
 
 Diagnostics ValidateFleet(const Fleet& fleet, const ValidationContext& context) {
@@ -861,6 +893,7 @@ Diagnostics ValidateFleet(const Fleet& fleet, const Diagnostics& load_diagnostic
   CheckPeerAddresses(index, out);
   CheckLans(index, out);
   CheckPeerAgents(index, out);
+  CheckEnrolledModes(fleet, context, out);
   CheckInterfaces(index, out);
   CheckListenPorts(fleet, out);
   CheckAgentNetworks(index, out);

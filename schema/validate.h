@@ -21,6 +21,7 @@
 // Per-document checks (syntax, types, formats, exactly-one-of) are LoadFleet's.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,8 +44,14 @@ struct ControlServer {
   uint16_t port = 0;
   friend bool operator==(const ControlServer&, const ControlServer&) = default;
 };
+// How an agent enrolled: its token's --type, fixed for the life of its certificate.
+enum class EnrolledMode { kServer, kClient };
+
 struct ValidationContext {
   std::optional<ControlServer> control;
+  // The reconciler's enrolled agents: a Tunnel's agent must have enrolled as a server and a
+  // Peer's as a client (agents not listed are not checked: they may enroll later).
+  std::map<std::string, EnrolledMode> enrolled;
 };
 
 Diagnostics ValidateFleet(const Fleet& fleet, const ValidationContext& context = {});

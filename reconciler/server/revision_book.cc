@@ -126,7 +126,16 @@ Result<RevisionOutcome> RevisionBook::Rollback(int64_t revision_id, RevisionRequ
 
 Result<RevisionOutcome> RevisionBook::Submit(const RevisionRequest& request) {
   RevisionOutcome outcome;
-  LoadResult checked = LoadAndValidateFleet(request.documents, {}, validation_);
+  ValidationContext validation = validation_;
+  {
+    // The enrolled agents' modes: a certificate's mode cannot serve the other role.
+    std::lock_guard lock(state_.mutex);
+    for (const auto& [name, view] : state_.agents) {
+      if (!view.record) continue;
+      validation.enrolled[name] = view.record->role == AgentRole::kServer ? EnrolledMode::kServer : EnrolledMode::kClient;
+    }
+  }
+  LoadResult checked = LoadAndValidateFleet(request.documents, {}, validation);
   std::size_t errors = CountErrors(checked.diagnostics);
   for (const Diagnostic& diagnostic : checked.diagnostics) {
     if (diagnostic.severity == Severity::kWarning) outcome.warnings.push_back(FormatDiagnostic(diagnostic));

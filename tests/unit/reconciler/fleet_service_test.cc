@@ -581,6 +581,19 @@ TEST_CASE("fleet service: an agent the new revision leaves out is sent an empty 
   CHECK(reconciler.Call(gw, "GET", "/v1/agents/gw/plan?after=2&wait=1").status == 204);
 }
 
+TEST_CASE("fleet service: a revision that makes a client-enrolled agent a tunnel's server is refused, naming both") {
+  Reconciler reconciler;
+  reconciler.Enroll("vps", AgentRole::kClient, 1);
+  Json refused = reconciler.Upload(LabFleet(), 422);
+  bool named = false;
+  for (const Json& line : refused["diagnostics"]) {
+    const std::string text = line.get<std::string>();
+    named = named || (text.find("spec.agent: agent \"vps\" is enrolled as a client, but Tunnel/") != std::string::npos &&
+                      text.find("wwctl token create --type server --name vps") != std::string::npos);
+  }
+  CHECK_MESSAGE(named, refused.dump());
+}
+
 TEST_CASE("fleet service: a failing agent is degraded and backs off") {
   Reconciler reconciler;
   Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);

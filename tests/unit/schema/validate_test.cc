@@ -618,3 +618,37 @@ TEST_CASE("references to documents that failed to load are not reported again as
         "fleet.yaml:130:1: error: PortForward/mine: spec.template: ServiceTemplate \"mine\" does not exist\n");
   CHECK(ValidateFleet(fleet, {Diagnostic{Severity::kError, "fleet.yaml", {1, 1}, "", "", "invalid YAML"}}).empty());
 }
+
+TEST_CASE("validate: enrolled modes: a client-enrolled tunnel server and a server-enrolled plain client are refused") {
+  Fleet fleet;
+  Tunnel tunnel;
+  tunnel.metadata.name = "home";
+  tunnel.spec.agent = "vps";
+  tunnel.spec.endpoint = "vps.example.net";
+  tunnel.spec.interface = "wg0";
+  tunnel.spec.network = *Ipv4Cidr::Parse("10.77.0.0/24");
+  fleet.tunnels.push_back(tunnel);
+  Peer peer;
+  peer.metadata.name = "gw";
+  peer.spec.tunnel = "home";
+  peer.spec.agent = "gw";
+  peer.spec.interface = "wg0";
+  fleet.peers.push_back(peer);
+
+  ValidationContext right;
+  right.enrolled = {{"vps", EnrolledMode::kServer}, {"gw", EnrolledMode::kClient}};
+  CHECK(ValidateFleet(fleet, right).empty());
+  ValidationContext wrong;
+  wrong.enrolled = {{"vps", EnrolledMode::kClient}, {"gw", EnrolledMode::kServer}};
+  Diagnostics found = ValidateFleet(fleet, wrong);
+  REQUIRE(found.size() == 2);
+  const Diagnostic& tunnel_finding = found[0].object == "Tunnel/home" ? found[0] : found[1];
+  const Diagnostic& peer_finding = found[0].object == "Peer/gw" ? found[0] : found[1];
+  CHECK(tunnel_finding.object == "Tunnel/home");
+  CHECK(tunnel_finding.field == "spec.agent");
+  CHECK(tunnel_finding.message.rfind("agent \"vps\" is enrolled as a client, but Tunnel/home needs it as its server", 0) == 0);
+  CHECK(peer_finding.object == "Peer/gw");
+  CHECK(peer_finding.message.rfind("agent \"gw\" is enrolled as a server, but Peer/gw needs it as a client of Tunnel/home", 0) == 0);
+  // Not enrolled yet: nothing to check.
+  CHECK(ValidateFleet(fleet, ValidationContext{}).empty());
+}
