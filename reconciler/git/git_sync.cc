@@ -37,23 +37,27 @@ void GitSync::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool GitSync::RememberDelivery(std::string_view delivery_id) {
-  if (delivery_id.empty()) return true;
-  const auto [position, inserted] = deliveries_.emplace(delivery_id);
-  if (!inserted) return false;
+bool GitSync::Seen(std::string_view key) const { return !key.empty() && deliveries_.contains(std::string(key)); }
+
+void GitSync::Remember(std::string_view key) {
+  if (key.empty()) return;
+  const auto [position, inserted] = deliveries_.emplace(key);
+  if (!inserted) return;
   delivery_order_.push_back(*position);
   while (delivery_order_.size() > options_.remembered_deliveries) {
     deliveries_.erase(delivery_order_.front());
     delivery_order_.pop_front();
   }
-  return true;
 }
 
-TriggerOutcome GitSync::Trigger(std::string_view delivery_id) {
+TriggerOutcome GitSync::Trigger(std::string_view delivery_id, std::string_view body_digest) {
+  const std::string digest_key = body_digest.empty() ? std::string() : "body:" + std::string(body_digest);
   {
     std::lock_guard lock(mutex_);
     if (!started_ || stopping_) return TriggerOutcome::kStopped;
-    if (!RememberDelivery(delivery_id)) return TriggerOutcome::kDuplicate;
+    if (Seen(delivery_id) || Seen(digest_key)) return TriggerOutcome::kDuplicate;
+    Remember(delivery_id);
+    Remember(digest_key);
     ++requested_;
   }
   wake_.notify_all();

@@ -59,8 +59,10 @@ class GitSync {
   // Cancels a running fetch, starts no other, and joins the thread. Idempotent.
   void Stop();
 
-  // Asks for a fetch. An empty delivery id is never treated as a duplicate.
-  TriggerOutcome Trigger(std::string_view delivery_id);
+  // Asks for a fetch. A request whose delivery id or body digest was seen recently is a
+  // duplicate (a replayed webhook body carries a new delivery id, or none); empty ones are
+  // never compared.
+  TriggerOutcome Trigger(std::string_view delivery_id, std::string_view body_digest = {});
 
   // Asks for a fetch and waits for one that started after this call; returns its result
   // (kUnavailable when the loop stops first). on_commit/on_error still see it.
@@ -73,7 +75,8 @@ class GitSync {
 
  private:
   void Run();
-  bool RememberDelivery(std::string_view delivery_id);  // false when already seen
+  bool Seen(std::string_view key) const;
+  void Remember(std::string_view key);  // empty keys are not remembered
 
   const FetchFunction fetch_;
   const CancelFunction cancel_;

@@ -118,7 +118,7 @@ WebhookAnswer GitFeed::HandleWebhook(const HttpHeaders& headers, const std::stri
   }
   WebhookVerdict verdict = VerifyWebhook(headers, body, options_.webhook_secret);
   if (verdict.decision != WebhookDecision::kAccepted) return WebhookJson(401, Json{{"error", verdict.reason}});
-  TriggerOutcome outcome = sync_->Trigger(verdict.delivery_id);
+  TriggerOutcome outcome = sync_->Trigger(verdict.delivery_id, Sha256Hex(body));
   return WebhookJson(202, Json{{"queued", outcome == TriggerOutcome::kQueued},
                               {"duplicate", outcome == TriggerOutcome::kDuplicate}});
 }

@@ -124,6 +124,11 @@ check_forward tcp "$PORT" "after $PUSHES pushes, web on $PORT"
 code=$(in_ns "$NS_INET" $GITOPS webhook "$HOOK_URL" "$SECRET" "delivery-1")
 [ "${code%% *}" = 202 ] && grep -q '"duplicate":true' <<< "$code" \
   && pass "a duplicate delivery id is answered 202 and ignored" || fail "duplicate delivery: $code"
+printf '{"ref":"refs/heads/main","after":"replayed"}' > "$WORK/replayed-body.json"
+first=$(in_ns "$NS_INET" $GITOPS webhook "$HOOK_URL" "$SECRET" "replay-a" "$WORK/replayed-body.json")
+code=$(in_ns "$NS_INET" $GITOPS webhook "$HOOK_URL" "$SECRET" "replay-b" "$WORK/replayed-body.json")
+grep -q '"duplicate":false' <<< "$first" && grep -q '"duplicate":true' <<< "$code" \
+  && pass "a replayed body with a new delivery id is ignored" || fail "replayed body: $first / $code"
 
 # ---------------------------------------------------------------- pushes without the webhook
 NOHOOK=()

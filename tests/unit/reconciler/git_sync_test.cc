@@ -136,6 +136,10 @@ TEST_CASE("GitSync ignores a delivery id it has seen and forgets the oldest beyo
   CHECK(sync.Trigger("d1") == TriggerOutcome::kQueued);
   CHECK(sync.Trigger("") == TriggerOutcome::kQueued);  // no id: never a duplicate
   CHECK(sync.Trigger("") == TriggerOutcome::kQueued);
+  // A replayed body is a duplicate whatever its delivery id.
+  CHECK(sync.Trigger("d7", "digest-a") == TriggerOutcome::kQueued);
+  CHECK(sync.Trigger("d8", "digest-a") == TriggerOutcome::kDuplicate);
+  CHECK(sync.Trigger("", "digest-a") == TriggerOutcome::kDuplicate);
   fetch.Release();
   fetch.WaitForFinished(3);
   sync.Stop();
