@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "schema/json_document.h"
 #include "schema/model.h"
 #include "schema/resource_fields.h"
 
@@ -356,11 +357,13 @@ Status Fail(const std::string& path, const std::string& message) {
 }
 
 // Builds the document from nlohmann's SAX events, refusing duplicate keys (nlohmann keeps
-// the last one silently) and nesting deeper than kMaxDepth (a very deep document parses but
+// the last one silently) and nesting deeper than max_depth (a very deep document parses but
 // crashes later when copied or dumped) with their path. nlohmann's own callback parser is
 // not used: it rescans the parent on every closed object, quadratic in array length.
 class DocumentBuilder : public nlohmann::json_sax<Json> {
  public:
+  explicit DocumentBuilder(int max_depth) : max_depth_(max_depth) {}
+
   bool null() override { return Add(nullptr); }
   bool boolean(bool value) override { return Add(value); }
   bool number_integer(number_integer_t value) override { return Add(value); }
@@ -395,6 +398,7 @@ class DocumentBuilder : public nlohmann::json_sax<Json> {
   }
 
   const std::string& error() const { return error_; }
+  bool too_deep() const { return too_deep_; }
   Json& document() { return document_; }
 
  private:
@@ -425,8 +429,9 @@ class DocumentBuilder : public nlohmann::json_sax<Json> {
     return true;
   }
   bool Open(Json::value_t type) {
-    if (frames_.size() >= static_cast<size_t>(kMaxDepth)) {
-      return Fail("nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+    if (frames_.size() >= static_cast<size_t>(max_depth_)) {
+      too_deep_ = true;
+      return Fail("nesting deeper than " + std::to_string(max_depth_) + " levels");
     }
     Json* value = Place(type);
     frames_.push_back({value, {}, nullptr});
@@ -457,6 +462,8 @@ class DocumentBuilder : public nlohmann::json_sax<Json> {
     return path.empty() ? "" : path + ": ";
   }
 
+  int max_depth_;
+  bool too_deep_ = false;
   Json document_;
   std::vector<Frame> frames_;
   std::string error_;
@@ -465,12 +472,12 @@ class DocumentBuilder : public nlohmann::json_sax<Json> {
 // A fast reader for the common case: plain JSON as our writers produce it (ASCII strings,
 // integers). It builds the same tree as DocumentBuilder, about twice as fast as nlohmann's
 // lexer for a large config. Anything else (an error, a duplicate key, nesting deeper than
-// kMaxDepth, non-ASCII text, a \u escape, a fraction or exponent, an integer beyond 64
+// max_depth, non-ASCII text, a \u escape, a fraction or exponent, an integer beyond 64
 // bits) makes it give up, and the full parser reads the text again: so every message,
 // every edge case and every refusal stays the full parser's.
 class FastReader {
  public:
-  explicit FastReader(std::string_view text) : text_(text) {}
+  FastReader(std::string_view text, int max_depth) : text_(text), max_depth_(max_depth) {}
 
   // The document, or nullopt when the full parser must read it.
   std::optional<Json> Read() {
@@ -579,7 +586,7 @@ class FastReader {
   }
 
   bool Array(Json& out, int depth) {
-    if (depth > kMaxDepth) return false;
+    if (depth > max_depth_) return false;
     ++position_;
     out = Json::array();
     SkipSpace();
@@ -599,7 +606,7 @@ class FastReader {
   }
 
   bool Object(Json& out, int depth) {
-    if (depth > kMaxDepth) return false;
+    if (depth > max_depth_) return false;
     ++position_;
     out = Json::object();
     SkipSpace();
@@ -626,24 +633,40 @@ class FastReader {
   }
 
   std::string_view text_;
+  int max_depth_;
   size_t position_ = 0;
 };
 
-Result<Json> ParseDocument(std::string_view text) {
+}  // namespace
+
+ParsedJson ParseJsonDocument(std::string_view text, int max_depth) {
   try {
-    if (std::optional<Json> document = FastReader(text).Read()) return std::move(*document);
+    if (std::optional<Json> document = FastReader(text, max_depth).Read()) {
+      return ParsedJson{JsonVerdict::kParsed, std::move(*document), {}};
+    }
   } catch (const std::exception&) {
     // Out of memory or a nlohmann surprise: the full parser below decides.
   }
-  DocumentBuilder builder;
+  DocumentBuilder builder(max_depth);
   try {
     bool ok = Json::sax_parse(text.begin(), text.end(), &builder, nlohmann::detail::input_format_t::json,
                               /*strict=*/true, /*ignore_comments=*/false);
-    if (!ok) return Status::InvalidArgument(builder.error().empty() ? "invalid JSON" : builder.error());
+    if (!ok) {
+      return ParsedJson{builder.too_deep() ? JsonVerdict::kTooDeep : JsonVerdict::kInvalid, nullptr,
+                        builder.error().empty() ? "invalid JSON" : builder.error()};
+    }
   } catch (const std::exception& error) {
-    return Status::InvalidArgument(std::string("invalid JSON: ") + error.what());
+    return ParsedJson{JsonVerdict::kInvalid, nullptr, std::string("invalid JSON: ") + error.what()};
   }
-  return std::move(builder.document());
+  return ParsedJson{JsonVerdict::kParsed, std::move(builder.document()), {}};
+}
+
+namespace {
+
+Result<Json> ParseDocument(std::string_view text) {
+  ParsedJson parsed = ParseJsonDocument(text, kMaxDepth);
+  if (parsed.verdict != JsonVerdict::kParsed) return Status::InvalidArgument(std::move(parsed.error));
+  return std::move(parsed.document);
 }
 
 // What a string field may hold. Every rule refuses control characters (C0, DEL, C1): the

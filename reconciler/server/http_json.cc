@@ -1,15 +1,10 @@
 #include "reconciler/server/http_json.h"
 
-#include <stdexcept>
+#include <utility>
+
+#include "schema/json_document.h"
 
 namespace ww {
-namespace {
-
-struct DepthExceeded : std::runtime_error {
-  DepthExceeded() : std::runtime_error("too deeply nested") {}
-};
-
-}  // namespace
 
 HttpResponse JsonResponse(int status, const nlohmann::json& body) {
   return HttpResponse{status, "application/json",
@@ -21,19 +16,14 @@ HttpResponse ErrorResponse(int status, const std::string& message) {
 }
 
 Result<nlohmann::json> ParseJsonObject(const std::string& body, int max_depth) {
-  try {
-    nlohmann::json parsed =
-        nlohmann::json::parse(body, [max_depth](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-          if (depth > max_depth) throw DepthExceeded();
-          return true;
-        });
-    if (!parsed.is_object()) return Status::InvalidArgument("the request body must be a JSON object");
-    return parsed;
-  } catch (const DepthExceeded&) {
-    return Status::InvalidArgument("the request body is nested too deeply");
-  } catch (const std::exception&) {
-    return Status::InvalidArgument("the request body is not valid JSON");
+  ParsedJson parsed = ParseJsonDocument(body, max_depth);
+  switch (parsed.verdict) {
+    case JsonVerdict::kParsed: break;
+    case JsonVerdict::kTooDeep: return Status::InvalidArgument("the request body is nested too deeply");
+    case JsonVerdict::kInvalid: return Status::InvalidArgument("the request body is not valid JSON");
   }
+  if (!parsed.document.is_object()) return Status::InvalidArgument("the request body must be a JSON object");
+  return std::move(parsed.document);
 }
 
 }  // namespace ww

@@ -16,7 +16,8 @@ HttpResponse JsonResponse(int status, const nlohmann::json& body);
 // {"error": message}, as every error answer of API.md.
 HttpResponse ErrorResponse(int status, const std::string& message);
 // The request body as a JSON object nested at most `max_depth` deep; kInvalidArgument with
-// a message fit for a 400 answer otherwise. No exception escapes.
+// a message fit for a 400 answer otherwise (a duplicate key is invalid JSON). Linear in the
+// size of the body (schema/json_document.h). No exception escapes.
 Result<nlohmann::json> ParseJsonObject(const std::string& body, int max_depth);
 
 }  // namespace ww
