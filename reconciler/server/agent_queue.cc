@@ -34,6 +34,7 @@ AgentReconcileQueue::AgentReconcileQueue(FleetState& state, std::optional<Ipv4Ad
     : state_(state), control_address_(control_address) {}
 
 Status AgentReconcileQueue::LoadAgents() {
+  unsaved_reports_.clear();
   std::map<std::string, AgentView>& agents = state_.agents;
   Store& store = state_.store;
   WW_ASSIGN_OR_RETURN(std::vector<AgentRecord> history, store.ListAgentHistory());
@@ -62,6 +63,7 @@ Status AgentReconcileQueue::LoadAgents() {
       view.observed = std::move(observed).value();
     }
     view.figures = ReportFiguresFromJson(report.metrics_json);
+    view.report_saved_at = report.received_at;
     view.report = std::move(report);
   }
   WW_ASSIGN_OR_RETURN(std::vector<PlanGenerationRecord> plans, store.ListLatestPlanGenerations());
@@ -95,6 +97,24 @@ void AgentReconcileQueue::ResetRenderCache() {
   rendered_.clear();
   rendered_json_.clear();
   rendered_all_tried_ = false;
+}
+
+void AgentReconcileQueue::PrepareInputCache() {
+  if (input_cache_) return;
+  input_cache_.emplace();
+  input_cache_->fleet = state_.current->fleet;
+  input_cache_->render = MakeRenderInput(state_.current->allocations);
+  input_cache_->revision_id = state_.current->record.id;
+}
+
+std::size_t AgentReconcileQueue::RenderedPeerCount(const std::string& agent) {
+  if (!state_.InFleet(agent)) return 0;
+  PrepareInputCache();
+  const Result<AgentConfig>& rendered = Rendered(agent);
+  if (!rendered.ok()) return 0;
+  std::size_t peers = 0;
+  for (const WireguardInterface& interface : rendered->interfaces) peers += interface.peers.size();
+  return peers;
 }
 
 const Result<AgentConfig>& AgentReconcileQueue::Rendered(const std::string& agent) {
@@ -131,12 +151,7 @@ Status AgentReconcileQueue::Reconcile(int64_t now, const std::vector<std::string
   std::optional<CurrentRevision>& current = state_.current;
   std::vector<PlanGenerationRecord> plans;
   std::vector<std::string> plan_agents;
-  if (current && !input_cache_) {
-    input_cache_.emplace();
-    input_cache_->fleet = current->fleet;
-    input_cache_->render = MakeRenderInput(current->allocations);
-    input_cache_->revision_id = current->record.id;
-  }
+  if (current) PrepareInputCache();
   std::optional<AgentReconcileInput>& input = input_cache_;
   if (input) input->now = now;
   bool status_changed = false;
@@ -343,18 +358,36 @@ Result<AgentView*> AgentReconcileQueue::EnrolledAgent(const std::string& name, i
   return &found->second;
 }
 
-Status AgentReconcileQueue::RecordReport(AgentView& view, AgentReportInput report, int64_t now) {
-  const std::string& name = view.record->name;
+Status AgentReconcileQueue::RecordReport(AgentView& view, ReceivedReport report, int64_t now) {
+  const std::string name = view.record->name;
+  // Generations count up per name across enrollments (store.h), so every one up to the
+  // latest was issued to this name; a higher one is made up.
+  const int64_t issued = std::max(view.generation_floor, view.latest_plan ? view.latest_plan->generation : 0);
+  if (report.generation > issued) {
+    return Status::InvalidArgument("field \"generation\": " + std::to_string(report.generation) +
+                                   " was not issued to agent \"" + name + "\" (its latest plan generation is " +
+                                   std::to_string(issued) + ")");
+  }
+  const std::size_t peer_limit = RenderedPeerCount(name) + kReportPeerAllowance;
+  if (report.peers.size() > peer_limit) {
+    return Status::InvalidArgument("field \"peers\" lists " + std::to_string(report.peers.size()) +
+                                   " peers; agent \"" + name + "\" may report at most " + std::to_string(peer_limit) +
+                                   " (its config's peers plus " + std::to_string(kReportPeerAllowance) + ")");
+  }
   // The snapshot shows the applied generation and the last error: a change of either is news
   // for GET /v1/status long-polls even when the phase stays.
   const int64_t previous_generation = view.report ? view.report->generation : -1;  // generations are >= 0
-  ReportRecord record{view.record->id, now, report.generation, std::move(report.observed_json),
-                      std::move(report.metrics_json)};
-  WW_RETURN_IF_ERROR(state_.store.SaveReport(record));
-  view.figures = ReportFiguresFromJson(record.metrics_json);
-  view.report = std::move(record);
+  view.figures = ReportFigures{report.version, report.hostname, report.system};
+  view.report = ReportRecord{view.record->id, now, report.generation, std::move(report.observed_json),
+                             ReportMetricsJson(report)};
   view.observed = std::move(report.observed);
   view.last_seen = now;
+  // One stored report per agent per second: a flood of reports costs memory, not the disk.
+  if (now > view.report_saved_at) {
+    WW_RETURN_IF_ERROR(SaveReport(view));
+  } else {
+    unsaved_reports_.insert(name);
+  }
 
   AgentHealthRecord health = view.health;
   health.agent_id = view.record->id;
@@ -390,8 +423,31 @@ Status AgentReconcileQueue::RecordReport(AgentView& view, AgentReportInput repor
   return Reconcile(now, {name});
 }
 
+Status AgentReconcileQueue::SaveReport(AgentView& view) {
+  WW_RETURN_IF_ERROR(state_.store.SaveReport(*view.report));
+  view.report_saved_at = view.report->received_at;
+  if (!unsaved_reports_.empty()) unsaved_reports_.erase(view.record->name);
+  return Status::Ok();
+}
+
+Status AgentReconcileQueue::SaveDueReports(std::optional<int64_t> now) {
+  Status result = Status::Ok();
+  for (const std::string& name : std::vector<std::string>(unsaved_reports_.begin(), unsaved_reports_.end())) {
+    auto found = state_.agents.find(name);
+    if (found == state_.agents.end() || !found->second.record || !found->second.report) {
+      unsaved_reports_.erase(name);
+      continue;
+    }
+    if (now && *now <= found->second.report_saved_at) continue;
+    if (Status saved = SaveReport(found->second); !saved.ok() && result.ok()) result = saved;
+  }
+  return result;
+}
+
 Status AgentReconcileQueue::DeleteAgent(const std::string& name, const std::string& deleted_by, int64_t now,
                                         RevokedSerials& revoked) {
+  // A report that waited for its second goes in first: the deleted enrollment keeps its history.
+  if (unsaved_reports_.contains(name)) WW_RETURN_IF_ERROR(SaveReport(state_.agents[name]));
   WW_RETURN_IF_ERROR(state_.store.DeleteAgent(name, now));
   // Refused from the next request on, and its open long-poll is answered now.
   WW_ASSIGN_OR_RETURN(std::vector<std::string> serials, state_.store.ListRevokedSerials());

@@ -9,11 +9,13 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "reconciler/core/reconcile.h"
 #include "reconciler/server/fleet_state.h"
+#include "reconciler/server/received_report.h"
 #include "reconciler/server/revoked_serials.h"
 #include "schema/net.h"
 #include "schema/result.h"
@@ -29,16 +31,9 @@ struct AgentPreview {
   std::string message;
 };
 
-// A report as the route read it (API.md "Reports"), ready to store.
-struct AgentReportInput {
-  int64_t generation = 0;
-  bool converged = false;
-  std::string error;
-  LatestPlanOutcome plan_outcome = LatestPlanOutcome::kRan;  // report "stalePlan": true
-  std::string observed_json;  // compact, as stored
-  ObservedState observed;
-  std::string metrics_json;   // converged, error, version, hostname, peers, system; as stored
-};
+// Peers a report may list beyond those of the agent's rendered config: peers someone added to
+// its interfaces by hand, which the report must show for a heal to remove them.
+inline constexpr std::size_t kReportPeerAllowance = 16;
 
 class AgentReconcileQueue {
  public:
@@ -68,8 +63,15 @@ class AgentReconcileQueue {
   // The view of an enrolled, not deleted agent, loading it on its first contact (which
   // re-renders everyone: its key is new). kNotFound when unknown or deleted.
   Result<AgentView*> EnrolledAgent(const std::string& name, int64_t now);
-  // Stores the agent's report, counts a failed apply once per generation and reconciles it.
-  Status RecordReport(AgentView& view, AgentReportInput report, int64_t now);
+  // Takes the agent's report, counts a failed apply once per generation and reconciles it.
+  // kInvalidArgument naming the field for a generation the server did not issue to the agent
+  // (0 = none yet is always accepted) or more peers than its rendered config has plus
+  // kReportPeerAllowance. The view is current at once; the store gets at most one report per
+  // agent per second, a later one in the same second waits for SaveDueReports.
+  Status RecordReport(AgentView& view, ReceivedReport report, int64_t now);
+  // Stores the reports that waited, those whose agent's last stored report is older than
+  // `now` (the tick), or all of them with `now` unset (Stop).
+  Status SaveDueReports(std::optional<int64_t> now);
   // Deletes the agent in the store (its certificates revoked: refused from the next request
   // on, its open long-poll answered), keeping a view of the deleted enrollment. kNotFound for
   // an unknown or already deleted name.
@@ -77,8 +79,13 @@ class AgentReconcileQueue {
 
  private:
   RenderInput MakeRenderInput(const Allocations& allocations) const;
+  // Sets input_cache_ from the current revision when it is unset. REQUIRES: a current revision.
+  void PrepareInputCache();
   // REQUIRES: input_cache_ is set.
   const Result<AgentConfig>& Rendered(const std::string& agent);
+  // The peers of the agent's rendered config: 0 outside the fleet or when it cannot render.
+  std::size_t RenderedPeerCount(const std::string& agent);
+  Status SaveReport(AgentView& view);
 
   FleetState& state_;
   std::optional<Ipv4Address> control_address_;
@@ -90,6 +97,7 @@ class AgentReconcileQueue {
   std::map<std::string, Result<AgentConfig>> rendered_;
   bool rendered_all_tried_ = false;
   std::map<std::string, std::string> rendered_json_;  // compact JSON of rendered_
+  std::set<std::string> unsaved_reports_;  // agents whose view holds a report the store has not
 };
 
 }  // namespace ww

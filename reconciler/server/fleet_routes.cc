@@ -11,7 +11,7 @@
 #include "reconciler/server/fleet_service.h"
 #include "reconciler/server/fleet_snapshot_builder.h"
 #include "reconciler/server/http_json.h"
-#include "reconciler/status/revision_summary_json.h"
+#include "reconciler/status/snapshot_json_pieces.h"
 #include "schema/wire_json.h"
 
 namespace ww {
@@ -20,7 +20,6 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr int kRequestMaxDepth = 8;
-constexpr int kReportMaxDepth = 64;
 constexpr std::size_t kMaxDocuments = 10000;
 constexpr int64_t kDefaultRevisionLimit = 20;
 constexpr int64_t kMaxRevisionLimit = 500;
@@ -33,13 +32,6 @@ Result<bool> OptionalBool(const Json& object, const char* field) {
   if (found == object.end() || found->is_null()) return false;
   if (!found->is_boolean()) return Status::InvalidArgument(std::string("field \"") + field + "\" must be true or false");
   return found->get<bool>();
-}
-
-Result<std::string> OptionalText(const Json& object, const char* field) {
-  auto found = object.find(field);
-  if (found == object.end() || found->is_null()) return std::string();
-  if (!found->is_string()) return Status::InvalidArgument(std::string("field \"") + field + "\" must be a string");
-  return found->get<std::string>();
 }
 
 // A non-negative integer query parameter, or `fallback` when absent.
@@ -295,47 +287,11 @@ HttpResponse FleetRoutes::HandlePlan(const HttpRequest& request) {
 HttpResponse FleetRoutes::HandleReport(const HttpRequest& request) {
   const std::string& name = request.path_parameters.at(0);
   if (auto refused = RefuseUnlessAgent(request, name)) return *refused;
-  Result<Json> body = ParseJsonObject(request.body, kReportMaxDepth);
-  if (!body.ok()) return ErrorResponse(400, body.status().message());
-  auto generation = body->find("generation");
-  if (generation == body->end() || !generation->is_number_integer() || generation->get<int64_t>() < 0) {
-    return ErrorResponse(400, "field \"generation\" must be a non-negative integer");
-  }
-  auto converged = body->find("converged");
-  if (converged == body->end() || !converged->is_boolean()) {
-    return ErrorResponse(400, "field \"converged\" must be true or false");
-  }
-  Result<std::string> error = OptionalText(*body, "error");
-  Result<std::string> version = OptionalText(*body, "version");
-  Result<std::string> hostname = OptionalText(*body, "hostname");
-  for (const Status& status : {error.status(), version.status(), hostname.status()}) {
-    if (!status.ok()) return ErrorResponse(400, status.message());
-  }
-  auto observed_json = body->find("observed");
-  if (observed_json == body->end() || !observed_json->is_object()) {
-    return ErrorResponse(400, "field \"observed\" must be an ObservedState object");
-  }
-  AgentReportInput report;
-  report.observed_json = observed_json->dump(-1, ' ', false, Json::error_handler_t::replace);
-  Result<ObservedState> observed = ObservedStateFromJson(report.observed_json);
-  if (!observed.ok()) return ErrorResponse(400, "field \"observed\": " + observed.status().message());
-  report.observed = std::move(observed).value();
-  report.generation = generation->get<int64_t>();
-  report.converged = converged->get<bool>();
-  report.error = *error;
-  if (auto stale = body->find("stalePlan"); stale != body->end()) {
-    if (!stale->is_boolean()) return ErrorResponse(400, "field \"stalePlan\" must be true or false");
-    if (stale->get<bool>()) report.plan_outcome = LatestPlanOutcome::kStale;
-  }
-  Json metrics{{"converged", report.converged},
-               {"error", *error},
-               {"version", *version},
-               {"hostname", *hostname},
-               {"peers", body->value("peers", Json::array())},
-               {"system", body->value("system", Json(nullptr))}};
-  report.metrics_json = metrics.dump(-1, ' ', false, Json::error_handler_t::replace);
-  if (Status recorded = service_.RecordReport(name, std::move(report)); !recorded.ok()) {
+  Result<ReceivedReport> report = ParseReceivedReport(request.body);
+  if (!report.ok()) return ErrorResponse(400, report.status().message());
+  if (Status recorded = service_.RecordReport(name, std::move(report).value()); !recorded.ok()) {
     if (recorded.code() == StatusCode::kNotFound) return ErrorResponse(401, recorded.message());
+    if (recorded.code() == StatusCode::kInvalidArgument) return ErrorResponse(400, recorded.message());
     return ErrorResponse(500, "internal error: " + recorded.message());
   }
   return HttpResponse{204, "application/json", ""};

@@ -50,6 +50,8 @@ void FleetService::Stop() {
   }
   tick_wake_.notify_all();
   if (ticker_.joinable()) ticker_.join();
+  std::lock_guard lock(state_.mutex);
+  (void)queue_.SaveDueReports(std::nullopt);
 }
 
 Status FleetService::Load() {
@@ -71,6 +73,7 @@ void FleetService::TickLoop() {
       int64_t now = options_.now();
       std::vector<std::string> due = queue_.DueAgents(now);
       if (!due.empty()) (void)queue_.Reconcile(now, due);
+      (void)queue_.SaveDueReports(now);
     }
     tick_lock.lock();
   }
@@ -139,7 +142,7 @@ std::optional<std::string> FleetService::PlanAnswer(const std::string& agent) {
          ",\"desired\":" + plan.desired_json + ",\"plan\":" + plan.plan_json + "}";
 }
 
-Status FleetService::RecordReport(const std::string& agent, AgentReportInput report) {
+Status FleetService::RecordReport(const std::string& agent, ReceivedReport report) {
   std::lock_guard lock(state_.mutex);
   int64_t now = options_.now();
   WW_ASSIGN_OR_RETURN(AgentView * view, queue_.EnrolledAgent(agent, now));

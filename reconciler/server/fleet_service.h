@@ -76,7 +76,8 @@ class FleetService {
   // Loads the current revision, agents, reports, plan generations and revoked serials,
   // reconciles once, registers the routes and starts the tick thread.
   Status Start();
-  // Joins the tick thread. Idempotent. The HttpsServer is stopped by its owner.
+  // Joins the tick thread and stores the reports that waited for their second. Idempotent.
+  // The HttpsServer is stopped by its owner.
   void Stop();
 
   // RevisionBook::Submit, Rollback and RecordRejectedCommit.
@@ -105,7 +106,8 @@ class FleetService {
   // The answer of a plan poll ({"generation", "revision", "desired", "plan"}), nullopt
   // while the agent has no plan generation.
   std::optional<std::string> PlanAnswer(const std::string& agent);
-  Status RecordReport(const std::string& agent, AgentReportInput report);
+  // POST report: AgentReconcileQueue::RecordReport (kInvalidArgument naming the field).
+  Status RecordReport(const std::string& agent, ReceivedReport report);
   // The enrollment id its renewed certificate is stored under.
   Result<std::string> EnrolledAgentId(const std::string& agent);
 

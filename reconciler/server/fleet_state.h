@@ -54,6 +54,7 @@ struct AgentView {
   std::vector<std::string> warnings;  // of its rendered config (e.g. a peer left out)
   int64_t last_seen = 0;              // latest report or poll; 0 = never
   std::optional<ReportRecord> report;
+  int64_t report_saved_at = 0;  // received_at of the latest report in the store; 0 = none
   std::optional<ObservedState> observed;  // parsed report
   ReportFigures figures;                  // of report, read once
   std::optional<PlanGenerationRecord> latest_plan;

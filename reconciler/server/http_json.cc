@@ -26,4 +26,13 @@ Result<nlohmann::json> ParseJsonObject(const std::string& body, int max_depth) {
   return std::move(parsed.document);
 }
 
+Result<std::string> OptionalText(const nlohmann::json& object, std::string_view key, std::string_view path) {
+  auto found = object.find(key);
+  if (found == object.end() || found->is_null()) return std::string();
+  if (!found->is_string()) {
+    return Status::InvalidArgument("field \"" + std::string(path.empty() ? key : path) + "\" must be a string");
+  }
+  return found->get<std::string>();
+}
+
 }  // namespace ww

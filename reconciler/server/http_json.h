@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "reconciler/api/https_server.h"
 #include "schema/result.h"
@@ -19,5 +20,8 @@ HttpResponse ErrorResponse(int status, const std::string& message);
 // a message fit for a 400 answer otherwise (a duplicate key is invalid JSON). Linear in the
 // size of the body (schema/json_document.h). No exception escapes.
 Result<nlohmann::json> ParseJsonObject(const std::string& body, int max_depth);
+// The string at `key` of `object`, "" when absent or null; kInvalidArgument "field \"PATH\"
+// must be a string" otherwise, PATH being `path` (e.g. "peers[2].publicKey") or else `key`.
+Result<std::string> OptionalText(const nlohmann::json& object, std::string_view key, std::string_view path = {});
 
 }  // namespace ww

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "reconciler/status/revision_summary_json.h"
+#include "reconciler/status/snapshot_json_pieces.h"
 
 namespace ww {
 namespace {
@@ -18,18 +18,6 @@ using Json = nlohmann::json;
 template <typename Value>
 Json Nullable(const std::optional<Value>& value) {
   return value ? Json(*value) : Json(nullptr);
-}
-
-Json SystemJson(const std::optional<SystemFigures>& system) {
-  if (!system) return nullptr;
-  Json out = Json::object();
-  if (system->cpu_percent) out["cpuPercent"] = *system->cpu_percent;
-  if (system->memory_used_bytes) out["memoryUsedBytes"] = *system->memory_used_bytes;
-  if (system->memory_total_bytes) out["memoryTotalBytes"] = *system->memory_total_bytes;
-  if (system->disk_used_bytes) out["diskUsedBytes"] = *system->disk_used_bytes;
-  if (system->disk_total_bytes) out["diskTotalBytes"] = *system->disk_total_bytes;
-  if (system->uptime_seconds) out["uptimeSeconds"] = *system->uptime_seconds;
-  return out;
 }
 
 Json AgentJson(const FleetSnapshot::Agent& agent) {
@@ -52,7 +40,7 @@ Json AgentJson(const FleetSnapshot::Agent& agent) {
               {"consecutiveFailures", agent.consecutive_failures},
               {"retryAt", Nullable(agent.retry_at)},
               {"message", agent.message},
-              {"system", SystemJson(agent.system)}};
+              {"system", SystemFiguresJson(agent.system)}};
 }
 
 Json TunnelJson(const FleetSnapshot::Tunnel& tunnel) {
@@ -327,6 +315,18 @@ Json RevisionSummaryJson(const RevisionSummary& revision) {
               {"appliedBy", revision.applied_by},
               {"createdAt", revision.created_at},
               {"contentSha256", revision.content_sha256}};
+}
+
+Json SystemFiguresJson(const std::optional<SystemFigures>& system) {
+  if (!system) return nullptr;
+  Json out = Json::object();
+  if (system->cpu_percent) out["cpuPercent"] = *system->cpu_percent;
+  if (system->memory_used_bytes) out["memoryUsedBytes"] = *system->memory_used_bytes;
+  if (system->memory_total_bytes) out["memoryTotalBytes"] = *system->memory_total_bytes;
+  if (system->disk_used_bytes) out["diskUsedBytes"] = *system->disk_used_bytes;
+  if (system->disk_total_bytes) out["diskTotalBytes"] = *system->disk_total_bytes;
+  if (system->uptime_seconds) out["uptimeSeconds"] = *system->uptime_seconds;
+  return out;
 }
 
 std::string FleetSnapshotToJson(const FleetSnapshot& snapshot) {

@@ -1190,5 +1190,75 @@ TEST_CASE("RateLimiter allows a number of attempts per key and window") {
   CHECK_FALSE(limiter.Allow("b"));
 }
 
+TEST_CASE("fleet service: a report is checked against its agent: issued generations, its config's peers") {
+  Reconciler reconciler;
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  reconciler.Enroll("gw", AgentRole::kClient, 2);
+  reconciler.Upload(LabFleet(), 200);
+  Json plan = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=0&wait=1", Json(nullptr), 200);
+  REQUIRE(plan["generation"] == 1);
+  auto post = [&](const Json& report) {
+    ApiResponse response = reconciler.Call(vps, "POST", "/v1/agents/vps/report", report.dump());
+    return std::to_string(response.status) + " " + response.body;
+  };
+
+  Json report = ConvergedReport(2, plan["desired"].dump());
+  CHECK(post(report) ==
+        R"x(400 {"error":"field \"generation\": 2 was not issued to agent \"vps\" (its latest plan generation is 1)"})x");
+  report["generation"] = 0;  // restored from disk before any contact
+  CHECK(post(report) == "204 ");
+  report["generation"] = 1;
+
+  // vps serves gw and the phone: 2 peers, plus the allowance for peers added by hand.
+  report["peers"] = Json::array();
+  for (std::size_t i = 0; i < 2 + kReportPeerAllowance; ++i) report["peers"].push_back(Json::object());
+  CHECK(post(report) == "204 ");
+  report["peers"].push_back(Json::object());
+  CHECK(post(report) == R"(400 {"error":"field \"peers\" lists 19 peers; agent \"vps\" may report at most 18 )"
+                        R"x((its config's peers plus 16)"})x");
+  // The attack of issue 10: 80,000 empty objects, refused by the same rule.
+  report["peers"] = Json::array();
+  for (int i = 0; i < 80000; ++i) report["peers"].push_back(Json::object());
+  CHECK(post(report).rfind(R"(400 {"error":"field \"peers\" lists 80000 peers;)", 0) == 0);
+  // A refused report changes nothing.
+  CHECK(AgentStatus(reconciler.Snapshot(), "vps")["appliedGeneration"] == 1);
+}
+
+TEST_CASE("fleet service: at most one stored report per agent per second, and none lost at Stop") {
+  Reconciler reconciler;
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  reconciler.Enroll("gw", AgentRole::kClient, 2);
+  reconciler.Upload(LabFleet(), 200);
+  Json plan = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=0&wait=1", Json(nullptr), 200);
+  auto stored_hostname = [&] {
+    Result<ReportRecord> stored = reconciler.bootstrap.store->LatestReport("vps");
+    REQUIRE(stored.ok());
+    return Json::parse(stored->metrics_json)["hostname"].get<std::string>();
+  };
+  Json report = ConvergedReport(1, plan["desired"].dump());
+  report["hostname"] = "first";
+  REQUIRE(reconciler.Call(vps, "POST", "/v1/agents/vps/report", report.dump()).status == 204);
+  CHECK(stored_hostname() == "first");
+  // The service's clock stands still: the same second. The view is current, the store waits.
+  report["hostname"] = "second";
+  REQUIRE(reconciler.Call(vps, "POST", "/v1/agents/vps/report", report.dump()).status == 204);
+  report["hostname"] = "third";
+  REQUIRE(reconciler.Call(vps, "POST", "/v1/agents/vps/report", report.dump()).status == 204);
+  CHECK(AgentStatus(reconciler.Snapshot(), "vps")["hostname"] == "third");
+  CHECK(stored_hostname() == "first");
+  // The next second, the tick stores the latest.
+  reconciler.clock_offset += 1;
+  for (int tick = 0; tick < 400 && stored_hostname() != "third"; ++tick) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(stored_hostname() == "third");
+  // One more in that second, then a restart: Stop() stores it.
+  report["hostname"] = "before-stop";
+  REQUIRE(reconciler.Call(vps, "POST", "/v1/agents/vps/report", report.dump()).status == 204);
+  reconciler.Restart();
+  CHECK(stored_hostname() == "before-stop");
+  CHECK(AgentStatus(reconciler.Snapshot(), "vps")["hostname"] == "before-stop");
+}
+
 }  // namespace
 }  // namespace ww
