@@ -56,17 +56,20 @@ struct DaemonOptions {
   std::string git_timeout = "30s";
   bool git_allow_destructive = false;
   std::string webhook_secret_file;
+  // The event log the store keeps: the newest N, none older than the age.
+  int64_t event_history = kDefaultEventHistory;
+  std::string event_max_age = "30d";
 };
 
-// "90s", "5m", "1h" or plain seconds.
+// "90s", "5m", "1h", "30d" or plain seconds.
 Result<std::chrono::seconds> ParseSeconds(const std::string& flag, const std::string& text) {
   if (text.empty()) return Status::InvalidArgument(flag + " is empty");
   std::size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
   std::string unit = text.substr(digits);
-  int64_t multiplier = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : 0;
+  int64_t multiplier = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
   if (digits == 0 || digits > 6 || multiplier == 0) {
-    return Status::InvalidArgument(flag + " \"" + text + "\" must be a duration like 60s, 5m or 1h");
+    return Status::InvalidArgument(flag + " \"" + text + "\" must be a duration like 60s, 5m, 1h or 30d");
   }
   int64_t seconds = std::stoll(text.substr(0, digits)) * multiplier;
   if (seconds < 1) return Status::InvalidArgument(flag + " \"" + text + "\" must be at least 1s");
@@ -145,6 +148,12 @@ int Run(const DaemonOptions& flags) {
     }
     status_address = *address;
   }
+  Result<std::chrono::seconds> event_max_age = ParseSeconds("--event-max-age", flags.event_max_age);
+  if (!event_max_age.ok() || flags.event_history < 1) {
+    std::cerr << "wirewarp-reconciler: "
+              << (event_max_age.ok() ? "--event-history must be at least 1" : event_max_age.status().message()) << "\n";
+    return 2;
+  }
   if (flags.worker_threads < 4) {
     std::cerr << "wirewarp-reconciler: --worker-threads must be at least 4\n";
     return 2;
@@ -208,6 +217,7 @@ int Run(const DaemonOptions& flags) {
   }
   FleetServiceOptions service_options;
   service_options.now = SystemNow;
+  service_options.events = EventRetention{flags.event_history, *event_max_age};
   service_options.version = WIREWARP_VERSION;
   service_options.validation.control = ControlServer{advertised->host, static_cast<uint16_t>(advertised->port)};
   if (advertised->host_is_ip) {
@@ -312,6 +322,11 @@ int main(int argc, char** argv) {
                "Accept commits that remove every tunnel or more than half of the peers");
   app.add_option("--webhook-secret-file", flags.webhook_secret_file,
                  "File holding the shared secret webhooks are signed with (without it, webhooks are refused)");
+  app.add_option("--event-history", flags.event_history,
+                 "Events the store keeps (the status shows the newest); older ones are pruned")
+      ->capture_default_str();
+  app.add_option("--event-max-age", flags.event_max_age, "Events older than this are pruned (e.g. 30d, 12h)")
+      ->capture_default_str();
   app.set_version_flag("--version", WIREWARP_VERSION);
   try {
     app.parse(argc, argv);

@@ -24,6 +24,14 @@ std::vector<std::string> DescribeSteps(const Plan& plan) {
   return steps;
 }
 
+// pending <-> converged: the cycle of every plan generation an agent applies. An event per
+// generation per agent says nothing the revision's own event and the status do not (and a
+// revision for 10,000 agents would push everything else out of the history).
+bool RoutinePhaseChange(const std::string& from, const std::string& to) {
+  auto routine = [](const std::string& phase) { return phase == "pending" || phase == "converged"; };
+  return routine(from) && routine(to);
+}
+
 bool Connected(const AgentView& view, int64_t now) {
   return view.last_seen > 0 && now - view.last_seen <= kDisconnectedAfterSeconds;
 }
@@ -258,7 +266,7 @@ Status AgentReconcileQueue::Reconcile(int64_t now, const std::vector<std::string
     status_changed = status_changed || previous_phase != view.phase || previous_message != view.message ||
                      was_connected != view.connected || previous_retry_at != view.retry_at ||
                      was_destructive != view.destructive || previous_steps != view.steps;
-    if (!previous_phase.empty() && previous_phase != view.phase) {
+    if (!previous_phase.empty() && previous_phase != view.phase && !RoutinePhaseChange(previous_phase, view.phase)) {
       state_.QueueEvent(now, &view, "agent-phase",
                         name + ": " + previous_phase + " -> " + view.phase + ": " + view.message);
     }
@@ -409,10 +417,13 @@ Status AgentReconcileQueue::RecordReport(AgentView& view, ReceivedReport report,
     ++health.consecutive_failures;
     health.last_failure_at = now;
     health.last_failed_generation = view.report->generation;
+    // A retry failing the same way adds nothing but a count, which the status shows.
+    if (health.consecutive_failures == 1 || report.error != health.last_error) {
+      state_.QueueEvent(now, &view, "apply-failed",
+                        name + " failed to apply generation " + std::to_string(view.report->generation) + ": " +
+                            report.error);
+    }
     health.last_error = report.error;
-    state_.QueueEvent(now, &view, "apply-failed",
-                      name + " failed to apply generation " + std::to_string(view.report->generation) + ": " +
-                          report.error);
   }
   const bool health_changed = !(health == view.health);
   if (health_changed) {

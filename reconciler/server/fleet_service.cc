@@ -30,6 +30,8 @@ Status FleetService::Start() {
     WW_RETURN_IF_ERROR(Load());
     WW_RETURN_IF_ERROR(queue_.Reconcile(options_.now(), state_.AgentNames()));
   }
+  pruned_at_ = options_.now();
+  WW_RETURN_IF_ERROR(PruneEvents(pruned_at_));
   if (!routes_) {
     auto routes = std::make_unique<FleetRoutes>(*this, store_, ca_, server_, options_.now, options_.version);
     WW_RETURN_IF_ERROR(routes->Register());
@@ -68,15 +70,28 @@ void FleetService::TickLoop() {
   std::unique_lock tick_lock(tick_mutex_);
   while (!tick_wake_.wait_for(tick_lock, options_.tick_interval, [this] { return stopping_; })) {
     tick_lock.unlock();
+    int64_t now = options_.now();
+    bool prune = now - pruned_at_ >= kEventPruneIntervalSeconds;
     {
       std::lock_guard lock(state_.mutex);
-      int64_t now = options_.now();
       std::vector<std::string> due = queue_.DueAgents(now);
       if (!due.empty()) (void)queue_.Reconcile(now, due);
       (void)queue_.SaveDueReports(now);
+      prune = prune || state_.events_appended;
+      state_.events_appended = false;
+    }
+    // Outside the fleet mutex: reports and polls go on while the store deletes.
+    if (prune) {
+      pruned_at_ = now;
+      (void)PruneEvents(now);
     }
     tick_lock.lock();
   }
+}
+
+Status FleetService::PruneEvents(int64_t now) {
+  return store_.PruneEvents(std::max<int64_t>(options_.events.max_events, 1), now - options_.events.max_age.count())
+      .status();
 }
 
 Result<RevisionOutcome> FleetService::Submit(const RevisionRequest& request) { return book_.Submit(request); }

@@ -39,6 +39,17 @@
 
 namespace ww {
 
+inline constexpr int64_t kDefaultEventHistory = 10000;
+inline constexpr std::chrono::seconds kDefaultEventMaxAge{30 * 86400};
+// Even without new events, old ones are pruned by age this often.
+inline constexpr int64_t kEventPruneIntervalSeconds = 3600;
+
+// How much of the event log the store keeps: pruned at start and in the tick.
+struct EventRetention {
+  int64_t max_events = kDefaultEventHistory;     // the newest N; at least 1
+  std::chrono::seconds max_age = kDefaultEventMaxAge;
+};
+
 struct FleetServiceOptions {
   std::function<int64_t()> now;  // unix seconds; required
   // How often disconnections and due retries are looked at.
@@ -50,6 +61,7 @@ struct FleetServiceOptions {
   // The advertised host and port: forwards that would take the control server's port on
   // its own VPS are refused (validate.h).
   ValidationContext validation;
+  EventRetention events;
 };
 
 // Where an agent's long-poll for its plan starts.
@@ -117,6 +129,8 @@ class FleetService {
  private:
   Status Load();
   void TickLoop();
+  // Store::PruneEvents with options_.events at `now`.
+  Status PruneEvents(int64_t now);
 
   Store& store_;
   const CertificateAuthority& ca_;
@@ -132,6 +146,7 @@ class FleetService {
   std::mutex tick_mutex_;
   std::condition_variable tick_wake_;
   bool stopping_ = false;  // GUARDED_BY(tick_mutex_)
+  int64_t pruned_at_ = 0;  // tick thread only: when events were last pruned
   std::thread ticker_;
 };
 

@@ -39,8 +39,10 @@ void FleetState::QueueEvent(int64_t now, const AgentView* view, const std::strin
 }
 
 Status FleetState::FlushEvents() {
+  if (pending_events.empty()) return Status::Ok();
   std::vector<EventRecord> events;
   events.swap(pending_events);
+  events_appended = true;
   return store.AppendEvents(events);
 }
 

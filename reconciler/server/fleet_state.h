@@ -95,6 +95,7 @@ struct FleetState {
   std::optional<CurrentRevision> current;    // GUARDED_BY(mutex)
   std::map<std::string, AgentView> agents;   // GUARDED_BY(mutex); by name
   std::vector<EventRecord> pending_events;   // GUARDED_BY(mutex)
+  bool events_appended = false;              // GUARDED_BY(mutex); since the tick last pruned
   // The snapshot's "version": it grows whenever what the snapshot says changes (a revision,
   // an agent's phase, connection, plan or report generation, an event), not for its clock.
   std::uint64_t status_version = 1;  // GUARDED_BY(mutex)

@@ -150,11 +150,17 @@ constexpr const char* kSchemaV4 = R"sql(
 ALTER TABLE tokens ADD COLUMN revoked_at INTEGER;
 )sql";
 
+// Events are pruned by age (`--event-max-age`) in every tick.
+constexpr const char* kSchemaV5 = R"sql(
+CREATE INDEX events_by_at ON events(at);
+)sql";
+
 const std::vector<MigrationStep>& Steps() {
   static const std::vector<MigrationStep> steps = {{1, kSchemaV1, ForeignKeys::kOn},
                                                    {2, kSchemaV2, ForeignKeys::kOn},
                                                    {3, kSchemaV3, ForeignKeys::kOffDuringStep},
-                                                   {4, kSchemaV4, ForeignKeys::kOn}};
+                                                   {4, kSchemaV4, ForeignKeys::kOn},
+                                                   {5, kSchemaV5, ForeignKeys::kOn}};
   return steps;
 }
 

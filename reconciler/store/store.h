@@ -254,6 +254,9 @@ class Store {
   Status AppendEvents(const std::vector<EventRecord>& events);
   // Newest first, at most `limit`.
   Result<std::vector<EventRecord>> RecentEvents(int64_t limit);
+  // Deletes the events before `older_than` (unix seconds) and all but the newest
+  // `keep_newest`, in one transaction; returns how many went.
+  Result<int64_t> PruneEvents(int64_t keep_newest, int64_t older_than);
 
  private:
   Store(sqlite3* db, std::string path);

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -334,6 +335,27 @@ Status Store::AppendEvents(const std::vector<EventRecord>& events) {
     }
     return Status::Ok();
   });
+}
+
+Result<int64_t> Store::PruneEvents(int64_t keep_newest, int64_t older_than) {
+  std::lock_guard lock(mutex_);
+  int64_t pruned = 0;
+  Status pruning = WriteTransaction([&]() -> Status {
+    // events_by_at for the age; the primary key for the count (the newest ids are kept).
+    WW_ASSIGN_OR_RETURN(Statement by_age, Statement::Prepare(db_, "DELETE FROM events WHERE at < ?"));
+    by_age.BindInt(1, older_than);
+    WW_RETURN_IF_ERROR(by_age.Run().WithContext("pruning old events"));
+    pruned += sqlite3_changes(db_);
+    WW_ASSIGN_OR_RETURN(Statement by_count,
+                        Statement::Prepare(db_, "DELETE FROM events WHERE id <= "
+                                                "(SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)"));
+    by_count.BindInt(1, std::max<int64_t>(keep_newest, 0));
+    WW_RETURN_IF_ERROR(by_count.Run().WithContext("pruning events beyond the history"));
+    pruned += sqlite3_changes(db_);
+    return Status::Ok();
+  });
+  if (!pruning.ok()) return pruning;
+  return pruned;
 }
 
 Result<std::vector<EventRecord>> Store::RecentEvents(int64_t limit) {

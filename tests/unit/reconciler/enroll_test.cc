@@ -60,10 +60,12 @@ struct Credentials {
 };
 
 // A reconciler made by Bootstrap, serving the enrollment routes on an ephemeral port. The
-// enrollment clock is the real one plus `clock_offset`, so tests can expire tokens.
+// enrollment clock stands still at the test's start plus `clock_offset`, so tests can expire
+// tokens to the second whatever the machine's load.
 struct Reconciler {
   TemporaryDirectory directory;
   Bootstrap bootstrap;
+  const std::int64_t clock_start = UnixNow();
   std::atomic<std::int64_t> clock_offset{0};
   std::unique_ptr<HttpsServer> server;
   int port = 0;
@@ -87,7 +89,7 @@ struct Reconciler {
     REQUIRE(created.ok());
     server = std::move(created).value();
     EnrollmentOptions enrollment{bootstrap.advertise_url, bootstrap.ca_pin, std::string(kDefaultFleet),
-                                 [this] { return UnixNow() + clock_offset.load(); }};
+                                 [this] { return clock_start + clock_offset.load(); }};
     REQUIRE(RegisterEnrollmentRoutes(*server, *bootstrap.ca, *bootstrap.store, enrollment).ok());
     Result<int> started = server->Start("127.0.0.1", 0);
     REQUIRE(started.ok());

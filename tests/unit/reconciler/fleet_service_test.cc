@@ -7,6 +7,7 @@
 
 #include "tests/support/test_files.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -122,6 +123,7 @@ struct Reconciler {
   std::string url;
   Credentials admin;
   ValidationContext validation;  // what the reconciler tells validation (its advertised address)
+  EventRetention events;         // set, then Restart(): the event history it keeps
 
   Reconciler() {
     Open();
@@ -148,6 +150,7 @@ struct Reconciler {
     service_options.now = [this] { return Now(); };
     service_options.tick_interval = std::chrono::milliseconds(50);
     service_options.validation = validation;
+    service_options.events = events;
     service = std::make_unique<FleetService>(*bootstrap.store, *bootstrap.ca, *server, revoked, service_options);
     Status started = service->Start();
     REQUIRE_MESSAGE(started.ok(), started.ToString());
@@ -1258,6 +1261,72 @@ TEST_CASE("fleet service: at most one stored report per agent per second, and no
   reconciler.Restart();
   CHECK(stored_hostname() == "before-stop");
   CHECK(AgentStatus(reconciler.Snapshot(), "vps")["hostname"] == "before-stop");
+}
+
+// The kinds of the snapshot's events, oldest first.
+std::vector<std::string> EventKinds(const Json& snapshot) {
+  std::vector<std::string> kinds;
+  for (const Json& event : snapshot["events"]) kinds.push_back(event["kind"].get<std::string>());
+  std::reverse(kinds.begin(), kinds.end());  // the snapshot lists them newest first
+  return kinds;
+}
+
+TEST_CASE("fleet service: events say what changed, not every generation an agent applies") {
+  Reconciler reconciler;
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  reconciler.Enroll("gw", AgentRole::kClient, 2);
+  reconciler.Upload(LabFleet(), 200);
+  Json plan = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=0&wait=1", Json(nullptr), 200);
+  REQUIRE(reconciler.Call(vps, "POST", "/v1/agents/vps/report", ConvergedReport(1, plan["desired"].dump()).dump())
+              .status == 204);
+  CHECK(AgentStatus(reconciler.Snapshot(), "vps")["phase"] == "converged");
+  // unknown -> pending at the upload is news; pending -> converged for each generation is not.
+  CHECK(EventKinds(reconciler.Snapshot()) == std::vector<std::string>{"agent-enrolled", "agent-enrolled",
+                                                                      "revision-accepted", "agent-phase",
+                                                                      "agent-phase", "agent-connected"});
+
+  // A failure is news, and so is the degraded phase; the retries failing the same way are not.
+  Json failed{{"generation", 1}, {"converged", false}, {"error", "iptables-restore: exit 1"},
+              {"observed", Json::parse(ObservedStateToJson(ObservedState{}, JsonStyle::kCompact))}};
+  REQUIRE(reconciler.Call(vps, "POST", "/v1/agents/vps/report", failed.dump()).status == 204);
+  std::size_t after_failure = EventKinds(reconciler.Snapshot()).size();
+  CHECK(EventKinds(reconciler.Snapshot()).back() == "agent-phase");  // converged -> degraded
+  reconciler.clock_offset += 2;
+  Json retried = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=1&wait=5", Json(nullptr), 200);
+  failed["generation"] = retried["generation"];
+  REQUIRE(reconciler.Call(vps, "POST", "/v1/agents/vps/report", failed.dump()).status == 204);
+  CHECK(AgentStatus(reconciler.Snapshot(), "vps")["consecutiveFailures"] == 2);
+  CHECK(EventKinds(reconciler.Snapshot()).size() == after_failure);
+  // A different error is news again.
+  reconciler.clock_offset += 4;
+  retried = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=2&wait=5", Json(nullptr), 200);
+  failed["generation"] = retried["generation"];
+  failed["error"] = "wg: no such device";
+  REQUIRE(reconciler.Call(vps, "POST", "/v1/agents/vps/report", failed.dump()).status == 204);
+  Json snapshot = reconciler.Snapshot();
+  CHECK(EventKinds(snapshot).size() == after_failure + 1);
+  CHECK(snapshot["events"][0]["message"] == "vps failed to apply generation 3: wg: no such device");
+}
+
+TEST_CASE("fleet service: the event history is pruned to its count and age in the tick") {
+  Reconciler reconciler;
+  reconciler.events = EventRetention{3, std::chrono::seconds(86400)};
+  reconciler.Restart();
+  for (int i = 0; i < 6; ++i) {
+    REQUIRE(reconciler.service->RecordRejectedCommit("c" + std::to_string(i), {"bad"}).ok());
+  }
+  auto stored = [&] {
+    Result<std::vector<EventRecord>> events = reconciler.bootstrap.store->RecentEvents(100);
+    REQUIRE(events.ok());
+    return *events;
+  };
+  for (int tick = 0; tick < 400 && stored().size() > 3; ++tick) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(stored().size() == 3);
+  CHECK(stored().front().message == "git commit c5 rejected: bad");
+  // A day and an hour later, with nothing new, the age prunes them all.
+  reconciler.clock_offset += 86400 + 3600;
+  for (int tick = 0; tick < 400 && !stored().empty(); ++tick) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(stored().empty());
 }
 
 }  // namespace

@@ -123,7 +123,7 @@ TEST_CASE("store: every connection setting is in effect") {
   CHECK(settings->journal_mode == "wal");
   CHECK(settings->synchronous == 2);
   CHECK(settings->defensive == 1);
-  CHECK(settings->user_version == 4);
+  CHECK(settings->user_version == 5);
 }
 
 TEST_CASE("store: the database and its WAL are readable by the owner only, also when they were not") {
@@ -153,7 +153,7 @@ TEST_CASE("store: migrating an empty file creates the tables of every version an
         std::vector<std::string>{"agent_health", "agents", "certificates", "current_revision", "events",
                                  "ip_allocations", "plan_generations", "rejected_commits", "reports", "revisions",
                                  "tokens"});
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"4"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"5"});
   CHECK(BackupFiles(directory, "state.db").empty());
 }
 
@@ -172,7 +172,7 @@ TEST_CASE("store: reopening a current database changes nothing") {
   REQUIRE(current.ok());
   CHECK(current->id == revision_id);
   CHECK(current->documents == "docs");
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"4"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"5"});
   CHECK(BackupFiles(directory, "state.db").empty());
 }
 
@@ -185,7 +185,7 @@ TEST_CASE("store: a database from a newer version is refused, naming both versio
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().code() == StatusCode::kFailedPrecondition);
   CHECK(store.status().message() == "opening " + path + ": database " + path +
-                                        " has schema version 7, newer than version 4 that this "
+                                        " has schema version 7, newer than version 5 that this "
                                         "reconciler knows; run a newer reconciler");
   CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"7"});
 }
@@ -210,7 +210,7 @@ TEST_CASE("store: migrating a non-empty older database backs it up first") {
   CHECK(RawColumn(directory.File(backup), "SELECT x FROM legacy") == std::vector<std::string>{"42"});
   CHECK(RawColumn(directory.File(backup), "PRAGMA user_version") == std::vector<std::string>{"0"});
   CHECK(RawColumn(directory.File(backup), "SELECT name FROM sqlite_master WHERE name = 'agents'").empty());
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"4"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"5"});
   CHECK(RawColumn(path, "SELECT x FROM legacy") == std::vector<std::string>{"42"});
 }
 
@@ -662,8 +662,11 @@ TEST_CASE("store: migrating a version 2 database keeps agents and frees deleted 
   TemporaryDirectory directory;
   std::string path = directory.File("state.db");
   // The agents table as versions 1 and 2 made it (name and key UNIQUE), with a certificate
-  // referencing it, as a reconciler of version 2 left them.
+  // referencing it, as a reconciler of version 2 left them, and the events table (version 1)
+  // that version 5 indexes.
   RawExec(path, R"sql(
+    CREATE TABLE events (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, agent_id TEXT REFERENCES agents(id),
+      kind TEXT NOT NULL, message TEXT NOT NULL);
     CREATE TABLE agents (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,
       role TEXT NOT NULL CHECK (role IN ('server', 'client')), wireguard_public_key TEXT NOT NULL UNIQUE,
       hostname TEXT NOT NULL, version TEXT NOT NULL, created_at INTEGER NOT NULL, deleted_at INTEGER);
@@ -676,7 +679,7 @@ TEST_CASE("store: migrating a version 2 database keeps agents and frees deleted 
     INSERT INTO certificates VALUES ('01', 'gw', 'CN=gw', 'agent', 0, 9, 1500);
     PRAGMA user_version=2;)sql");
   std::unique_ptr<Store> store = OpenOrDie(path);
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"4"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"5"});
   CHECK(BackupFiles(directory, "state.db") == std::vector<std::string>{"state.db.bak-v2"});
   CHECK(store->Settings()->foreign_keys == 1);  // switched back on after the step
   CHECK(RawColumn(path, "SELECT id FROM agents ORDER BY rowid") == std::vector<std::string>{"gw", "vps"});
@@ -687,6 +690,46 @@ TEST_CASE("store: migrating a version 2 database keeps agents and frees deleted 
   CHECK_FALSE(store->InsertAgent(MakeAgent("vps.2", "vps", 5)).ok());
   CHECK_FALSE(store->InsertAgent(MakeAgent("other", "other", 9)).ok());
   CHECK(RawColumn(path, "PRAGMA foreign_key_check").empty());
+}
+
+TEST_CASE("store: events are pruned by age and to the newest N, the age through an index") {
+  TemporaryDirectory directory;
+  std::string path = directory.File("state.db");
+  std::unique_ptr<Store> store = OpenOrDie(path);
+  std::vector<EventRecord> events;
+  for (int64_t at = 1; at <= 30; ++at) events.push_back(EventRecord{0, at, std::nullopt, "x", std::to_string(at)});
+  REQUIRE(store->AppendEvents(events).ok());
+
+  Result<int64_t> pruned = store->PruneEvents(10, 0);
+  REQUIRE(pruned.ok());
+  CHECK(*pruned == 20);
+  Result<std::vector<EventRecord>> kept = store->RecentEvents(100);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->size() == 10);
+  CHECK(kept->front().id == 30);
+  CHECK(kept->back().id == 21);
+
+  pruned = store->PruneEvents(10, 25);  // everything before second 25
+  REQUIRE(pruned.ok());
+  CHECK(*pruned == 4);
+  kept = store->RecentEvents(100);
+  REQUIRE(kept.ok());
+  CHECK(kept->size() == 6);
+  CHECK(kept->back().at == 25);
+  pruned = store->PruneEvents(10, 25);
+  REQUIRE(pruned.ok());
+  CHECK(*pruned == 0);  // nothing left to prune
+  // The age goes through events_by_at, not a scan of the table.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* statement = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN DELETE FROM events WHERE at < 5", -1, &statement, nullptr) ==
+          SQLITE_OK);
+  std::string details;
+  while (sqlite3_step(statement) == SQLITE_ROW) details += reinterpret_cast<const char*>(sqlite3_column_text(statement, 3));
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  CHECK(details.find("USING INDEX events_by_at") != std::string::npos);
 }
 
 }  // namespace
