@@ -339,6 +339,8 @@
     const rows = agents.map((agent) => {
       const behind = agent.appliedGeneration !== agent.generation;
       const drift = agent.drift || [];
+      // The snapshot lists the first steps only; driftCount counts them all.
+      const driftCount = typeof agent.driftCount === 'number' ? agent.driftCount : drift.length;
       return el('tr', { className: 'agent-row' },
         cell('Agent', el('div', { className: 'strong' }, agent.name),
           agent.hostname && agent.hostname !== agent.name ? muted(agent.hostname) : null,
@@ -358,9 +360,10 @@
         cell('Generation', el('span', { className: behind ? 'warn-text' : '' },
           String(agent.appliedGeneration), muted(' / ' + agent.generation)),
           behind ? el('div', { className: 'small muted' }, 'applied / latest') : null),
-        cell('Drift', drift.length === 0 ? muted('none') :
-          el('details', {}, el('summary', {}, plural(drift.length, 'step')),
-            el('ul', { className: 'drift-list' }, drift.map((step) => el('li', {}, step))))),
+        cell('Drift', driftCount === 0 ? muted('none') :
+          el('details', {}, el('summary', {}, plural(driftCount, 'step')),
+            el('ul', { className: 'drift-list' }, drift.map((step) => el('li', {}, step)),
+              driftCount > drift.length ? el('li', { className: 'muted' }, '… and ' + (driftCount - drift.length) + ' more') : null))),
         cell('Last error', agent.lastError ? el('span', { className: 'error-text' }, agent.lastError) : muted('–'),
           renderRetry(snapshot.now, agent)));
     });

@@ -45,6 +45,19 @@ Result<int64_t> QueryInteger(const HttpRequest& request, const char* name, int64
   return std::stoll(*text);
 }
 
+// ?events_before=ID&limit=N of GET /v1/status: older pages of the event history.
+Result<EventPage> ReadEventPage(const HttpRequest& request) {
+  EventPage page;
+  WW_ASSIGN_OR_RETURN(page.limit, QueryInteger(request, "limit", kStatusEventCount));
+  if (page.limit < 1 || page.limit > kStatusMaxEventCount) {
+    return Status::InvalidArgument("query parameter \"limit\" must be from 1 to " +
+                                   std::to_string(kStatusMaxEventCount));
+  }
+  WW_ASSIGN_OR_RETURN(int64_t before, QueryInteger(request, "events_before", -1));
+  if (before >= 0) page.before = before;
+  return page;
+}
+
 bool IsAdmin(const HttpRequest& request) { return request.identity && request.identity->kind == IdentityKind::kAdmin; }
 bool IsReader(const HttpRequest& request) {
   return request.identity && (request.identity->kind == IdentityKind::kAdmin || request.identity->kind == IdentityKind::kViewer);
@@ -229,12 +242,14 @@ HttpResponse FleetRoutes::HandleStatus(const HttpRequest& request) {
   if (!after.ok()) return ErrorResponse(400, after.status().message());
   Result<int64_t> wait = QueryInteger(request, "wait", kDefaultPollWaitSeconds);
   if (!wait.ok()) return ErrorResponse(400, wait.status().message());
+  Result<EventPage> page = ReadEventPage(request);
+  if (!page.ok()) return ErrorResponse(400, page.status().message());
   if (*after >= 0 && static_cast<std::uint64_t>(*after) == service_.StatusVersion() && *wait > 0) {
     LongPollHub::WaitResult waited = server_.long_polls().Wait(
         kStatusPollKey, static_cast<std::uint64_t>(*after), std::chrono::seconds(std::min(*wait, kMaxPollWaitSeconds)));
     if (waited.outcome == LongPollHub::WaitOutcome::kShutdown) return ErrorResponse(503, "the reconciler is stopping");
   }
-  Result<std::string> body = service_.StatusJson();
+  Result<std::string> body = service_.StatusJson(*page);
   if (!body.ok()) return ErrorResponse(500, "internal error: " + body.status().message());
   return HttpResponse{200, "application/json", std::move(body).value()};
 }

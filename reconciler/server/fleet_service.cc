@@ -109,20 +109,35 @@ std::vector<std::string> FleetService::TokenWarnings(TokenType type, const std::
 }
 
 Result<std::shared_ptr<const PublishedSnapshot>> FleetService::Snapshot() {
-  std::lock_guard lock(state_.mutex);
-  WW_ASSIGN_OR_RETURN(FleetSnapshot snapshot, BuildFleetSnapshot(state_, options_.now()));
+  std::lock_guard build(snapshot_mutex_);
+  const int64_t now = options_.now();
+  if (published_ && published_->snapshot.version == state_.status_version && published_->snapshot.now == now) {
+    return published_;
+  }
+  FleetSnapshot snapshot;
+  {
+    std::lock_guard lock(state_.mutex);
+    snapshot = SnapshotOfState(state_, now);
+  }
+  WW_RETURN_IF_ERROR(AddStoredHistory(store_, EventPage{}, snapshot));
+  published_ = PublishSnapshot(std::move(snapshot));
+  return published_;
+}
+
+Result<std::shared_ptr<const PublishedSnapshot>> FleetService::Snapshot(const EventPage& page) {
+  WW_ASSIGN_OR_RETURN(std::shared_ptr<const PublishedSnapshot> newest, Snapshot());
+  if (page == EventPage{}) return newest;
+  FleetSnapshot snapshot = newest->snapshot;
+  WW_RETURN_IF_ERROR(ReplaceEvents(store_, page, snapshot));
   return PublishSnapshot(std::move(snapshot));
 }
 
-Result<std::string> FleetService::StatusJson() {
-  WW_ASSIGN_OR_RETURN(std::shared_ptr<const PublishedSnapshot> published, Snapshot());
+Result<std::string> FleetService::StatusJson(const EventPage& page) {
+  WW_ASSIGN_OR_RETURN(std::shared_ptr<const PublishedSnapshot> published, Snapshot(page));
   return published->json;
 }
 
-std::uint64_t FleetService::StatusVersion() {
-  std::lock_guard lock(state_.mutex);
-  return state_.status_version;
-}
+std::uint64_t FleetService::StatusVersion() { return state_.status_version; }
 
 Status FleetService::ReconcileAll() {
   std::lock_guard lock(state_.mutex);

@@ -28,6 +28,7 @@
 #include "reconciler/pki/certificate_authority.h"
 #include "reconciler/server/agent_queue.h"
 #include "reconciler/server/fleet_routes.h"
+#include "reconciler/server/fleet_snapshot_builder.h"
 #include "reconciler/server/fleet_state.h"
 #include "reconciler/server/revision_book.h"
 #include "reconciler/server/revoked_serials.h"
@@ -97,11 +98,16 @@ class FleetService {
   Result<RevisionOutcome> Rollback(int64_t revision_id, RevisionRequest request);
   Status RecordRejectedCommit(const std::string& commit_sha, const std::vector<std::string>& errors);
 
-  // The fleet snapshot of API.md (GET /v1/status, the status page's documents).
+  // The fleet snapshot of API.md with the newest events (GET /v1/status, the status page's
+  // documents). Built at most once per status version and second, however many read it:
+  // the fleet mutex is held only while the in-memory part is copied, so reports and polls
+  // never wait for the store's history or the JSON.
   Result<std::shared_ptr<const PublishedSnapshot>> Snapshot();
-  // Snapshot()'s JSON.
-  Result<std::string> StatusJson();
-  // The snapshot's "version" (FleetState::status_version).
+  // The same with another page of events (GET /v1/status?events_before=ID&limit=N).
+  Result<std::shared_ptr<const PublishedSnapshot>> Snapshot(const EventPage& page);
+  // Snapshot(page)'s JSON.
+  Result<std::string> StatusJson(const EventPage& page = {});
+  // The snapshot's "version" (FleetState::status_version); takes no lock.
   std::uint64_t StatusVersion();
 
   // Reconciles every agent now (also done on every trigger and tick).
@@ -142,6 +148,11 @@ class FleetService {
   AgentReconcileQueue queue_;
   RevisionBook book_;
   std::unique_ptr<FleetRoutes> routes_;
+
+  // Serialises snapshot builds (taken before the fleet mutex, never after it): concurrent
+  // readers wait for one build and share it.
+  std::mutex snapshot_mutex_;
+  std::shared_ptr<const PublishedSnapshot> published_;  // GUARDED_BY(snapshot_mutex_)
 
   std::mutex tick_mutex_;
   std::condition_variable tick_wake_;

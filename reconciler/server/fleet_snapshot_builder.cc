@@ -19,6 +19,23 @@ std::string RevisionSourceText(RevisionSource source) {
   return "apply";
 }
 
+// UTF-8 is cut at a character boundary; the JSON writer replaces anything invalid anyway.
+std::string Cut(const std::string& text) {
+  if (text.size() <= kSnapshotMaxText) return text;
+  std::size_t end = kSnapshotMaxText;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
+  return text.substr(0, end) + "...";
+}
+
+std::vector<std::string> CutList(const std::vector<std::string>& list) {
+  std::vector<std::string> cut;
+  const std::size_t shown = std::min(list.size(), kSnapshotMaxEntries);
+  cut.reserve(shown + 1);
+  for (std::size_t i = 0; i < shown; ++i) cut.push_back(Cut(list[i]));
+  if (list.size() > shown) cut.push_back("... and " + std::to_string(list.size() - shown) + " more");
+  return cut;
+}
+
 std::optional<int64_t> NullableTime(int64_t seconds) {
   return seconds > 0 ? std::optional<int64_t>(seconds) : std::nullopt;
 }
@@ -41,20 +58,27 @@ FleetSnapshot::Agent AgentEntry(const FleetState& state, const std::string& name
   agent.deleted = view.deleted.has_value();
   if (view.deleted) agent.deleted_at = view.deleted->deleted_at;
   if (!view.record) agent.enroll_command = state.EnrollCommand(name);
-  agent.warnings = view.warnings;
+  agent.warnings = CutList(view.warnings);
   agent.connected = connected;
   agent.last_seen = NullableTime(view.last_seen);
   // The report's release and hostname, else what the agent enrolled with.
-  agent.version = !view.figures.version.empty() ? view.figures.version : view.record ? view.record->version : "";
-  agent.hostname = !view.figures.hostname.empty() ? view.figures.hostname : view.record ? view.record->hostname : "";
+  agent.version = Cut(!view.figures.version.empty() ? view.figures.version : view.record ? view.record->version : "");
+  agent.hostname =
+      Cut(!view.figures.hostname.empty() ? view.figures.hostname : view.record ? view.record->hostname : "");
   agent.generation = view.latest_plan ? view.latest_plan->generation : 0;
   agent.applied_generation = view.report ? view.report->generation : 0;
   agent.phase = view.phase.empty() ? "unknown" : view.phase;
-  if (view.report) agent.drift = view.steps;
-  agent.last_error = view.health.last_error;
+  if (view.report) {
+    // Only the first steps: a hostile report can make thousands. "... and N more" is not a
+    // step, so it is left out and drift_count says how many there are.
+    const std::size_t shown = std::min(view.steps.size(), kSnapshotMaxEntries);
+    for (std::size_t i = 0; i < shown; ++i) agent.drift.push_back(Cut(view.steps[i]));
+    agent.drift_count = view.steps.size();
+  }
+  agent.last_error = Cut(view.health.last_error);
   agent.consecutive_failures = view.health.consecutive_failures;
   agent.retry_at = view.retry_at;
-  agent.message = view.message;
+  agent.message = Cut(view.message);
   agent.system = view.figures.system;
   return agent;
 }
@@ -149,7 +173,7 @@ RevisionSummary SummarizeRevision(const RevisionRecord& revision) {
                          revision.created_at, revision.content_sha256};
 }
 
-Result<FleetSnapshot> BuildFleetSnapshot(const FleetState& state, int64_t now) {
+FleetSnapshot SnapshotOfState(const FleetState& state, int64_t now) {
   const std::optional<CurrentRevision>& current = state.current;
   FleetSnapshot snapshot;
   snapshot.version = state.status_version;
@@ -166,9 +190,7 @@ Result<FleetSnapshot> BuildFleetSnapshot(const FleetState& state, int64_t now) {
                                                     record.created_at};
   }
   // The current revision's errors under this version's rules (see CurrentRevision).
-  if (current) snapshot.revision_errors = current->stale_findings;
-  WW_ASSIGN_OR_RETURN(std::optional<RejectedCommitRecord> rejected, state.store.LatestRejectedCommit());
-  if (rejected) snapshot.rejected = FleetSnapshot::RejectedCommit{rejected->commit_sha, rejected->at, rejected->errors};
+  if (current) snapshot.revision_errors = CutList(current->stale_findings);
 
   bool converged = current.has_value();
   for (const auto& [name, view] : state.agents) {
@@ -182,18 +204,31 @@ Result<FleetSnapshot> BuildFleetSnapshot(const FleetState& state, int64_t now) {
   }
   snapshot.converged = converged;
   if (current) AddTunnelsAndForwards(state, now, snapshot);
+  return snapshot;
+}
 
-  WW_ASSIGN_OR_RETURN(std::vector<RevisionRecord> revisions, state.store.ListRevisions(kStatusRevisionCount));
-  for (const RevisionRecord& revision : revisions) snapshot.revisions.push_back(SummarizeRevision(revision));
-
-  WW_ASSIGN_OR_RETURN(std::vector<EventRecord> events, state.store.RecentEvents(kStatusEventCount));
+Status ReplaceEvents(Store& store, const EventPage& page, FleetSnapshot& snapshot) {
+  const int64_t limit = std::clamp<int64_t>(page.limit, 1, kStatusMaxEventCount);
+  WW_ASSIGN_OR_RETURN(std::vector<EventRecord> events,
+                      page.before ? store.EventsBefore(*page.before, limit) : store.RecentEvents(limit));
+  snapshot.events.clear();
   for (const EventRecord& event : events) {
     std::optional<std::string> agent;
     // An agent id is its name, or "NAME.N" for a later enrollment (a name has no dot).
     if (event.agent_id) agent = event.agent_id->substr(0, event.agent_id->find('.'));
-    snapshot.events.push_back(FleetSnapshot::Event{event.id, event.at, std::move(agent), event.kind, event.message});
+    snapshot.events.push_back(FleetSnapshot::Event{event.id, event.at, std::move(agent), event.kind, Cut(event.message)});
   }
-  return snapshot;
+  return Status::Ok();
+}
+
+Status AddStoredHistory(Store& store, const EventPage& page, FleetSnapshot& snapshot) {
+  WW_ASSIGN_OR_RETURN(std::optional<RejectedCommitRecord> rejected, store.LatestRejectedCommit());
+  if (rejected) {
+    snapshot.rejected = FleetSnapshot::RejectedCommit{rejected->commit_sha, rejected->at, CutList(rejected->errors)};
+  }
+  WW_ASSIGN_OR_RETURN(std::vector<RevisionRecord> revisions, store.ListRevisions(kStatusRevisionCount));
+  for (const RevisionRecord& revision : revisions) snapshot.revisions.push_back(SummarizeRevision(revision));
+  return ReplaceEvents(store, page, snapshot);
 }
 
 }  // namespace ww

@@ -47,8 +47,7 @@ Status FleetState::FlushEvents() {
 }
 
 void FleetState::StatusChanged() {
-  ++status_version;
-  long_polls.Notify(kStatusPollKey, status_version);
+  long_polls.Notify(kStatusPollKey, ++status_version);
 }
 
 }  // namespace ww

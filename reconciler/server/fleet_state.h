@@ -4,6 +4,7 @@
 // RevisionBook, AgentReconcileQueue and the snapshot builder read and change it; FleetService
 // owns it. Every member function REQUIRES: mutex held.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -98,7 +99,8 @@ struct FleetState {
   bool events_appended = false;              // GUARDED_BY(mutex); since the tick last pruned
   // The snapshot's "version": it grows whenever what the snapshot says changes (a revision,
   // an agent's phase, connection, plan or report generation, an event), not for its clock.
-  std::uint64_t status_version = 1;  // GUARDED_BY(mutex)
+  // Written under mutex; read without it by snapshot readers checking their cache.
+  std::atomic<std::uint64_t> status_version{1};
 };
 
 }  // namespace ww

@@ -4,6 +4,7 @@
 // fleet service builds it from its state, and each document renders from it
 // (snapshot_json.h, metrics.h, badge.h) without going through JSON in between.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -67,7 +68,8 @@ struct FleetSnapshot {
     std::int64_t generation = 0;
     std::int64_t applied_generation = 0;
     std::string phase;
-    std::vector<std::string> drift;  // plan steps against the latest report
+    std::vector<std::string> drift;  // plan steps against the latest report, the first ones
+    std::size_t drift_count = 0;     // all of them: drift may list fewer
     std::string last_error;
     std::int64_t consecutive_failures = 0;
     std::optional<std::int64_t> retry_at;

@@ -128,7 +128,7 @@ std::string MetricsFromSnapshot(const FleetSnapshot& snapshot) {
   }
   out.Family("wirewarp_agent_drift_steps", "gauge", "Steps the agent reported as drift from its desired state.");
   for (const FleetSnapshot::Agent& agent : snapshot.agents) {
-    out.Sample({{"agent", agent.name}}, std::to_string(agent.drift.size()));
+    out.Sample({{"agent", agent.name}}, std::to_string(agent.drift_count));
   }
 
   out.Family("wirewarp_peer_handshake_age_seconds", "gauge", "Seconds since the peer's latest WireGuard handshake.");

@@ -36,6 +36,7 @@ Json AgentJson(const FleetSnapshot::Agent& agent) {
               {"appliedGeneration", agent.applied_generation},
               {"phase", agent.phase},
               {"drift", agent.drift},
+              {"driftCount", agent.drift_count},
               {"lastError", agent.last_error},
               {"consecutiveFailures", agent.consecutive_failures},
               {"retryAt", Nullable(agent.retry_at)},
@@ -217,6 +218,7 @@ FleetSnapshot::Agent ReadAgent(const Json& agent, const std::string& path) {
   entry.applied_generation = Integer(agent, path, "appliedGeneration");
   entry.phase = String(agent, path, "phase");
   entry.drift = Strings(agent, path, "drift");
+  entry.drift_count = OptionalCounter(agent, path, "driftCount").value_or(entry.drift.size());
   entry.last_error = String(agent, path, "lastError");
   entry.consecutive_failures = Integer(agent, path, "consecutiveFailures");
   entry.retry_at = OptionalInteger(agent, path, "retryAt");

@@ -254,6 +254,8 @@ class Store {
   Status AppendEvents(const std::vector<EventRecord>& events);
   // Newest first, at most `limit`.
   Result<std::vector<EventRecord>> RecentEvents(int64_t limit);
+  // The events with an id below `before_id`, newest first, at most `limit` (older pages).
+  Result<std::vector<EventRecord>> EventsBefore(int64_t before_id, int64_t limit);
   // Deletes the events before `older_than` (unix seconds) and all but the newest
   // `keep_newest`, in one transaction; returns how many went.
   Result<int64_t> PruneEvents(int64_t keep_newest, int64_t older_than);

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -358,12 +359,15 @@ Result<int64_t> Store::PruneEvents(int64_t keep_newest, int64_t older_than) {
   return pruned;
 }
 
-Result<std::vector<EventRecord>> Store::RecentEvents(int64_t limit) {
+Result<std::vector<EventRecord>> Store::RecentEvents(int64_t limit) { return EventsBefore(INT64_MAX, limit); }
+
+Result<std::vector<EventRecord>> Store::EventsBefore(int64_t before_id, int64_t limit) {
   std::lock_guard lock(mutex_);
   WW_ASSIGN_OR_RETURN(Statement select,
-                      Statement::Prepare(db_, "SELECT id, at, agent_id, kind, message FROM events "
+                      Statement::Prepare(db_, "SELECT id, at, agent_id, kind, message FROM events WHERE id < ? "
                                               "ORDER BY id DESC LIMIT ?"));
-  select.BindInt(1, limit);
+  select.BindInt(1, before_id);
+  select.BindInt(2, limit);
   std::vector<EventRecord> events;
   while (true) {
     WW_ASSIGN_OR_RETURN(bool has_row, select.Step());

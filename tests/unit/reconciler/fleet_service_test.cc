@@ -1329,5 +1329,105 @@ TEST_CASE("fleet service: the event history is pruned to its count and age in th
   CHECK(stored().empty());
 }
 
+// A fleet of vps serving gw01..gwNN, one Peer each.
+Json WideFleet(int peers) {
+  std::string yaml;
+  for (int i = 1; i <= peers; ++i) {
+    std::string name = (i < 10 ? "gw0" : "gw") + std::to_string(i);
+    yaml += "---\napiVersion: wirewarp.dev/v1\nkind: Peer\nmetadata:\n  name: " + name + "\nspec:\n  tunnel: lab\n  agent: " +
+            name + "\n";
+  }
+  return Documents({{"fleet/tunnel.yaml", kTunnel}, {"fleet/peers.yaml", yaml}});
+}
+
+TEST_CASE("fleet service: the snapshot stays bounded with 30 agents sending hostile max-size reports") {
+  Reconciler reconciler;
+  std::vector<std::pair<std::string, Credentials>> agents;
+  agents.emplace_back("vps", reconciler.Enroll("vps", AgentRole::kServer, 1));
+  for (int i = 1; i <= 29; ++i) {
+    std::string name = (i < 10 ? "gw0" : "gw") + std::to_string(i);
+    agents.emplace_back(name, reconciler.Enroll(name, AgentRole::kClient, i + 1));
+  }
+  reconciler.Upload(WideFleet(29), 200);
+  const std::string longest(kReportMaxString, 'x');
+  // Thousands of routes no config has: thousands of drift steps per agent.
+  std::vector<Route> foreign_routes;
+  for (int route = 0; route < 2000; ++route) {
+    Result<Ipv4Cidr> destination =
+        Ipv4Cidr::Parse("10.200." + std::to_string(route / 250) + "." + std::to_string(route % 250) + "/32");
+    REQUIRE(destination.ok());
+    foreign_routes.push_back(Route{*destination, "wg0", std::nullopt, 1000});
+  }
+  for (const auto& [name, credentials] : agents) {
+    Json plan = reconciler.CallJson(credentials, "GET", "/v1/agents/" + name + "/plan?after=0&wait=1", Json(nullptr), 200);
+    Result<AgentConfig> desired = AgentConfigFromJson(plan["desired"].dump());
+    REQUIRE(desired.ok());
+    ObservedState observed = ObservedFromDesired(*desired);
+    observed.routes.insert(observed.routes.end(), foreign_routes.begin(), foreign_routes.end());
+    Json report{{"generation", plan["generation"]},
+                {"converged", false},
+                {"error", longest},
+                {"version", longest},
+                {"hostname", longest},
+                {"observed", Json::parse(ObservedStateToJson(observed, JsonStyle::kCompact))},
+                {"system", Json{{"cpuPercent", 100}, {"memoryUsedBytes", std::uint64_t{1} << 60},
+                                {"uptimeSeconds", kReportMaxUptimeSeconds}}}};
+    REQUIRE(reconciler.Call(credentials, "POST", "/v1/agents/" + name + "/report", report.dump()).status == 204);
+  }
+
+  ApiResponse status = reconciler.Call(reconciler.admin, "GET", "/v1/status");
+  REQUIRE(status.status == 200);
+  Json snapshot = Json::parse(status.body);
+  REQUIRE(snapshot["agents"].size() == 30);
+  for (const Json& agent : snapshot["agents"]) {
+    CAPTURE(agent["name"]);
+    CHECK(agent["driftCount"].get<std::size_t>() >= 2000);
+    CHECK(agent["drift"].size() == kSnapshotMaxEntries);
+    CHECK(agent["hostname"].get<std::string>().size() <= kSnapshotMaxText);
+    // Each agent's entry is bounded whatever it reports: its texts are 1 KiB each at most.
+    CHECK(agent.dump().size() < 8 * 1024 + kSnapshotMaxEntries * 128);
+  }
+  // Unbounded, the drift alone would be 30 agents x 2,000 steps (over 2 MB).
+  CHECK(status.body.size() < 512 * 1024);
+  MESSAGE("snapshot of 30 hostile agents: " << status.body.size() << " bytes");
+}
+
+TEST_CASE("fleet service: status history pages with events_before and limit; a snapshot is shared per version") {
+  Reconciler reconciler;
+  for (int i = 0; i < 8; ++i) {
+    REQUIRE(reconciler.service->RecordRejectedCommit("c" + std::to_string(i), {"bad"}).ok());
+  }
+  Json newest = reconciler.CallJson(reconciler.admin, "GET", "/v1/status?limit=3", Json(nullptr), 200);
+  REQUIRE(newest["events"].size() == 3);
+  CHECK(newest["events"][0]["message"] == "git commit c7 rejected: bad");
+  const int64_t oldest_shown = newest["events"][2]["id"];
+  Json older = reconciler.CallJson(reconciler.admin, "GET",
+                                   "/v1/status?limit=3&events_before=" + std::to_string(oldest_shown), Json(nullptr),
+                                   200);
+  REQUIRE(older["events"].size() == 3);
+  CHECK(older["events"][0]["id"] == oldest_shown - 1);
+  CHECK(older["events"][0]["message"] == "git commit c4 rejected: bad");
+  Json first = reconciler.CallJson(reconciler.admin, "GET", "/v1/status?events_before=3", Json(nullptr), 200);
+  CHECK(first["events"].size() == 2);
+  CHECK(reconciler.Snapshot()["events"].size() == 8);  // default: the newest 50
+  for (const char* bad : {"limit=0", "limit=501", "limit=x", "events_before=-1"}) {
+    CAPTURE(bad);
+    CHECK(reconciler.Call(reconciler.admin, "GET", std::string("/v1/status?") + bad).status == 400);
+  }
+
+  // Readers of one version in one second share one build; a change makes a new one.
+  Result<std::shared_ptr<const PublishedSnapshot>> one = reconciler.service->Snapshot();
+  Result<std::shared_ptr<const PublishedSnapshot>> two = reconciler.service->Snapshot();
+  REQUIRE(one.ok());
+  REQUIRE(two.ok());
+  CHECK(one->get() == two->get());
+  REQUIRE(reconciler.service->RecordRejectedCommit("c8", {"bad"}).ok());
+  Result<std::shared_ptr<const PublishedSnapshot>> three = reconciler.service->Snapshot();
+  REQUIRE(three.ok());
+  CHECK(three->get() != one->get());
+  CHECK((*three)->snapshot.version > (*one)->snapshot.version);
+  CHECK((*three)->snapshot.events.front().message == "git commit c8 rejected: bad");
+}
+
 }  // namespace
 }  // namespace ww
