@@ -108,10 +108,14 @@ std::vector<std::string> FleetService::TokenWarnings(TokenType type, const std::
   return book_.TokenWarnings(type, name);
 }
 
-Result<std::shared_ptr<const PublishedSnapshot>> FleetService::Snapshot() {
+Result<std::shared_ptr<const PublishedSnapshot>> FleetService::Snapshot() { return Published(Freshness::kThisSecond); }
+
+Result<std::shared_ptr<const PublishedSnapshot>> FleetService::Published(Freshness freshness) {
   std::lock_guard build(snapshot_mutex_);
   const int64_t now = options_.now();
-  if (published_ && published_->snapshot.version == state_.status_version && published_->snapshot.now == now) {
+  // A long-poll of /v1/status woken by a new version must see it; the page can lag a second.
+  if (published_ && published_->snapshot.now == now &&
+      (freshness == Freshness::kThisSecond || published_->snapshot.version == state_.status_version)) {
     return published_;
   }
   FleetSnapshot snapshot;
@@ -125,7 +129,7 @@ Result<std::shared_ptr<const PublishedSnapshot>> FleetService::Snapshot() {
 }
 
 Result<std::shared_ptr<const PublishedSnapshot>> FleetService::Snapshot(const EventPage& page) {
-  WW_ASSIGN_OR_RETURN(std::shared_ptr<const PublishedSnapshot> newest, Snapshot());
+  WW_ASSIGN_OR_RETURN(std::shared_ptr<const PublishedSnapshot> newest, Published(Freshness::kCurrentVersion));
   if (page == EventPage{}) return newest;
   FleetSnapshot snapshot = newest->snapshot;
   WW_RETURN_IF_ERROR(ReplaceEvents(store_, page, snapshot));

@@ -98,12 +98,13 @@ class FleetService {
   Result<RevisionOutcome> Rollback(int64_t revision_id, RevisionRequest request);
   Status RecordRejectedCommit(const std::string& commit_sha, const std::vector<std::string>& errors);
 
-  // The fleet snapshot of API.md with the newest events (GET /v1/status, the status page's
-  // documents). Built at most once per status version and second, however many read it:
-  // the fleet mutex is held only while the in-memory part is copied, so reports and polls
-  // never wait for the store's history or the JSON.
+  // The fleet snapshot of API.md with the newest events, for the status page's documents:
+  // built at most once a second however many read it (so it may be up to a second behind the
+  // status version). The fleet mutex is held only while the in-memory part is copied, so
+  // reports and polls never wait for the store's history or the JSON.
   Result<std::shared_ptr<const PublishedSnapshot>> Snapshot();
-  // The same with another page of events (GET /v1/status?events_before=ID&limit=N).
+  // GET /v1/status: the snapshot at the current status version (built once per version and
+  // second), with `page` of the event history.
   Result<std::shared_ptr<const PublishedSnapshot>> Snapshot(const EventPage& page);
   // Snapshot(page)'s JSON.
   Result<std::string> StatusJson(const EventPage& page = {});
@@ -137,6 +138,10 @@ class FleetService {
   void TickLoop();
   // Store::PruneEvents with options_.events at `now`.
   Status PruneEvents(int64_t now);
+  // The cached snapshot when it was built this second and, with kCurrentVersion, at the
+  // current status version; else a new one.
+  enum class Freshness { kThisSecond, kCurrentVersion };
+  Result<std::shared_ptr<const PublishedSnapshot>> Published(Freshness freshness);
 
   Store& store_;
   const CertificateAuthority& ca_;

@@ -1415,17 +1415,26 @@ TEST_CASE("fleet service: status history pages with events_before and limit; a s
     CHECK(reconciler.Call(reconciler.admin, "GET", std::string("/v1/status?") + bad).status == 400);
   }
 
-  // Readers of one version in one second share one build; a change makes a new one.
-  Result<std::shared_ptr<const PublishedSnapshot>> one = reconciler.service->Snapshot();
-  Result<std::shared_ptr<const PublishedSnapshot>> two = reconciler.service->Snapshot();
+  // Readers of one version in one second share one build; a change makes a new one for the
+  // API at once, while the status page's documents may lag until the next second.
+  Result<std::shared_ptr<const PublishedSnapshot>> one = reconciler.service->Snapshot(EventPage{});
+  Result<std::shared_ptr<const PublishedSnapshot>> two = reconciler.service->Snapshot(EventPage{});
   REQUIRE(one.ok());
   REQUIRE(two.ok());
   CHECK(one->get() == two->get());
   REQUIRE(reconciler.service->RecordRejectedCommit("c8", {"bad"}).ok());
-  Result<std::shared_ptr<const PublishedSnapshot>> three = reconciler.service->Snapshot();
+  Result<std::shared_ptr<const PublishedSnapshot>> page_view = reconciler.service->Snapshot();
+  REQUIRE(page_view.ok());
+  CHECK(page_view->get() == one->get());
+  Result<std::shared_ptr<const PublishedSnapshot>> three = reconciler.service->Snapshot(EventPage{});
   REQUIRE(three.ok());
   CHECK(three->get() != one->get());
   CHECK((*three)->snapshot.version > (*one)->snapshot.version);
+  reconciler.clock_offset += 1;
+  Result<std::shared_ptr<const PublishedSnapshot>> next_second = reconciler.service->Snapshot();
+  REQUIRE(next_second.ok());
+  CHECK((*next_second)->snapshot.version == (*three)->snapshot.version);
+  CHECK((*next_second)->snapshot.now == (*three)->snapshot.now + 1);
   CHECK((*three)->snapshot.events.front().message == "git commit c8 rejected: bad");
 }
 
