@@ -158,6 +158,10 @@ bool RequestParser::has_body() const { return !beast_->is_done(); }
 void RequestParser::SetBodyLimit(std::uint64_t max_body) {
   if (state_ != State::kHead) return;
   max_body_ = max_body;
+  if (std::optional<std::uint64_t> length = content_length(); length && *length > max_body) {
+    // Refused before a byte of it is read (or awaited).
+    return Fail(413, "Content-Length " + std::to_string(*length) + " is above the limit of " + std::to_string(max_body) + " bytes");
+  }
   state_ = beast_->is_done() ? State::kComplete : State::kBody;
 }
 
