@@ -57,7 +57,10 @@ void AppendHeader(std::string& out, std::string_view name, std::string_view valu
 
 bool StatusHasBody(int status) { return status >= 200 && status != 204 && status != 304; }
 
-std::string SerializeResponse(const HttpResponse& response, bool head_only, bool close, const HttpHeaders& defaults) {
+// `close`: the connection ends after this answer. `announce_keep_alive`: an HTTP/1.0 client
+// that asked to keep the connection is told it stays.
+std::string SerializeResponse(const HttpResponse& response, bool head_only, bool close, bool announce_keep_alive,
+                              const HttpHeaders& defaults) {
   auto reason = boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(response.status));
   std::string out;
   out.reserve(256 + response.body.size());
@@ -71,7 +74,11 @@ std::string SerializeResponse(const HttpResponse& response, bool head_only, bool
   }
   for (const auto& [name, value] : response.headers) AppendHeader(out, name, value);
   for (const auto& [name, value] : defaults) AppendHeader(out, name, value);
-  if (close) out += "Connection: close\r\n";
+  if (close) {
+    out += "Connection: close\r\n";
+  } else if (announce_keep_alive) {
+    out += "Connection: keep-alive\r\n";
+  }
   out += "\r\n";
   if (has_body && !head_only) out += response.body;
   return out;
@@ -133,6 +140,8 @@ void HttpConnection::ReadRequest() {
   phase_ = Phase::kReading;
   if (!first_request_) ArmDeadline(core_.options.limits.keep_alive_timeout);
   first_request_ = false;
+  head_only_ = false;
+  http10_ = false;
   parser_.emplace(core_.options.limits.max_head_bytes, core_.options.limits.max_header_lines);
   Parse();  // bytes of a pipelined request may already be here
 }
@@ -181,6 +190,7 @@ void HttpConnection::OnHead() {
   head_.remote_port = remote_port_;
   head_.tls = stream_.tls();
   head_only_ = head_.method == "HEAD";
+  http10_ = parser_->version() < 11;
   HeadDecision decision;
   try {
     decision = core_.options.check_head(head_);
@@ -261,7 +271,7 @@ void HttpConnection::Refuse(int status, const std::string& reason) {
 void HttpConnection::Write(const HttpResponse& response, AfterAnswer after) {
   if (core_.stopping) after = AfterAnswer::kClose;
   phase_ = Phase::kWriting;
-  output_ = SerializeResponse(response, head_only_, after == AfterAnswer::kClose, core_.options.default_headers);
+  output_ = SerializeResponse(response, head_only_, after == AfterAnswer::kClose, http10_, core_.options.default_headers);
   ArmDeadline(core_.options.limits.write_timeout);
   stream_.AsyncWriteAll(output_.data(), output_.size(), [self = shared_from_this(), after](const error_code& error, std::size_t) {
     if (self->phase_ != Phase::kWriting) return;

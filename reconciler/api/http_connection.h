@@ -116,6 +116,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   RequestHead head_;         // the request being handled
   int route_ = -1;
   bool head_only_ = false;   // HEAD: the answer goes without its body
+  bool http10_ = false;      // an HTTP/1.0 request: keeping the connection must be announced
   AfterAnswer after_answer_ = AfterAnswer::kKeepAlive;
   LongPollHub::WaiterId waiter_ = 0;  // while parked
   std::size_t drained_ = 0;  // bytes discarded while closing

@@ -33,9 +33,10 @@ class RequestParser::Beast final : public http::basic_parser<true> {
   explicit Beast(RequestParser& owner) : owner_(owner) {}
 
  private:
-  void on_request_impl(http::verb, string_view method, string_view target, int, error_code&) override {
+  void on_request_impl(http::verb, string_view method, string_view target, int version, error_code&) override {
     owner_.method_.assign(method.data(), method.size());
     owner_.target_.assign(target.data(), target.size());
+    owner_.version_ = version;
   }
   void on_response_impl(int, string_view, int, error_code& ec) override { ec = http::error::bad_version; }
   void on_field_impl(http::field, string_view name, string_view value, error_code& ec) override {

@@ -57,6 +57,8 @@ class RequestParser {
   const HttpHeaders& headers() const { return headers_; }
   // HTTP/1.1 without "Connection: close", or HTTP/1.0 with "Connection: keep-alive".
   bool keep_alive() const;
+  // 10 for HTTP/1.0, 11 for HTTP/1.1.
+  int version() const { return version_; }
   // The client waits for "100 Continue" before it sends its body.
   bool expects_continue() const { return expects_continue_; }
   // Content-Length, when the request declared one.
@@ -84,6 +86,7 @@ class RequestParser {
   Failure failure_;
   std::string method_;
   std::string target_;
+  int version_ = 11;
   HttpHeaders headers_;
   bool too_many_lines_ = false;
   bool expects_continue_ = false;

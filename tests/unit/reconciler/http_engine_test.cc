@@ -186,6 +186,16 @@ TEST_CASE("engine: keeps the connection alive and answers pipelined requests in 
   CHECK(client.ClosedByServer());
 }
 
+TEST_CASE("engine: an HTTP/1.0 client is told whether the connection stays") {
+  EngineFixture fixture;
+  RawClient client(fixture.port);
+  REQUIRE(client.Send("GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  CHECK(client.ReadResponse().find("Connection: keep-alive\r\n") != std::string::npos);
+  REQUIRE(client.Send("GET /b HTTP/1.0\r\n\r\n"));
+  CHECK(client.ReadResponse().find("Connection: close\r\n") != std::string::npos);
+  CHECK(client.ClosedByServer());
+}
+
 TEST_CASE("engine: HEAD gets the headers with the body's length and no body") {
   EngineFixture fixture;
   RawClient client(fixture.port);
