@@ -11,6 +11,9 @@ if(WIREWARP_BUILD_TESTS)
   find_package(doctest REQUIRED)
   include(doctest)
 endif()
+# Boost.Beast and Boost.Asio (headers only): the reconciler's HTTP front end
+# (reconciler/api's engine .cc files alone include them).
+find_package(Boost 1.74 REQUIRED)
 # Debian's cpp-httplib is a compiled library: link it only through pkg-config, so every
 # translation unit sees the same CPPHTTPLIB_* defines (ODR).
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)

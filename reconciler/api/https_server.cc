@@ -1,11 +1,5 @@
 #include "reconciler/api/https_server.h"
 
-#include <httplib.h>
-
-#include "reconciler/api/listener_thread.h"
-#include <unordered_map>
-#include <sys/socket.h>
-
 #include <nlohmann/json.hpp>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
@@ -13,69 +7,14 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
-#include <atomic>
+#include <mutex>
+#include <optional>
 #include <regex>
-#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace ww {
-
-// ---------------------------------------------------------------------------------------------
-// LongPollHub
-
-LongPollHub::WaitResult LongPollHub::Wait(const std::string& key, std::uint64_t after_generation,
-                                          std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  Slot& slot = slots_[key];
-  ++waiting_;
-  bool woken = slot.changed.wait_for(
-      lock, timeout, [&] { return shut_down_ || slot.revoked || slot.generation > after_generation; });
-  --waiting_;
-  if (shut_down_) return WaitResult{WaitOutcome::kShutdown, slot.generation};
-  if (slot.revoked) return WaitResult{WaitOutcome::kRevoked, slot.generation};
-  return WaitResult{woken ? WaitOutcome::kNewer : WaitOutcome::kTimedOut, slot.generation};
-}
-
-void LongPollHub::Revoke(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  Slot& slot = slots_[key];
-  slot.revoked = true;
-  slot.changed.notify_all();
-}
-
-void LongPollHub::Reinstate(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto found = slots_.find(key);
-  if (found != slots_.end()) found->second.revoked = false;
-}
-
-void LongPollHub::Notify(const std::string& key, std::uint64_t generation) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  Slot& slot = slots_[key];
-  slot.generation = std::max(slot.generation, generation);
-  slot.changed.notify_all();
-}
-
-void LongPollHub::Shutdown() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  shut_down_ = true;
-  for (auto& [key, slot] : slots_) slot.changed.notify_all();
-}
-
-std::size_t LongPollHub::Waiting() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return waiting_;
-}
-
-// ---------------------------------------------------------------------------------------------
-// HttpRequest
-
-std::optional<std::string> HttpRequest::QueryValue(std::string_view name) const {
-  for (const auto& [key, value] : query) {
-    if (key == name) return value;
-  }
-  return std::nullopt;
-}
-
 namespace {
 
 struct OpenSslFree {
@@ -108,8 +47,8 @@ Result<std::string> CertificateToPem(X509* certificate) {
   return std::string(data, static_cast<std::size_t>(size));
 }
 
-// Everything the SSL_CTX needs, configured by hand: the callback constructor of SSLServer sets
-// nothing itself, and its other constructors would also trust the system CA store.
+// Everything the SSL_CTX needs, configured by hand: no default verify paths, so the system
+// CA store trusts nothing here.
 Status ConfigureTls(SSL_CTX& context, const HttpsServerOptions& options, const CertificateAuthority& ca) {
   WW_ASSIGN_OR_RETURN(UniqueX509 server_certificate,
                       ReadCertificate(options.server_certificate_pem, "server certificate"));
@@ -165,39 +104,9 @@ std::string_view MethodName(HttpMethod method) {
   return "GET";
 }
 
-// httplib adds these to the request headers itself (after any the client sent, so a client's
-// REMOTE_ADDR would win a lookup); handlers get the socket's values from fields instead.
-bool IsServerAddedHeader(const std::string& name) {
-  for (std::string_view added : {"REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"}) {
-    if (name.size() == added.size() &&
-        std::equal(name.begin(), name.end(), added.begin(), [](char a, char b) { return std::toupper(static_cast<unsigned char>(a)) == b; })) {
-      return true;
-    }
-  }
-  return false;
-}
-
-// cpp-httplib 0.11.4 ignores a response's "Connection: close" and keeps reading the socket, so
-// the body of a refused request would be parsed as further requests (memory growth, and a
-// smuggling path). Shutting the read side makes its next read see end-of-stream, so the
-// connection ends. Called from the logger, which httplib runs after writing the answer
-// (earlier, httplib's liveness check would see the end and not write the answer at all).
-void StopReading(const httplib::Request& request) {
-  if (request.ssl == nullptr) return;
-  // TLS may already hold decrypted bytes of the body: mark the read side finished, as if the
-  // peer had sent close_notify, so SSL_read returns 0 at once; then the socket itself.
-  SSL* connection = const_cast<SSL*>(request.ssl);
-  SSL_set_shutdown(connection, SSL_get_shutdown(connection) | SSL_RECEIVED_SHUTDOWN);
-  int descriptor = SSL_get_fd(connection);
-  if (descriptor >= 0) shutdown(descriptor, SHUT_RD);
-}
-
-void Refuse(httplib::Response& response, int status, const std::string& reason) {
-  response.status = status;
-  // API.md: every error answer is {"error": "..."}, also the guard's and the TLS layer's.
-  response.set_content(nlohmann::json{{"error", reason}}.dump(), "application/json");
-  // Whatever body the client still sends must not be parsed as the next request.
-  response.set_header("Connection", "close");
+HttpResponse JsonError(int status, const std::string& reason) {
+  // API.md: every error answer is {"error": "..."}, also the guard's and the front end's.
+  return HttpResponse{status, "application/json", nlohmann::json{{"error", reason}}.dump(), {}, std::nullopt};
 }
 
 }  // namespace
@@ -210,6 +119,7 @@ struct HttpsServer::Impl {
     std::string method;
     std::regex pattern;
     RouteOptions options;
+    RouteHandler handler;
   };
   struct Peer {
     Identity identity;
@@ -221,19 +131,22 @@ struct HttpsServer::Impl {
   Impl(const CertificateAuthority& authority, HttpsServerOptions server_options)
       : ca(authority), options(std::move(server_options)) {}
 
+  ~Impl() {
+    engine.reset();  // joined before the routes, the hub and the TLS context it uses go
+    if (tls_context != nullptr) SSL_CTX_free(tls_context);
+  }
+
   // The verified identity of the connection's client certificate, or why there is none.
   // The full check (chain, purpose, identity URI, validity) runs once per certificate; later
   // requests with the same certificate (by SHA-256 of its DER) reuse the identity but still
   // check validity at options.now() and revocation, which is what can change. Every long-poll
   // of 1,000 agents would otherwise decode PEM and rebuild a verify context (OpenSSL 3's
   // decoders serialise on global locks).
-  Result<Peer> AuthenticatePeer(const httplib::Request& request) const {
-    if (request.ssl == nullptr) return Status::FailedPrecondition("not a TLS connection");
-    UniqueX509 certificate(SSL_get1_peer_certificate(request.ssl));
+  Result<Peer> AuthenticatePeer(SSL* tls) const {
+    if (tls == nullptr) return Status::FailedPrecondition("not a TLS connection");
+    UniqueX509 certificate(SSL_get1_peer_certificate(tls));
     if (!certificate) return Status::FailedPrecondition("no client certificate");
-    if (SSL_get_verify_result(request.ssl) != X509_V_OK) {
-      return Status::FailedPrecondition("client certificate did not verify");
-    }
+    if (SSL_get_verify_result(tls) != X509_V_OK) return Status::FailedPrecondition("client certificate did not verify");
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digest_length = 0;
     std::string key;
@@ -269,66 +182,75 @@ struct HttpsServer::Impl {
     return std::move(*peer);
   }
 
-  const RouteEntry* FindRoute(const std::string& method, const std::string& path) const {
-    const std::string& routed_method = method == "HEAD" ? std::string("GET") : method;
-    for (const RouteEntry& route : routes) {
-      if (route.method == routed_method && std::regex_match(path, route.pattern)) return &route;
+  // The index of the route for `method` and the decoded `path`, or -1.
+  int FindRoute(const std::string& method, const std::string& path) const {
+    const std::string routed_method = method == "HEAD" ? std::string("GET") : method;
+    for (std::size_t i = 0; i < routes.size(); ++i) {
+      if (routes[i].method == routed_method && std::regex_match(path, routes[i].pattern)) return static_cast<int>(i);
     }
-    return nullptr;
+    return -1;
   }
 
-  // Runs before httplib reads any body (verified by the tests against 0.11.4).
-  httplib::Server::HandlerResponse PreRoute(const httplib::Request& request, httplib::Response& response) const {
-    RequestView view{request.method, request.target, {}};
-    for (const auto& [name, value] : request.headers) {
-      if (!IsServerAddedHeader(name)) view.headers.emplace_back(name, value);
-    }
+  // On an I/O thread, before any body is read: the guard, the route, its body limit and its
+  // certificate requirement.
+  HeadDecision CheckHead(const RequestHead& head) const {
+    HeadDecision decision;
+    RequestView view{head.method, head.target, head.headers};
     GuardLimits limits = options.limits;
     limits.max_body = largest_body;
     if (GuardVerdict verdict = CheckRequest(view, limits); !verdict.Allowed()) {
-      Refuse(response, verdict.status, verdict.reason);
-      return httplib::Server::HandlerResponse::Handled;
+      decision.refusal = JsonError(verdict.status, verdict.reason);
+      return decision;
     }
     // The path is short and clean now, so matching route regexes on it is safe.
-    const RouteEntry* route = FindRoute(request.method, request.path);
-    limits.max_body = route != nullptr ? route->options.max_body : options.limits.max_body;
+    std::optional<RequestTarget> target = SplitTarget(head.target);
+    int route = target ? FindRoute(head.method, target->path) : -1;
+    limits.max_body = route >= 0 ? routes[static_cast<std::size_t>(route)].options.max_body : options.limits.max_body;
     if (GuardVerdict verdict = CheckRequest(view, limits); !verdict.Allowed()) {
-      Refuse(response, verdict.status, verdict.reason);
-      return httplib::Server::HandlerResponse::Handled;
+      decision.refusal = JsonError(verdict.status, verdict.reason);
+      return decision;
     }
-    if (route != nullptr && route->options.client_certificate == ClientCertificate::kRequired) {
-      if (Result<Peer> peer = AuthenticatePeer(request); !peer.ok()) {
-        Refuse(response, 401, peer.status().message());
-        return httplib::Server::HandlerResponse::Handled;
+    if (route < 0) {
+      decision.refusal = JsonError(404, "no route for " + head.method + " " + (target ? target->path : head.target));
+      return decision;
+    }
+    const RouteEntry& entry = routes[static_cast<std::size_t>(route)];
+    if (entry.options.client_certificate == ClientCertificate::kRequired) {
+      if (Result<Peer> peer = AuthenticatePeer(head.tls); !peer.ok()) {
+        decision.refusal = JsonError(401, peer.status().message());
+        return decision;
       }
     }
-    return httplib::Server::HandlerResponse::Unhandled;
+    decision.max_body = entry.options.max_body;
+    decision.route = route;
+    return decision;
   }
 
-  void Dispatch(const RouteEntry& route, const RouteHandler& handler, const httplib::Request& request,
-                httplib::Response& response) const {
+  // On a worker thread, with the body read.
+  HttpResponse Handle(RequestHead head, std::string body, int route) const {
+    const RouteEntry& entry = routes.at(static_cast<std::size_t>(route));
+    std::optional<RequestTarget> target = SplitTarget(head.target);
+    if (!target) return JsonError(400, "malformed request target");  // CheckHead refused it already
     HttpRequest call;
-    call.method = request.method;
-    call.path = request.path;
-    for (std::size_t i = 1; i < request.matches.size(); ++i) call.path_parameters.push_back(request.matches[i].str());
-    for (const auto& [name, value] : request.params) call.query.emplace_back(name, value);
-    for (const auto& [name, value] : request.headers) {
-      if (!IsServerAddedHeader(name)) call.headers.emplace_back(name, value);
+    call.method = std::move(head.method);
+    call.path = std::move(target->path);
+    call.query = std::move(target->query);
+    std::smatch match;
+    if (std::regex_match(call.path, match, entry.pattern)) {
+      for (std::size_t i = 1; i < match.size(); ++i) call.path_parameters.push_back(match[i].str());
     }
-    call.body = request.body;
-    call.remote_addr = request.remote_addr;
-    call.remote_port = request.remote_port;
-    // Checked again here so a handler never runs unauthenticated, whatever pre-routing did.
-    if (Result<Peer> peer = AuthenticatePeer(request); peer.ok()) {
+    call.headers = std::move(head.headers);
+    call.body = std::move(body);
+    call.remote_addr = std::move(head.remote_addr);
+    call.remote_port = head.remote_port;
+    // Checked again here so a handler never runs unauthenticated, whatever the head check did.
+    if (Result<Peer> peer = AuthenticatePeer(head.tls); peer.ok()) {
       call.identity = std::move(peer->identity);
       call.certificate_serial = std::move(peer->serial);
-    } else if (route.options.client_certificate == ClientCertificate::kRequired) {
-      Refuse(response, 401, peer.status().message());
-      return;
+    } else if (entry.options.client_certificate == ClientCertificate::kRequired) {
+      return JsonError(401, peer.status().message());
     }
-    HttpResponse answer = handler(call);
-    response.status = answer.status;
-    response.set_content(answer.body, answer.content_type.c_str());
+    return entry.handler(call);
   }
 
   const CertificateAuthority& ca;
@@ -336,15 +258,14 @@ struct HttpsServer::Impl {
   // SHA-256 of a certificate's DER -> its checked identity; GUARDED_BY(verified_mutex).
   mutable std::unordered_map<std::string, Peer> verified;
   HttpsServerOptions options;
-  std::unique_ptr<httplib::SSLServer> server;
-  std::vector<RouteEntry> routes;
+  SSL_CTX* tls_context = nullptr;
+  std::vector<RouteEntry> routes;  // complete before Start(); read-only after
   std::size_t largest_body = 0;
   LongPollHub hub;
-  ListenerThread listener;  // declared after server: joined before the server goes
+  std::unique_ptr<HttpEngine> engine;
 };
 
 Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const CertificateAuthority& ca, HttpsServerOptions options) {
-  if (options.worker_threads == 0) return Status::InvalidArgument("worker_threads must be at least 1");
   if (!options.now) {
     options.now = [] {
       return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -353,38 +274,24 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const CertificateAuthor
   }
   auto impl = std::make_unique<Impl>(ca, std::move(options));
   impl->largest_body = impl->options.limits.max_body;
-  Status tls_status = Status::Ok();
-  Impl* raw = impl.get();
-  impl->server = std::make_unique<httplib::SSLServer>([raw, &tls_status](SSL_CTX& context) {
-    tls_status = ConfigureTls(context, raw->options, raw->ca);
-    return tls_status.ok();
-  });
-  if (!tls_status.ok()) return tls_status;
-  if (!impl->server->is_valid()) return Status::Internal("cpp-httplib could not create the TLS context");
+  impl->tls_context = SSL_CTX_new(TLS_server_method());
+  if (impl->tls_context == nullptr) return Status::Internal("cannot create the TLS context");
+  WW_RETURN_IF_ERROR(ConfigureTls(*impl->tls_context, impl->options, impl->ca));
 
-  httplib::SSLServer& server = *impl->server;
-  // Debian's compiled library ignores CPPHTTPLIB_THREAD_POOL_COUNT: size the pool here, since
-  // every open long-poll holds a worker.
-  std::size_t workers = impl->options.worker_threads;
-  server.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
-  server.set_read_timeout(impl->options.read_timeout);
-  server.set_write_timeout(impl->options.write_timeout);
-  server.set_keep_alive_timeout(impl->options.keep_alive_timeout.count());
-  server.set_keep_alive_max_count(impl->options.keep_alive_max_count);
-  server.set_payload_max_length(impl->largest_body);
-  server.set_logger([](const httplib::Request& request, const httplib::Response& response) {
-    if (response.get_header_value("Connection") == "close") StopReading(request);
-  });
-  server.set_pre_routing_handler(
-      [raw](const httplib::Request& request, httplib::Response& response) { return raw->PreRoute(request, response); });
-  // "Expect: 100-continue" is answered before pre-routing; refuse there rather than invite the body.
-  server.set_expect_100_continue_handler([raw](const httplib::Request& request, httplib::Response& response) {
-    return raw->PreRoute(request, response) == httplib::Server::HandlerResponse::Handled ? response.status : 100;
-  });
-  // The default would put e.what() in an EXCEPTION_WHAT response header.
-  server.set_exception_handler([](const httplib::Request&, httplib::Response& response, std::exception_ptr) {
-    Refuse(response, 500, "internal error");
-  });
+  Impl* raw = impl.get();
+  HttpEngineOptions engine;
+  engine.name = "the API server";
+  engine.limits = raw->options.http;
+  engine.io_threads = raw->options.io_threads;
+  engine.worker_threads = raw->options.worker_threads;
+  engine.tls_context = raw->tls_context;
+  engine.long_polls = &raw->hub;
+  engine.check_head = [raw](const RequestHead& head) { return raw->CheckHead(head); };
+  engine.handle = [raw](RequestHead head, std::string body, int route) {
+    return raw->Handle(std::move(head), std::move(body), route);
+  };
+  engine.refusal = JsonError;
+  WW_ASSIGN_OR_RETURN(impl->engine, HttpEngine::Create(std::move(engine)));
   return std::unique_ptr<HttpsServer>(new HttpsServer(std::move(impl)));
 }
 
@@ -403,34 +310,21 @@ Status HttpsServer::Route(HttpMethod method, const std::string& pattern, RouteOp
   } catch (const std::regex_error&) {
     return Status::InvalidArgument("route pattern \"" + pattern + "\" is not a regular expression");
   }
-  impl_->routes.push_back(Impl::RouteEntry{std::string(MethodName(method)), std::move(compiled), options});
+  impl_->routes.push_back(
+      Impl::RouteEntry{std::string(MethodName(method)), std::move(compiled), options, std::move(handler)});
   impl_->largest_body = std::max(impl_->largest_body, options.max_body);
-  impl_->server->set_payload_max_length(impl_->largest_body);
-
-  // Routes are never erased, so the entry's index stays valid for the server's life.
-  std::size_t index = impl_->routes.size() - 1;
-  Impl* raw = impl_.get();
-  auto dispatch = [raw, index, handler = std::move(handler)](const httplib::Request& request,
-                                                               httplib::Response& response) {
-    raw->Dispatch(raw->routes[index], handler, request, response);
-  };
-  switch (method) {
-    case HttpMethod::kGet: impl_->server->Get(pattern, dispatch); break;
-    case HttpMethod::kPost: impl_->server->Post(pattern, httplib::Server::Handler(dispatch)); break;
-    case HttpMethod::kPut: impl_->server->Put(pattern, httplib::Server::Handler(dispatch)); break;
-    case HttpMethod::kDelete: impl_->server->Delete(pattern, httplib::Server::Handler(dispatch)); break;
-  }
   return Status::Ok();
 }
 
-Result<int> HttpsServer::Start(const std::string& host, int port) {
-  return impl_->listener.Start(*impl_->server, host, port, "the API server");
-}
+Result<int> HttpsServer::Start(const std::string& host, int port) { return impl_->engine->Listen(host, port); }
 
 void HttpsServer::Stop() {
-  impl_->listener.Stop(*impl_->server, [this] { impl_->hub.Shutdown(); });
+  impl_->hub.Shutdown();  // parked polls are answered 503 before the engine stops
+  impl_->engine->Stop();
 }
 
 LongPollHub& HttpsServer::long_polls() { return impl_->hub; }
+
+std::size_t HttpsServer::OpenConnections() const { return impl_->engine->OpenConnections(); }
 
 }  // namespace ww

@@ -1,73 +1,29 @@
 #pragma once
-// The reconciler's HTTPS front door: cpp-httplib's SSLServer with mutual TLS against our CA
-// only (never the system store), TLS 1.2 minimum, a worker pool sized in code for long-polls,
-// the request guard (request_guard.h) run before any body is read, and per-route client
+// The reconciler's HTTPS front door: mutual TLS against our CA only (never the system store),
+// TLS 1.2 minimum, served by the event-driven HttpEngine (http_engine.h: connection caps and
+// deadlines, handlers on a worker pool, long-polls parked without a thread), the request
+// guard (request_guard.h) run on every head before any body is read, and per-route client
 // certificate requirements: a handler receives the verified identity, or the request is
-// answered 401 first. Also LongPollHub, where long-poll handlers wait for a newer plan
-// generation and which Stop() wakes. httplib stays inside https_server.cc.
-// Thread safety: register routes, then Start(); Stop() may be called from any thread once.
+// answered 401 first. Also the LongPollHub that parked polls wait on, which Stop() shuts down
+// so that they are answered (503) before the server goes.
+// Thread safety: register routes, then Start(); Stop() may be called from any thread (but a
+// handler), once or more.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
 
+#include "reconciler/api/http_engine.h"
+#include "reconciler/api/http_message.h"
+#include "reconciler/api/long_poll_hub.h"
 #include "reconciler/api/request_guard.h"
 #include "reconciler/pki/certificate_authority.h"
 #include "schema/result.h"
 
 namespace ww {
-
-// Long-poll rendezvous: handlers wait for a key's generation to pass the one they hold; the
-// reconciler notifies when it stores a newer plan, and revokes a key when its agent is deleted
-// so that an open long-poll is answered at once (401) rather than at its timeout.
-// Safe for any number of threads.
-class LongPollHub {
- public:
-  // When several apply, kShutdown wins over kRevoked, which wins over kNewer.
-  enum class WaitOutcome { kNewer, kTimedOut, kShutdown, kRevoked };
-  struct WaitResult {
-    WaitOutcome outcome = WaitOutcome::kTimedOut;
-    std::uint64_t generation = 0;  // the key's latest notified generation
-  };
-
-  // Returns at once when the hub is shut down, the key is revoked or its generation is above
-  // `after_generation`; otherwise waits up to `timeout` for one of those to happen.
-  WaitResult Wait(const std::string& key, std::uint64_t after_generation, std::chrono::milliseconds timeout);
-  // Records `generation` for `key` (generations never go back) and wakes that key's waiters.
-  void Notify(const std::string& key, std::uint64_t generation);
-  // Wakes the key's waiters with kRevoked; until Reinstate(key), every Wait on the key returns
-  // kRevoked at once. Other keys are untouched. Revoking twice is the same as once. The
-  // key's generation is kept (Notify still records newer ones while it is revoked).
-  void Revoke(const std::string& key);
-  // Undoes Revoke(key), e.g. when an agent of that name enrolls again. No-op if not revoked.
-  void Reinstate(const std::string& key);
-  // Wakes every waiter with kShutdown; later waits return kShutdown at once.
-  void Shutdown();
-  // How many threads are inside Wait right now (for tests and metrics).
-  std::size_t Waiting() const;
-
- private:
-  struct Slot {
-    std::uint64_t generation = 0;
-    bool revoked = false;
-    std::condition_variable changed;
-  };
-
-  mutable std::mutex mutex_;
-  std::map<std::string, Slot> slots_;  // GUARDED_BY(mutex_); one per agent, never erased
-  std::size_t waiting_ = 0;            // GUARDED_BY(mutex_)
-  bool shut_down_ = false;             // GUARDED_BY(mutex_)
-};
 
 enum class HttpMethod { kGet, kPost, kPut, kDelete };
 
@@ -75,29 +31,8 @@ enum class HttpMethod { kGet, kPost, kPut, kDelete };
 // fetch are kOptional (the caller has no certificate yet).
 enum class ClientCertificate { kRequired, kOptional };
 
-struct HttpRequest {
-  std::string method;
-  std::string path;                                            // decoded, as routed
-  std::vector<std::string> path_parameters;                    // the route's capture groups
-  std::vector<std::pair<std::string, std::string>> query;      // decoded ?name=value pairs
-  std::vector<std::pair<std::string, std::string>> headers;    // as sent, minus httplib's own
-  std::string body;
-  std::string remote_addr;  // from the socket; a client's REMOTE_ADDR header is dropped
-  int remote_port = 0;
-  // Set when the peer presented a certificate that verified; always set on kRequired routes.
-  std::optional<Identity> identity;
-  std::string certificate_serial;  // lowercase hex, with identity
-
-  // The first value of query parameter `name`, if present.
-  std::optional<std::string> QueryValue(std::string_view name) const;
-};
-
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-};
-
+// Runs on a worker thread, never on a connection's I/O thread; may block (the fleet's lock,
+// SQLite). A long-poll returns ParkedResponse(...) instead of waiting.
 using RouteHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 struct RouteOptions {
@@ -106,15 +41,20 @@ struct RouteOptions {
   std::size_t max_body = GuardLimits{}.max_body;
 };
 
+// Handler threads of the API: handlers serialize on the fleet's lock, so more threads mostly
+// help requests that wait on something else (a git fetch for POST /v1/sync, enrollment).
+inline constexpr std::size_t kDefaultApiWorkerThreads = 16;
+// Threads running the API's connections (TLS, parsing, writing).
+inline constexpr std::size_t kDefaultApiIoThreads = 2;
+
 struct HttpsServerOptions {
   std::string server_certificate_pem;
   std::string server_private_key_pem;
-  // Worker threads; every open long-poll holds one. Default: 64.
-  std::size_t worker_threads = 64;
-  std::chrono::seconds read_timeout{10};
-  std::chrono::seconds write_timeout{10};
-  std::chrono::seconds keep_alive_timeout{5};
-  std::size_t keep_alive_max_count = 100;
+  // Threads that run route handlers; a parked long-poll holds none.
+  std::size_t worker_threads = kDefaultApiWorkerThreads;
+  std::size_t io_threads = kDefaultApiIoThreads;
+  // Connection caps and deadlines.
+  HttpLimits http;
   // max_path and max_headers apply to every request; max_body is the default for unrouted
   // requests (routes carry their own).
   GuardLimits limits;
@@ -139,12 +79,15 @@ class HttpsServer {
   // input crashes libstdc++). GET routes also answer HEAD.
   Status Route(HttpMethod method, const std::string& pattern, RouteOptions options, RouteHandler handler);
 
-  // Binds (port 0 picks a free one), starts serving on a thread and returns the bound port.
+  // Binds (port 0 picks a free one), starts serving and returns the bound port.
   Result<int> Start(const std::string& host, int port);
-  // Wakes long-poll waiters, stops accepting, finishes open requests and joins. Idempotent.
+  // Answers parked long-polls (their continuations see kShutdown), stops accepting, finishes
+  // answers in progress and joins every thread. Idempotent.
   void Stop();
 
   LongPollHub& long_polls();
+  // Connections open right now.
+  std::size_t OpenConnections() const;
 
  private:
   struct Impl;

@@ -31,11 +31,17 @@ int HexValue(char c) {
   return -1;
 }
 
-// Percent-decodes once; nullopt for a malformed escape ("%", "%4", "%zz").
-std::optional<std::string> PercentDecode(std::string_view text) {
+// Percent-decodes once; nullopt for a malformed escape ("%", "%4", "%zz"). In query parts
+// (PlusSign::kSpace) '+' stands for a space, as in HTML forms.
+enum class PlusSign { kLiteral, kSpace };
+std::optional<std::string> PercentDecode(std::string_view text, PlusSign plus) {
   std::string decoded;
   decoded.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+' && plus == PlusSign::kSpace) {
+      decoded.push_back(' ');
+      continue;
+    }
     if (text[i] != '%') {
       decoded.push_back(text[i]);
       continue;
@@ -50,6 +56,13 @@ std::optional<std::string> PercentDecode(std::string_view text) {
   return decoded;
 }
 
+bool HasControl(std::string_view text) {
+  for (char c : text) {
+    if (IsControl(static_cast<unsigned char>(c))) return true;
+  }
+  return false;
+}
+
 GuardVerdict Reject(int status, std::string reason) { return GuardVerdict{status, std::move(reason)}; }
 
 GuardVerdict CheckPath(std::string_view target, const GuardLimits& limits) {
@@ -60,26 +73,46 @@ GuardVerdict CheckPath(std::string_view target, const GuardLimits& limits) {
   if (target.empty() || target.front() != '/') {
     return Reject(400, "request target \"" + std::string(target) + "\" does not start with \"/\"");
   }
-  std::optional<std::string> decoded = PercentDecode(target);
-  if (!decoded) return Reject(400, "request target \"" + std::string(target) + "\" has a malformed %-escape");
-  // Checking the decoded form also catches "%00", "%0d", "%0a", "%2e%2e", ".%2e" and "%5c".
-  for (std::string_view form : {target, std::string_view(*decoded)}) {
-    for (char c : form) {
-      if (IsControl(static_cast<unsigned char>(c))) {
-        return Reject(400, "request target \"" + std::string(target) + "\" contains a control character");
-      }
-    }
-    std::string_view path_part = form.substr(0, form.find('?'));
-    for (std::string_view forbidden : {"..", "//", "\\"}) {
-      if (path_part.find(forbidden) != std::string_view::npos) {
-        return Reject(400, "request path \"" + std::string(target) + "\" contains \"" + std::string(forbidden) + "\"");
-      }
+  std::optional<RequestTarget> split = SplitTarget(target);
+  if (!split) return Reject(400, "request target \"" + std::string(target) + "\" has a malformed %-escape");
+  // Decoded control bytes ("%00", "%0d%0a") anywhere, in the path or in a query part.
+  bool control = HasControl(target) || HasControl(split->path);
+  for (const auto& [name, value] : split->query) control = control || HasControl(name) || HasControl(value);
+  if (control) return Reject(400, "request target \"" + std::string(target) + "\" contains a control character");
+  // The decoded path is what handlers route on: "%3f" must not cut it short, and "%2e%2e",
+  // "%2f%2f" and "%5c" must not smuggle traversal past a check of the raw text.
+  for (std::string_view forbidden : {"..", "//", "\\", "?"}) {
+    if (split->path.find(forbidden) != std::string::npos) {
+      return Reject(400, "request path \"" + std::string(target) + "\" contains \"" + std::string(forbidden) + "\"");
     }
   }
   return GuardVerdict{};
 }
 
 }  // namespace
+
+std::optional<RequestTarget> SplitTarget(std::string_view raw_target) {
+  std::size_t question = raw_target.find('?');
+  RequestTarget target;
+  std::optional<std::string> path = PercentDecode(raw_target.substr(0, question), PlusSign::kLiteral);
+  if (!path) return std::nullopt;
+  target.path = std::move(*path);
+  if (question == std::string_view::npos) return target;
+  std::string_view rest = raw_target.substr(question + 1);
+  while (!rest.empty()) {
+    std::size_t ampersand = rest.find('&');
+    std::string_view part = rest.substr(0, ampersand);
+    rest = ampersand == std::string_view::npos ? std::string_view() : rest.substr(ampersand + 1);
+    if (part.empty()) continue;
+    std::size_t equals = part.find('=');
+    std::optional<std::string> name = PercentDecode(part.substr(0, equals), PlusSign::kSpace);
+    std::optional<std::string> value =
+        PercentDecode(equals == std::string_view::npos ? std::string_view() : part.substr(equals + 1), PlusSign::kSpace);
+    if (!name || !value) return std::nullopt;
+    if (!name->empty()) target.query.emplace_back(std::move(*name), std::move(*value));
+  }
+  return target;
+}
 
 GuardVerdict CheckRequest(const RequestView& request, const GuardLimits& limits) {
   bool known_method = false;

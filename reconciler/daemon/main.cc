@@ -15,6 +15,7 @@
 
 #include "cli/cli11.h"
 #include "reconciler/api/https_server.h"
+#include "reconciler/api/open_files.h"
 #include "reconciler/client/https_url.h"
 #include "reconciler/client/log_line.h"
 #include "reconciler/server/bootstrap.h"
@@ -34,11 +35,16 @@
 namespace ww {
 namespace {
 
+// --worker-threads above this is lowered: with long-polls parked, more threads only contend.
+constexpr std::size_t kMaxWorkerThreads = 256;
+
 struct DaemonOptions {
   std::string data_dir = "./wirewarp-data";
   std::string listen = "0.0.0.0:8443";
   std::string advertise;  // default https://127.0.0.1:PORT of --listen
-  std::size_t worker_threads = 1200;
+  std::size_t worker_threads = kDefaultApiWorkerThreads;
+  std::size_t max_connections = kDefaultMaxConnections;
+  std::size_t max_connections_per_address = kDefaultMaxConnectionsPerAddress;
   std::string log_level = "info";
   // Enrollment attempts per remote address and token creations per admin, per minute; 0 = off.
   int64_t enroll_rate = 20;
@@ -154,8 +160,12 @@ int Run(const DaemonOptions& flags) {
               << (event_max_age.ok() ? "--event-history must be at least 1" : event_max_age.status().message()) << "\n";
     return 2;
   }
-  if (flags.worker_threads < 4) {
-    std::cerr << "wirewarp-reconciler: --worker-threads must be at least 4\n";
+  if (flags.worker_threads < 1) {
+    std::cerr << "wirewarp-reconciler: --worker-threads must be at least 1\n";
+    return 2;
+  }
+  if (flags.max_connections < 1) {
+    std::cerr << "wirewarp-reconciler: --max-connections must be at least 1\n";
     return 2;
   }
   std::string advertise = flags.advertise.empty() ? "https://127.0.0.1:" + std::to_string(listen->second) : flags.advertise;
@@ -186,12 +196,37 @@ int Run(const DaemonOptions& flags) {
   Bootstrap bootstrap = std::move(opened).value();
   if (bootstrap.outcome == BootstrapOutcome::kCreated) PrintFirstStart(bootstrap);
 
+  // Every connection holds a descriptor: take all the kernel allows, and fit the caps in it.
+  Result<std::uint64_t> open_files = RaiseOpenFileLimit();
+  if (!open_files.ok()) return fail(open_files.status().message());
+  std::size_t status_connections = status_address ? kStatusMaxConnections : 0;
+  ConnectionBudget budget = FitConnections(*open_files, flags.max_connections, status_connections);
+  if (budget.lowered) {
+    logger.Warning("--max-connections " + std::to_string(flags.max_connections) + " does not fit in " +
+                   std::to_string(*open_files) + " open files; the API takes at most " +
+                   std::to_string(budget.api_connections) + " connections (raise the hard limit, e.g. LimitNOFILE=)");
+  }
+  std::size_t worker_threads = flags.worker_threads;
+  if (worker_threads > kMaxWorkerThreads) {
+    logger.Warning("--worker-threads " + std::to_string(worker_threads) + " is above " +
+                   std::to_string(kMaxWorkerThreads) + ", using " + std::to_string(kMaxWorkerThreads) +
+                   " (long-polls hold no thread any more)");
+    worker_threads = kMaxWorkerThreads;
+  }
+  logger.Info("open files: " + std::to_string(*open_files) + "; connections: at most " +
+              std::to_string(budget.api_connections) + " to the API (" +
+              (flags.max_connections_per_address == 0 ? std::string("no cap")
+                                                      : std::to_string(flags.max_connections_per_address)) +
+              " per address)" +
+              (status_address ? ", " + std::to_string(status_connections) + " to the status listener" : std::string()));
+
   RevokedSerials revoked;
   HttpsServerOptions server_options;
   server_options.server_certificate_pem = bootstrap.server_certificate_pem;
   server_options.server_private_key_pem = bootstrap.server_private_key_pem;
-  // Every open long-poll holds a worker: size for the fleet plus headroom.
-  server_options.worker_threads = flags.worker_threads;
+  server_options.worker_threads = worker_threads;
+  server_options.http.max_connections = budget.api_connections;
+  server_options.http.max_connections_per_address = flags.max_connections_per_address;
   server_options.is_revoked = [&revoked](const std::string& serial) { return revoked.Contains(serial); };
   Result<std::unique_ptr<HttpsServer>> created = HttpsServer::Create(*bootstrap.ca, std::move(server_options));
   if (!created.ok()) return fail(created.status().message());
@@ -276,8 +311,8 @@ int Run(const DaemonOptions& flags) {
     logger.Info("status page: http://" + status_address->first + ":" + std::to_string(status_port_bound) + "/");
   }
   logger.Info("wirewarp-reconciler " + std::string(WIREWARP_VERSION) + " listening on " + listen->first + ":" +
-              std::to_string(*port) + ", advertised as " + advertise + ", " + std::to_string(flags.worker_threads) +
-              " workers, data directory " + flags.data_dir);
+              std::to_string(*port) + ", advertised as " + advertise + ", " + std::to_string(worker_threads) +
+              " handler threads, data directory " + flags.data_dir);
 
   int received = 0;
   sigwait(&stop_signals, &received);
@@ -300,7 +335,15 @@ int main(int argc, char** argv) {
   app.add_option("--advertise", flags.advertise,
                  "https://HOST[:PORT] agents dial; its host goes into the server certificate on the first start "
                  "(default https://127.0.0.1:PORT)");
-  app.add_option("--worker-threads", flags.worker_threads, "HTTPS workers; every open long-poll holds one")
+  app.add_option("--worker-threads", flags.worker_threads,
+                 "Threads that run API handlers (at most " + std::to_string(ww::kMaxWorkerThreads) +
+                     "); long-polls wait without one")
+      ->capture_default_str();
+  app.add_option("--max-connections", flags.max_connections,
+                 "Open API connections at most; more are closed at once. Lowered to fit the open-file limit")
+      ->capture_default_str();
+  app.add_option("--max-connections-per-address", flags.max_connections_per_address,
+                 "Open API connections from one IPv4 address (or IPv6 /64) at most; 0 = no cap")
       ->capture_default_str();
   app.add_option("--log-level", flags.log_level, "error, warning, info or debug")->capture_default_str();
   app.add_option("--enroll-rate", flags.enroll_rate,

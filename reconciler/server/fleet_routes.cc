@@ -244,14 +244,18 @@ HttpResponse FleetRoutes::HandleStatus(const HttpRequest& request) {
   if (!wait.ok()) return ErrorResponse(400, wait.status().message());
   Result<EventPage> page = ReadEventPage(request);
   if (!page.ok()) return ErrorResponse(400, page.status().message());
-  if (*after >= 0 && static_cast<std::uint64_t>(*after) == service_.StatusVersion() && *wait > 0) {
-    LongPollHub::WaitResult waited = server_.long_polls().Wait(
-        kStatusPollKey, static_cast<std::uint64_t>(*after), std::chrono::seconds(std::min(*wait, kMaxPollWaitSeconds)));
+  auto answer = [this, page = *page](const LongPollHub::WaitResult& waited) {
     if (waited.outcome == LongPollHub::WaitOutcome::kShutdown) return ErrorResponse(503, "the reconciler is stopping");
+    Result<std::string> body = service_.StatusJson(page);
+    if (!body.ok()) return ErrorResponse(500, "internal error: " + body.status().message());
+    return HttpResponse{200, "application/json", std::move(body).value()};
+  };
+  if (*after >= 0 && static_cast<std::uint64_t>(*after) == service_.StatusVersion() && *wait > 0) {
+    // Parked on the hub, holding no thread, until the version moves on or the wait ends.
+    return ParkedResponse(LongPoll{kStatusPollKey, static_cast<std::uint64_t>(*after),
+                                   std::chrono::seconds(std::min(*wait, kMaxPollWaitSeconds)), answer});
   }
-  Result<std::string> body = service_.StatusJson(*page);
-  if (!body.ok()) return ErrorResponse(500, "internal error: " + body.status().message());
-  return HttpResponse{200, "application/json", std::move(body).value()};
+  return answer(LongPollHub::WaitResult{LongPollHub::WaitOutcome::kNewer, service_.StatusVersion()});
 }
 
 // Any certificate the CA signed may ask: `wwctl version` of a viewer, an agent's support dump.
@@ -288,15 +292,18 @@ HttpResponse FleetRoutes::HandlePlan(const HttpRequest& request) {
   Result<PlanPollStart> start = service_.StartPlanPoll(name, *after);
   if (!start.ok()) return ErrorResponse(401, start.status().message());
   if (start->ready) return PlanAnswer(name);
-  LongPollHub::WaitResult waited =
-      server_.long_polls().Wait(name, static_cast<std::uint64_t>(start->wait_after), std::chrono::seconds(wait_seconds));
-  switch (waited.outcome) {
-    case LongPollHub::WaitOutcome::kNewer: return PlanAnswer(name);
-    case LongPollHub::WaitOutcome::kTimedOut: return HttpResponse{204, "application/json", ""};
-    case LongPollHub::WaitOutcome::kRevoked: return ErrorResponse(401, "agent \"" + name + "\" is deleted");
-    case LongPollHub::WaitOutcome::kShutdown: return ErrorResponse(503, "the reconciler is stopping");
-  }
-  return HttpResponse{204, "application/json", ""};
+  // Parked on the hub, holding no thread, until a newer generation, a revocation or the wait ends.
+  return ParkedResponse(LongPoll{
+      name, static_cast<std::uint64_t>(start->wait_after), std::chrono::seconds(wait_seconds),
+      [this, name](const LongPollHub::WaitResult& waited) {
+        switch (waited.outcome) {
+          case LongPollHub::WaitOutcome::kNewer: return PlanAnswer(name);
+          case LongPollHub::WaitOutcome::kTimedOut: return HttpResponse{204, "application/json", ""};
+          case LongPollHub::WaitOutcome::kRevoked: return ErrorResponse(401, "agent \"" + name + "\" is deleted");
+          case LongPollHub::WaitOutcome::kShutdown: return ErrorResponse(503, "the reconciler is stopping");
+        }
+        return HttpResponse{204, "application/json", ""};
+      }});
 }
 
 HttpResponse FleetRoutes::HandleReport(const HttpRequest& request) {

@@ -1,15 +1,8 @@
 #include "reconciler/status/status_listener.h"
 
-#include <httplib.h>
-
-#include "reconciler/api/listener_thread.h"
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-#include <atomic>
-#include <cctype>
-#include <mutex>
-#include <thread>
+#include <utility>
 
 #include "reconciler/api/request_guard.h"
 #include "reconciler/status/badge.h"
@@ -23,169 +16,142 @@ constexpr std::string_view kReadOnlyMethods = "GET, HEAD";
 constexpr std::string_view kDataCacheControl = "no-store";
 // The page's files change only with the binary; revalidating each time costs little.
 constexpr std::string_view kAssetCacheControl = "no-cache";
-constexpr std::size_t kKeepAliveMaxCount = 100;
+// A snapshot or a page file is built in a moment: one thread serves the sockets.
+constexpr std::size_t kStatusIoThreads = 1;
 
 bool IsReadOnly(const std::string& method) { return method == "GET" || method == "HEAD"; }
 
-// httplib adds these to the request headers itself; a webhook handler must not see a
-// client-sent REMOTE_ADDR as if it came from the socket.
-bool IsServerAddedHeader(const std::string& name) {
-  for (std::string_view added : {"REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"}) {
-    if (name.size() == added.size() && std::equal(name.begin(), name.end(), added.begin(), [](char a, char b) {
-          return std::toupper(static_cast<unsigned char>(a)) == b;
-        })) {
-      return true;
-    }
-  }
-  return false;
-}
-
-HttpHeaders ClientHeaders(const httplib::Request& request) {
-  HttpHeaders headers;
-  for (const auto& [name, value] : request.headers) {
-    if (!IsServerAddedHeader(name)) headers.emplace_back(name, value);
-  }
-  return headers;
-}
-
-void Refuse(httplib::Response& response, int status, const std::string& reason) {
-  response.status = status;
-  response.set_header("Cache-Control", std::string(kDataCacheControl));
-  response.set_content(reason + "\n", "text/plain; charset=utf-8");
-  // Whatever body the client still sends must not be parsed as the next request.
-  response.set_header("Connection", "close");
+HttpResponse Refusal(int status, const std::string& reason) {
+  return HttpResponse{status, "text/plain; charset=utf-8", reason + "\n", {{"Cache-Control", std::string(kDataCacheControl)}}};
 }
 
 std::string ErrorJson(const std::string& message) { return nlohmann::json{{"error", message}}.dump() + "\n"; }
 
-void AnswerData(httplib::Response& response, const std::string& body, std::string_view content_type) {
-  response.status = 200;
-  response.set_header("Cache-Control", std::string(kDataCacheControl));
-  response.set_content(body, std::string(content_type).c_str());
+HttpResponse Data(std::string body, std::string_view content_type) {
+  return HttpResponse{200, std::string(content_type), std::move(body), {{"Cache-Control", std::string(kDataCacheControl)}}};
 }
 
-void AnswerUnavailable(httplib::Response& response, const Status& status) {
-  response.status = 503;
-  response.set_header("Cache-Control", std::string(kDataCacheControl));
-  response.set_content(ErrorJson("the fleet snapshot is unavailable: " + status.message()), "application/json");
+HttpResponse Unavailable(const Status& status) {
+  return HttpResponse{503, "application/json", ErrorJson("the fleet snapshot is unavailable: " + status.message()),
+                      {{"Cache-Control", std::string(kDataCacheControl)}}};
 }
+
+// What HeadDecision::route names.
+enum class Page { kSnapshot, kBadge, kMetrics, kAsset, kWebhook };
 
 }  // namespace
 
 struct StatusListener::Impl {
   explicit Impl(StatusListenerOptions listener_options) : options(std::move(listener_options)) {}
 
-  bool WebhookRoute(const httplib::Request& request) const {
-    return options.webhook && request.path == kWebhookPath;
-  }
-
-  // Runs before httplib reads any body.
-  httplib::Server::HandlerResponse PreRoute(const httplib::Request& request, httplib::Response& response) const {
-    bool webhook = WebhookRoute(request);
-    if (webhook ? request.method != "POST" : !IsReadOnly(request.method)) {
-      Refuse(response, 405, "method \"" + request.method + "\" is not allowed here: the status page is read-only");
-      response.set_header("Allow", webhook ? std::string("POST") : std::string(kReadOnlyMethods));
-      return httplib::Server::HandlerResponse::Handled;
+  // On an I/O thread, before any body is read.
+  HeadDecision CheckHead(const RequestHead& head) const {
+    HeadDecision decision;
+    std::optional<RequestTarget> target = SplitTarget(head.target);
+    bool webhook = options.webhook && target && target->path == kWebhookPath;
+    if (webhook ? head.method != "POST" : !IsReadOnly(head.method)) {
+      decision.refusal = Refusal(405, "method \"" + head.method + "\" is not allowed here: the status page is read-only");
+      decision.refusal->headers.emplace_back("Allow", webhook ? std::string("POST") : std::string(kReadOnlyMethods));
+      return decision;
     }
-    RequestView view{request.method, request.target, ClientHeaders(request)};
     GuardLimits limits;
     limits.max_body = webhook ? options.max_webhook_body : 0;
-    if (GuardVerdict verdict = CheckRequest(view, limits); !verdict.Allowed()) {
-      Refuse(response, verdict.status, verdict.reason);
-      return httplib::Server::HandlerResponse::Handled;
+    if (GuardVerdict verdict = CheckRequest(RequestView{head.method, head.target, head.headers}, limits);
+        !verdict.Allowed()) {
+      decision.refusal = Refusal(verdict.status, verdict.reason);
+      return decision;
     }
-    return httplib::Server::HandlerResponse::Unhandled;
+    const std::string& path = target->path;  // the guard refuses a target SplitTarget cannot split
+    decision.max_body = limits.max_body;
+    if (webhook) {
+      decision.route = static_cast<int>(Page::kWebhook);
+    } else if (path == "/status.json") {
+      decision.route = static_cast<int>(Page::kSnapshot);
+    } else if (path == "/badge.svg") {
+      decision.route = static_cast<int>(Page::kBadge);
+    } else if (path == "/metrics") {
+      decision.route = static_cast<int>(Page::kMetrics);
+    } else {
+      decision.route = static_cast<int>(Page::kAsset);
+    }
+    return decision;
   }
 
-  void ServeSnapshot(httplib::Response& response) const {
+  // On a worker thread.
+  HttpResponse Handle(RequestHead head, std::string body, int route) const {
+    switch (static_cast<Page>(route)) {
+      case Page::kSnapshot: return ServeSnapshot();
+      case Page::kBadge: return ServeBadge();
+      case Page::kMetrics: return ServeMetrics();
+      case Page::kWebhook: return ServeWebhook(head, body);
+      case Page::kAsset: break;
+    }
+    std::optional<RequestTarget> target = SplitTarget(head.target);
+    return ServeAsset(target ? target->path : head.target);
+  }
+
+  HttpResponse ServeSnapshot() const {
     Result<std::shared_ptr<const PublishedSnapshot>> published = options.snapshot();
-    if (!published.ok()) return AnswerUnavailable(response, published.status());
-    AnswerData(response, (*published)->json, "application/json");
+    if (!published.ok()) return Unavailable(published.status());
+    return Data((*published)->json, "application/json");
   }
 
-  void ServeBadge(httplib::Response& response) const {
+  HttpResponse ServeBadge() const {
     Result<std::shared_ptr<const PublishedSnapshot>> published = options.snapshot();
-    if (!published.ok()) return AnswerUnavailable(response, published.status());
-    AnswerData(response, BadgeSvg(SummarizeSnapshot((*published)->snapshot)), kBadgeContentType);
+    if (!published.ok()) return Unavailable(published.status());
+    return Data(BadgeSvg(SummarizeSnapshot((*published)->snapshot)), kBadgeContentType);
   }
 
-  void ServeMetrics(httplib::Response& response) const {
+  HttpResponse ServeMetrics() const {
     Result<std::shared_ptr<const PublishedSnapshot>> published = options.snapshot();
-    if (!published.ok()) return AnswerUnavailable(response, published.status());
-    AnswerData(response, MetricsFromSnapshot((*published)->snapshot), kMetricsContentType);
+    if (!published.ok()) return Unavailable(published.status());
+    return Data(MetricsFromSnapshot((*published)->snapshot), kMetricsContentType);
   }
 
-  void ServeAsset(const httplib::Request& request, httplib::Response& response) const {
-    std::optional<StaticAsset> asset = options.find_asset(request.path);
+  HttpResponse ServeAsset(const std::string& path) const {
+    std::optional<StaticAsset> asset = options.find_asset(path);
     if (!asset) {
-      response.status = 404;
-      response.set_header("Cache-Control", std::string(kDataCacheControl));
-      response.set_content("no such page: \"" + request.path + "\"\n", "text/plain; charset=utf-8");
-      return;
+      return HttpResponse{404, "text/plain; charset=utf-8", "no such page: \"" + path + "\"\n",
+                          {{"Cache-Control", std::string(kDataCacheControl)}}};
     }
-    response.status = 200;
-    response.set_header("Cache-Control", std::string(kAssetCacheControl));
-    response.set_content(std::string(asset->content), std::string(asset->content_type).c_str());
+    return HttpResponse{200, std::string(asset->content_type), std::string(asset->content),
+                        {{"Cache-Control", std::string(kAssetCacheControl)}}};
   }
 
-  void ServeWebhook(const httplib::Request& request, httplib::Response& response) const {
-    WebhookAnswer answer = options.webhook(ClientHeaders(request), request.body);
-    response.status = answer.status;
-    response.set_header("Cache-Control", std::string(kDataCacheControl));
-    response.set_content(answer.body, answer.content_type.c_str());
+  HttpResponse ServeWebhook(const RequestHead& head, const std::string& body) const {
+    WebhookAnswer answer = options.webhook(head.headers, body);
+    return HttpResponse{answer.status, answer.content_type, std::move(answer.body),
+                        {{"Cache-Control", std::string(kDataCacheControl)}}};
   }
 
   StatusListenerOptions options;
-  std::unique_ptr<httplib::Server> server;
-  ListenerThread listener;  // declared after server: joined before the server goes
+  std::unique_ptr<HttpEngine> engine;
 };
 
 Result<std::unique_ptr<StatusListener>> StatusListener::Create(StatusListenerOptions options) {
   if (!options.snapshot) return Status::InvalidArgument("the status listener needs a snapshot source");
   if (!options.find_asset) return Status::InvalidArgument("the status listener needs the page's assets");
-  if (options.worker_threads == 0) return Status::InvalidArgument("worker_threads must be at least 1");
   auto impl = std::make_unique<Impl>(std::move(options));
-  impl->server = std::make_unique<httplib::Server>();
-  httplib::Server& server = *impl->server;
   Impl* raw = impl.get();
-
-  // Debian's compiled library ignores CPPHTTPLIB_THREAD_POOL_COUNT: size the pool here.
-  std::size_t workers = raw->options.worker_threads;
-  server.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
-  server.set_read_timeout(raw->options.read_timeout);
-  server.set_write_timeout(raw->options.write_timeout);
-  server.set_keep_alive_timeout(raw->options.keep_alive_timeout.count());
-  server.set_keep_alive_max_count(kKeepAliveMaxCount);
-  server.set_payload_max_length(raw->options.webhook ? raw->options.max_webhook_body : 0);
-  // On every answer, refusals and httplib's own errors included.
-  server.set_default_headers({
+  HttpEngineOptions engine;
+  engine.name = "the status listener";
+  engine.limits = raw->options.http;
+  engine.io_threads = kStatusIoThreads;
+  engine.worker_threads = raw->options.worker_threads;
+  // On every answer, refusals and the front end's own errors included.
+  engine.default_headers = {
       {"Content-Security-Policy", std::string(kStatusContentSecurityPolicy)},
       {"X-Content-Type-Options", "nosniff"},
       {"Referrer-Policy", "no-referrer"},
       {"X-Frame-Options", "DENY"},
       {"Cross-Origin-Resource-Policy", "same-origin"},
-  });
-  server.set_pre_routing_handler(
-      [raw](const httplib::Request& request, httplib::Response& response) { return raw->PreRoute(request, response); });
-  server.set_expect_100_continue_handler([raw](const httplib::Request& request, httplib::Response& response) {
-    return raw->PreRoute(request, response) == httplib::Server::HandlerResponse::Handled ? response.status : 100;
-  });
-  // The default would put e.what() in an EXCEPTION_WHAT response header.
-  server.set_exception_handler([](const httplib::Request&, httplib::Response& response, std::exception_ptr) {
-    Refuse(response, 500, "internal error");
-  });
-
-  // Exact routes first; the pre-routing guard has already refused long or odd paths.
-  server.Get("/status.json", [raw](const httplib::Request&, httplib::Response& response) { raw->ServeSnapshot(response); });
-  server.Get("/badge.svg", [raw](const httplib::Request&, httplib::Response& response) { raw->ServeBadge(response); });
-  server.Get("/metrics", [raw](const httplib::Request&, httplib::Response& response) { raw->ServeMetrics(response); });
-  server.Get(R"(/[A-Za-z0-9._-]*)",
-             [raw](const httplib::Request& request, httplib::Response& response) { raw->ServeAsset(request, response); });
-  if (raw->options.webhook) {
-    server.Post(std::string(kWebhookPath), [raw](const httplib::Request& request, httplib::Response& response) {
-      raw->ServeWebhook(request, response);
-    });
-  }
+  };
+  engine.check_head = [raw](const RequestHead& head) { return raw->CheckHead(head); };
+  engine.handle = [raw](RequestHead head, std::string body, int route) {
+    return raw->Handle(std::move(head), std::move(body), route);
+  };
+  engine.refusal = Refusal;
+  WW_ASSIGN_OR_RETURN(impl->engine, HttpEngine::Create(std::move(engine)));
   return std::unique_ptr<StatusListener>(new StatusListener(std::move(impl)));
 }
 
@@ -193,13 +159,11 @@ StatusListener::StatusListener(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 
 StatusListener::~StatusListener() { Stop(); }
 
-Result<int> StatusListener::Start(const std::string& host, int port) {
-  return impl_->listener.Start(*impl_->server, host, port, "the status listener");
-}
+Result<int> StatusListener::Start(const std::string& host, int port) { return impl_->engine->Listen(host, port); }
 
-void StatusListener::Stop() {
-  impl_->listener.Stop(*impl_->server, [] {});
-}
+void StatusListener::Stop() { impl_->engine->Stop(); }
+
+std::size_t StatusListener::OpenConnections() const { return impl_->engine->OpenConnections(); }
 
 Result<std::pair<std::string, int>> ParseListenAddress(std::string_view address) {
   std::size_t colon = address.rfind(':');

@@ -2,9 +2,10 @@
 // The read-only status listener (--status-listen, default 127.0.0.1:8080): plain HTTP serving
 // the embedded status page, /status.json, /badge.svg and /metrics. GET and HEAD only, except
 // POST /hooks/git, which is handed to an injected webhook handler (git forges present no
-// client certificate). Every request passes the request guard first; every answer carries the
-// page's Content-Security-Policy. httplib stays inside status_listener.cc. Thread safety: build
-// with Create, then Start(); Stop() may be called from any thread, once or more.
+// client certificate). Served by the same event-driven HttpEngine as the API (http_engine.h),
+// with smaller connection caps: every request passes the request guard first; every answer
+// carries the page's Content-Security-Policy. Thread safety: build with Create, then
+// Start(); Stop() may be called from any thread, once or more.
 
 #include <chrono>
 #include <cstddef>
@@ -16,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "reconciler/api/http_engine.h"
+#include "reconciler/api/http_message.h"
 #include "reconciler/status/snapshot_json.h"
 #include "schema/result.h"
 
@@ -42,7 +45,9 @@ struct WebhookAnswer {
   std::string body;
 };
 
-using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+// Open connections of the status listener: people, Prometheus and git forges, not agents.
+inline constexpr std::size_t kStatusMaxConnections = 1024;
+inline constexpr std::size_t kStatusMaxConnectionsPerAddress = 64;
 
 struct StatusListenerOptions {
   // The fleet snapshot (API.md "Fleet snapshot"): /status.json serves its JSON, /badge.svg and
@@ -55,11 +60,11 @@ struct StatusListenerOptions {
   std::function<WebhookAnswer(const HttpHeaders& headers, const std::string& body)> webhook;
   // Largest accepted webhook body (Content-Length is required). Default: 1 MiB.
   std::size_t max_webhook_body = 1024 * 1024;
-  // Worker threads (one per open connection). Default: 8.
-  std::size_t worker_threads = 8;
-  std::chrono::seconds read_timeout{5};
-  std::chrono::seconds write_timeout{5};
-  std::chrono::seconds keep_alive_timeout{5};
+  // Threads that build the answers (the snapshot takes the fleet's lock). Default: 4.
+  std::size_t worker_threads = 4;
+  // Connection caps and deadlines.
+  HttpLimits http{.max_connections = kStatusMaxConnections,
+                  .max_connections_per_address = kStatusMaxConnectionsPerAddress};
 };
 
 class StatusListener {
@@ -70,10 +75,12 @@ class StatusListener {
   StatusListener(const StatusListener&) = delete;
   StatusListener& operator=(const StatusListener&) = delete;
 
-  // Binds (port 0 picks a free one), serves on a thread and returns the bound port.
+  // Binds (port 0 picks a free one), starts serving and returns the bound port.
   Result<int> Start(const std::string& host, int port);
-  // Stops accepting, finishes open requests and joins. Idempotent.
+  // Stops accepting, finishes answers in progress and joins. Idempotent.
   void Stop();
+  // Connections open right now.
+  std::size_t OpenConnections() const;
 
  private:
   struct Impl;

@@ -5,6 +5,7 @@
 # admin certificate); SIGTERM stops it cleanly with exit 0; a
 # second start loads the same directory and prints no first-start text; bad flags exit 2. A
 # second reconciler on a busy --listen, --status-listen or --data-dir exits non-zero naming it.
+# It logs its open-file limit with the connection caps, and listens with a backlog of 1,024+.
 # Usage: bash tests/e2e/reconciler_daemon_test.sh BUILD_DIR
 set -u
 
@@ -112,6 +113,15 @@ for _ in 1 2 3; do
 done
 grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z INFO wirewarp-reconciler .* listening on 127.0.0.1:'"$PORT" "$WORK/first.log" \
   && pass "log lines carry an RFC 3339 time and a level" || fail "log: $(cat "$WORK/first.log")"
+grep -qE "INFO open files: [0-9]+; connections: at most [0-9]+ to the API \(2000 per address\), 1024 to the status listener" "$WORK/first.log" \
+  && pass "it logs its open-file limit and the connection caps fitted to it" || fail "log: $(cat "$WORK/first.log")"
+# The API's listen backlog (ss shows it as Send-Q of a listening socket; the kernel caps it at
+# net.core.somaxconn).
+BACKLOG=$(ss -Hltn "sport = :$PORT" 2> /dev/null | awk '{print $3}')
+SOMAXCONN=$(cat /proc/sys/net/core/somaxconn)
+WANTED=$((SOMAXCONN < 1024 ? SOMAXCONN : 1024))
+[ -n "$BACKLOG" ] && [ "$BACKLOG" -ge "$WANTED" ] && pass "the API listens with a backlog of $BACKLOG (at least $WANTED)" \
+  || fail "listen backlog: '$BACKLOG' (somaxconn $SOMAXCONN)"
 
 stop
 [ "${STATUS:-1}" = 0 ] && pass "SIGTERM stops it with exit status 0" || fail "exit status after SIGTERM: ${STATUS:-none}"

@@ -76,7 +76,7 @@ TEST_CASE("The daemon renews, polls, applies and reports through a real mutual-T
   server_options.server_certificate_pem = server_certificate->certificate.pem;
   server_options.server_private_key_pem = server_certificate->private_key_pem;
   server_options.worker_threads = 8;
-  server_options.keep_alive_timeout = std::chrono::seconds(1);
+  server_options.http.keep_alive_timeout = std::chrono::seconds(1);
   Result<std::unique_ptr<HttpsServer>> created = HttpsServer::Create(*ca, std::move(server_options));
   REQUIRE(created.ok());
   std::unique_ptr<HttpsServer> server = std::move(created).value();

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -88,6 +89,45 @@ TEST_CASE("guard: traversal and hostile bytes in the path") {
   CHECK(StatusOf("GET", "/v1/x?name=a%0a") == 400);
   GuardVerdict verdict = CheckRequest(RequestView{"GET", "/v1/../x", {}}, {});
   CHECK(verdict.reason == "request path \"/v1/../x\" contains \"..\"");
+}
+
+TEST_CASE("guard: the raw target is split at its first '?' before decoding, then the path is checked") {
+  // Decoding first and cutting at the decoded '?' let "/v1/a%3f/%2e%2e/x" through, while the
+  // handler saw "/v1/a?/../x".
+  GuardVerdict smuggled = CheckRequest(RequestView{"GET", "/v1/a%3f/%2e%2e/x", {}}, {});
+  CHECK(smuggled.status == 400);
+  CHECK(smuggled.reason == "request path \"/v1/a%3f/%2e%2e/x\" contains \"..\"");
+  GuardVerdict question = CheckRequest(RequestView{"GET", "/v1/a%3Fb=c", {}}, {});
+  CHECK(question.status == 400);
+  CHECK(question.reason == "request path \"/v1/a%3Fb=c\" contains \"?\"");
+  for (const char* path : {"/v1/a%2f%2fb", "/v1/a%2F/x", "/v1/%2f%2fetc", "/v1/a%5cb", "/v1/a%5C..%5Cb", "/v1/a%3f%2f%2fb",
+                           "/v1/a%3f/x?y=1", "/v1/%2e%2e?x=%2e%2e", "/v1/a%00?b"}) {
+    CAPTURE(path);
+    CHECK(StatusOf("GET", path) == 400);
+  }
+  // After the first raw '?', dots, slashes and an encoded '?' are query text.
+  CHECK(StatusOf("GET", "/v1/x?next=%2e%2e%2f%3f") == 0);
+  CHECK(StatusOf("GET", "/v1/x?a=1?b=2") == 0);
+  // Control bytes are refused in query parts too, however they are encoded.
+  CHECK(StatusOf("GET", "/v1/x?a%00=1") == 400);
+  CHECK(StatusOf("GET", "/v1/x?a=%zz") == 400);
+}
+
+TEST_CASE("guard: SplitTarget decodes the path and each query part once") {
+  std::optional<RequestTarget> target = SplitTarget("/v1/x%20y?after=3&wait=25&q=a+b%26c&empty&=nameless&&last=%3F");
+  REQUIRE(target.has_value());
+  CHECK(target->path == "/v1/x y");
+  CHECK(target->query == std::vector<std::pair<std::string, std::string>>{
+                             {"after", "3"}, {"wait", "25"}, {"q", "a b&c"}, {"empty", ""}, {"last", "?"}});
+  std::optional<RequestTarget> encoded_question = SplitTarget("/a%3fb?c=d");
+  REQUIRE(encoded_question.has_value());
+  CHECK(encoded_question->path == "/a?b");  // kept in the path, where the guard refuses it
+  CHECK(encoded_question->query == std::vector<std::pair<std::string, std::string>>{{"c", "d"}});
+  CHECK(SplitTarget("/a+b")->path == "/a+b");  // '+' is a space only in the query
+  CHECK(SplitTarget("/a%252e")->path == "/a%2e");  // decoded once
+  CHECK_FALSE(SplitTarget("/a%").has_value());
+  CHECK_FALSE(SplitTarget("/a?b=%4").has_value());
+  CHECK_FALSE(SplitTarget("/a?%zz=1").has_value());
 }
 
 TEST_CASE("guard: Transfer-Encoding is refused whatever its value or case") {

@@ -1,8 +1,8 @@
 // HttpsServer against a real TLS listener on 127.0.0.1 with certificates from our CA:
 // identity reaches handlers, missing/foreign/revoked certificates are refused, hostile
 // requests written by hand over raw TLS are refused before any handler (and before any body
-// is read), the REMOTE_ADDR header is ignored, long-polls do not starve other requests, and
-// Stop() wakes waiters. These tests also pin what cpp-httplib 0.11.4 does.
+// is read), the REMOTE_ADDR header is ignored, parked long-polls hold no worker and do not
+// starve other requests, Stop() answers them, and the TLS handshake and head have a deadline.
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
@@ -12,9 +12,13 @@
 #include <netinet/in.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include <fstream>
 
 #include <atomic>
 #include <chrono>
@@ -26,6 +30,7 @@
 
 #include "reconciler/api/https_server.h"
 #include "reconciler/pki/certificate_authority.h"
+#include "tests/support/process_watch.h"
 
 namespace ww {
 namespace {
@@ -152,7 +157,7 @@ RawReply RawExchange(int port, const Credentials& client, const std::string& byt
 // A server with the routes the tests use; every handler call is counted.
 struct Fixture {
   std::atomic<std::int64_t> clock_offset{0};  // moves the server's clock, not the TLS layer's
-  explicit Fixture(std::size_t workers = 16) : ca(MakeCa("test CA")) {
+  explicit Fixture(std::size_t workers = 16, HttpLimits limits = {}) : ca(MakeCa("test CA")) {
     Result<IssuedServerCertificate> server_certificate = ca.IssueServer("", {"localhost"}, {"127.0.0.1"}, UnixNow());
     REQUIRE(server_certificate.ok());
     agent = IssueClient(ca, {IdentityKind::kAgent, "node-1", "prod"});
@@ -160,6 +165,7 @@ struct Fixture {
     options.server_certificate_pem = server_certificate->certificate.pem;
     options.server_private_key_pem = server_certificate->private_key_pem;
     options.worker_threads = workers;
+    options.http = limits;
     options.now = [this] { return UnixNow() + clock_offset.load(); };
     options.is_revoked = [this](const std::string& serial) {
       std::lock_guard<std::mutex> lock(mutex);
@@ -194,15 +200,18 @@ struct Fixture {
     }).ok());
     REQUIRE(server->Route(HttpMethod::kGet, "/poll", required, [this](const HttpRequest& request) {
       ++handler_calls;
-      LongPollHub::WaitResult result =
-          server->long_polls().Wait(request.QueryValue("key").value_or(""), 0, std::chrono::minutes(2));
-      switch (result.outcome) {
-        case LongPollHub::WaitOutcome::kNewer: return HttpResponse{200, "text/plain", "newer " + std::to_string(result.generation)};
-        case LongPollHub::WaitOutcome::kTimedOut: return HttpResponse{200, "text/plain", "timed out"};
-        case LongPollHub::WaitOutcome::kShutdown: return HttpResponse{503, "text/plain", "shutting down"};
-        case LongPollHub::WaitOutcome::kRevoked: return HttpResponse{401, "text/plain", "revoked"};
-      }
-      return HttpResponse{500, "text/plain", ""};
+      // Parked: the connection waits on the hub, no worker does.
+      return ParkedResponse(LongPoll{request.QueryValue("key").value_or(""), 0, std::chrono::minutes(2),
+                                     [](const LongPollHub::WaitResult& result) {
+                                       switch (result.outcome) {
+                                         case LongPollHub::WaitOutcome::kNewer:
+                                           return HttpResponse{200, "text/plain", "newer " + std::to_string(result.generation)};
+                                         case LongPollHub::WaitOutcome::kTimedOut: return HttpResponse{200, "text/plain", "timed out"};
+                                         case LongPollHub::WaitOutcome::kShutdown: return HttpResponse{503, "text/plain", "shutting down"};
+                                         case LongPollHub::WaitOutcome::kRevoked: return HttpResponse{401, "text/plain", "revoked"};
+                                       }
+                                       return HttpResponse{500, "text/plain", ""};
+                                     }});
     }).ok());
     Result<int> bound = server->Start("127.0.0.1", 0);
     REQUIRE(bound.ok());
@@ -412,8 +421,7 @@ TEST_CASE("https: a client's REMOTE_ADDR header is ignored") {
 }
 
 TEST_CASE("https: long-polls holding workers do not starve a plain request") {
-  // Ten workers, nine waiters: more than httplib's default pool of max(8, cores - 1), so
-  // this only passes when the pool size from the options is used.
+  // Ten workers, nine waiters (parked, so they hold none of them).
   constexpr int kWaiters = 9;
   Fixture fixture(kWaiters + 1);
   std::atomic<int> finished{0};
@@ -565,6 +573,181 @@ TEST_CASE("https: revoking a key answers its open long-poll at once, others keep
   fixture.server->long_polls().Notify("agent-kept", 3);
   other_waiter.join();
   CHECK(other_body == "newer 3");
+}
+
+// A hand-driven TLS client (a certificate of `client`) for heads written slowly or endlessly.
+// SIGPIPE is blocked on the calling thread while it lives: the server may close first.
+class TlsClient {
+ public:
+  TlsClient(int port, const Credentials& client) {
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, &previous_mask_);
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd_ >= 0);
+    timeval timeout{20, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+    context_ = SSL_CTX_new(TLS_client_method());
+    X509* certificate = ReadX509(client.certificate_pem);
+    EVP_PKEY* key = ReadKey(client.key_pem);
+    SSL_CTX_use_certificate(context_, certificate);
+    SSL_CTX_use_PrivateKey(context_, key);
+    X509_free(certificate);
+    EVP_PKEY_free(key);
+    ssl_ = SSL_new(context_);
+    SSL_set_fd(ssl_, fd_);
+    REQUIRE(SSL_connect(ssl_) == 1);
+  }
+  ~TlsClient() {
+    SSL_free(ssl_);
+    SSL_CTX_free(context_);
+    close(fd_);
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    timespec now{0, 0};
+    while (sigtimedwait(&pipe, nullptr, &now) == SIGPIPE) {
+    }
+    pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
+  }
+  TlsClient(const TlsClient&) = delete;
+  TlsClient& operator=(const TlsClient&) = delete;
+
+  bool Write(const std::string& bytes) { return SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) > 0; }
+  bool Readable(int milliseconds) {
+    if (SSL_pending(ssl_) > 0) return true;
+    pollfd readable{fd_, POLLIN, 0};
+    return poll(&readable, 1, milliseconds) > 0;
+  }
+  // What the server sends until it closes (or "never").
+  std::string ReadUntilClosed() {
+    std::string all;
+    char buffer[4096];
+    for (;;) {
+      int got = SSL_read(ssl_, buffer, sizeof(buffer));
+      if (got <= 0) return all;
+      all.append(buffer, static_cast<std::size_t>(got));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  SSL_CTX* context_ = nullptr;
+  SSL* ssl_ = nullptr;
+  sigset_t previous_mask_;
+};
+
+TEST_CASE("https: 200 parked long-polls with four worker threads still leave room for a plain request") {
+  constexpr int kParked = 200;
+  Fixture fixture(4);
+  std::vector<std::string> bodies(kParked);
+  std::vector<std::thread> pollers;
+  for (int i = 0; i < kParked; ++i) {
+    pollers.emplace_back([&, i] {
+      auto client = MakeClient(fixture.port, fixture.ca, &fixture.agent);
+      httplib::Result result = client->Get("/poll?key=agent-" + std::to_string(i));
+      bodies[static_cast<std::size_t>(i)] = result ? result->body : "no response";
+    });
+  }
+  fixture.WaitForWaiters(kParked);
+  CHECK(fixture.server->OpenConnections() >= kParked);
+  auto client = MakeClient(fixture.port, fixture.ca, &fixture.agent);
+  httplib::Result plain = client->Get("/whoami");
+  REQUIRE(plain);
+  CHECK(plain->status == 200);
+  CHECK(fixture.server->long_polls().Waiting() == kParked);
+  for (int i = 0; i < kParked; ++i) fixture.server->long_polls().Notify("agent-" + std::to_string(i), 1);
+  for (std::thread& poller : pollers) poller.join();
+  for (const std::string& body : bodies) CHECK(body == "newer 1");
+}
+
+TEST_CASE("https: the head deadline covers the TLS handshake and the request head") {
+  HttpLimits limits;
+  limits.head_timeout = std::chrono::milliseconds(300);
+  Fixture fixture(4, limits);
+  SUBCASE("a connection that never starts its handshake") {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    timeval timeout{20, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(fixture.port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+    char byte = 0;
+    CHECK(recv(fd, &byte, 1, 0) == 0);  // closed, not "never" (the 20 s timeout gives -1)
+    close(fd);
+  }
+  SUBCASE("a head trickled a byte at a time after the handshake (slowloris)") {
+    TlsClient client(fixture.port, fixture.agent);
+    const std::string head = "GET /whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + std::string(300, 's') + "\r\n\r\n";
+    std::size_t sent = 0;
+    bool closed = false;
+    while (!closed && sent < head.size()) {
+      closed = !client.Write(head.substr(sent, 1));
+      if (closed) break;
+      ++sent;
+      if (client.Readable(50)) closed = client.ReadUntilClosed().empty();
+    }
+    CHECK(closed);
+    CHECK(sent < head.size());
+  }
+  CHECK(fixture.handler_calls == 0);
+  CHECK(test_support::WaitUntil([&] { return fixture.server->OpenConnections() == 0; }));
+}
+
+TEST_CASE("https: header floods over TLS are answered 431 and raise resident memory by at most 16 MB") {
+  Fixture fixture;
+  auto warm = MakeClient(fixture.port, fixture.ca, &fixture.agent);
+  REQUIRE(warm->Get("/whoami"));
+  std::size_t before = test_support::ResidentBytes();
+  std::string lines;
+  for (int i = 0; i < 16 * 1024; ++i) lines += "X: a\r\n";  // 96 KiB per write
+  std::atomic<int> refused{0};
+  std::vector<std::thread> floods;
+  for (int flood = 0; flood < 4; ++flood) {
+    floods.emplace_back([&] {
+      TlsClient client(fixture.port, fixture.agent);
+      std::string answer;
+      client.Write("GET /whoami HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+      // Up to 4 MB each, until the server has answered or stops taking bytes.
+      for (int i = 0; i < 44 && answer.empty() && client.Write(lines); ++i) {
+        if (client.Readable(0)) answer = client.ReadUntilClosed();
+      }
+      if (answer.empty()) answer = client.ReadUntilClosed();
+      if (StatusLine(answer) == "HTTP/1.1 431 Request Header Fields Too Large" &&
+          answer.find("Connection: close\r\n") != std::string::npos) {
+        ++refused;
+      }
+    });
+  }
+  for (std::thread& flood : floods) flood.join();
+  std::size_t after = test_support::ResidentBytes();
+  CHECK(refused == 4);
+  CHECK(after < before + 16 * 1024 * 1024);
+  CHECK(fixture.handler_calls == 1);
+  MESSAGE("resident before " << before / 1024 << " KiB, after " << after / 1024 << " KiB");
+}
+
+TEST_CASE("https: HEAD answers a GET route without its body; an unknown path is a JSON 404") {
+  Fixture fixture;
+  auto client = MakeClient(fixture.port, fixture.ca, &fixture.agent);
+  httplib::Result head = client->Head("/public");
+  REQUIRE(head);
+  CHECK(head->status == 200);
+  CHECK(head->body.empty());
+  CHECK(head->get_header_value("Content-Length") == std::to_string(std::string("wirewarp://prod/agent/node-1").size()));
+  httplib::Result missing = client->Get("/nowhere");
+  REQUIRE(missing);
+  CHECK(missing->status == 404);
+  CHECK(missing->body == R"({"error":"no route for GET /nowhere"})");
 }
 
 TEST_CASE("https: route patterns with nested groups are refused") {
