@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <system_error>
@@ -59,9 +60,14 @@ void BenchCleanup::CleanUp() {
     waitpid(pid, nullptr, 0);
   }
   processes_.clear();
+  // Other threads may still be writing into them (an enrollment in flight): try again.
   for (const std::filesystem::path& directory : directories_) {
-    std::error_code ignored;
-    std::filesystem::remove_all(directory, ignored);
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      std::error_code ignored;
+      std::filesystem::remove_all(directory, ignored);
+      if (!std::filesystem::exists(directory, ignored)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
   directories_.clear();
 }

@@ -22,7 +22,7 @@ struct BenchOptions {
   std::filesystem::path cache_root = "/var/tmp/wirewarp-controlplane-bench";  // "" = no cache
   CacheUse cache_use = CacheUse::kReuse;
   int enroll_threads = 8;
-  int enroll_sample = 100;  // agents enrolled into each measured fleet, for the per-agent cost
+  int enroll_sample = 30;   // agents enrolled into each measured fleet, for the per-agent cost
   ScaleMode scale = ScaleMode::kRun;
   AttackMode attacks = AttackMode::kRun;
   int hostile_connections = 10000;

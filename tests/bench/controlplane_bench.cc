@@ -25,6 +25,8 @@
 #include <filesystem>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "tests/bench/attack_bench.h"
@@ -47,7 +49,7 @@ constexpr const char* kUsage =
     "  --cache DIR|off            enrolled fleets kept across runs (default /var/tmp/wirewarp-controlplane-bench)\n"
     "  --cache-refresh            enroll again even when the cache is valid\n"
     "  --enroll-threads 8         concurrent enrollments\n"
-    "  --enroll-sample 100        agents enrolled into each measured fleet (0: none)\n"
+    "  --enroll-sample 30         agents enrolled into each measured fleet (0: none)\n"
     "  --scale no                 skip the fleet sizes\n"
     "  --attacks no               skip the attack benches\n"
     "  --hostile 10000            hostile connections held open\n"
@@ -136,6 +138,20 @@ void RaiseFileLimit(int needed) {
   }
 }
 
+constexpr std::string_view kScratchPrefix = "wirewarp-cp-bench-";
+
+// Scratch directories of earlier runs that were killed outright (SIGKILL leaves them).
+void RemoveAbandonedScratch() {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::temp_directory_path(), error)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(kScratchPrefix, 0) != 0) continue;
+    pid_t pid = static_cast<pid_t>(std::atol(name.c_str() + kScratchPrefix.size()));
+    if (pid <= 0 || kill(pid, 0) == 0) continue;
+    std::filesystem::remove_all(entry.path(), error);
+  }
+}
+
 // The flags of the reconciler's front end that the fleet sizes need, if this build has them.
 std::vector<std::string> ScaleFlags(const BenchOptions& options, const std::string& help) {
   std::vector<std::string> flags;
@@ -180,7 +196,8 @@ int Main(int argc, char** argv) {
   // Per agent: its socket and its client's in-memory CA file; the hostile connections; headroom.
   RaiseFileLimit(std::max(2 * (options.sizes.back() + options.enroll_sample), options.hostile_connections) + 4096);
 
-  options.scratch = std::filesystem::temp_directory_path() / ("wirewarp-cp-bench-" + std::to_string(getpid()));
+  RemoveAbandonedScratch();
+  options.scratch = std::filesystem::temp_directory_path() / (std::string(kScratchPrefix) + std::to_string(getpid()));
   BenchCleanup::Instance().AddDirectory(options.scratch);
   std::filesystem::create_directories(options.scratch);
   auto started = Clock::now();

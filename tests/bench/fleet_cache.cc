@@ -24,7 +24,6 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kMetaFile = "meta.json";
-constexpr const char* kIdentitiesFile = "identities.json";
 
 int64_t UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -61,6 +60,25 @@ void RemoveAbandonedBuilds(const std::filesystem::path& root) {
   }
 }
 
+std::filesystem::path IdentitiesFile(const std::filesystem::path& directory, int agents) {
+  return directory / ("identities-" + std::to_string(agents) + ".json");
+}
+
+Result<std::vector<AgentIdentity>> LoadIdentities(const std::filesystem::path& path, int agents) {
+  WW_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  json identities = json::parse(text, nullptr, false);
+  if (identities.is_discarded() || !identities.is_array() || identities.size() != static_cast<std::size_t>(agents)) {
+    return Status::FailedPrecondition(path.string() + " does not hold " + std::to_string(agents) + " identities");
+  }
+  std::vector<AgentIdentity> loaded;
+  loaded.reserve(identities.size());
+  for (const json& identity : identities) {
+    loaded.push_back(AgentIdentity{identity.value("name", ""), identity.value("certificate", ""),
+                                   identity.value("key", "")});
+  }
+  return loaded;
+}
+
 // The cache for these sizes if it is complete, of this format and young enough.
 Result<FleetCacheContents> LoadCache(const std::filesystem::path& directory, const std::vector<int>& sizes) {
   WW_ASSIGN_OR_RETURN(std::string meta_text, ReadFile(directory / kMetaFile));
@@ -79,21 +97,12 @@ Result<FleetCacheContents> LoadCache(const std::filesystem::path& directory, con
   if (!fleets.is_array() || fleets.size() != sizes.size()) return Status::FailedPrecondition("other sizes");
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     CachedFleet fleet{fleets[i].value("agents", 0), SnapshotDir(directory, sizes[i]),
-                      fleets[i].value("enrollSeconds", 0.0)};
+                      fleets[i].value("enrollSeconds", 0.0), {}};
     if (fleet.agents != sizes[i] || !std::filesystem::exists(fleet.data_dir / "wirewarp.db")) {
       return Status::FailedPrecondition("snapshot of " + std::to_string(sizes[i]) + " agents missing");
     }
-    contents.fleets.push_back(fleet);
-  }
-  WW_ASSIGN_OR_RETURN(std::string identities_text, ReadFile(directory / kIdentitiesFile));
-  json identities = json::parse(identities_text, nullptr, false);
-  if (identities.is_discarded() || !identities.is_array() ||
-      identities.size() != static_cast<std::size_t>(sizes.back())) {
-    return Status::FailedPrecondition("identities missing");
-  }
-  for (const json& identity : identities) {
-    contents.identities.push_back(AgentIdentity{identity.value("name", ""), identity.value("certificate", ""),
-                                                identity.value("key", "")});
+    WW_ASSIGN_OR_RETURN(fleet.identities, LoadIdentities(IdentitiesFile(directory, sizes[i]), sizes[i]));
+    contents.fleets.push_back(std::move(fleet));
   }
   return contents;
 }
@@ -106,6 +115,32 @@ Status WriteFile(const std::filesystem::path& path, const std::string& text) {
   return Status::Ok();
 }
 
+// One size: a new reconciler, its agents enrolled, then the fleet uploaded.
+Result<CachedFleet> BuildFleet(const FleetCacheOptions& options, const std::filesystem::path& building,
+                               const std::filesystem::path& target, int size) {
+  std::filesystem::path data_dir = SnapshotDir(building, size);
+  ReconcilerLaunch launch{options.reconciler, data_dir.string(), FreeLocalPort(), std::nullopt,
+                          options.reconciler_flags,
+                          (options.scratch / ("enrolling-reconciler-" + std::to_string(size) + ".log")).string()};
+  WW_ASSIGN_OR_RETURN(std::unique_ptr<ReconcilerProcess> reconciler, ReconcilerProcess::Start(launch));
+  WW_ASSIGN_OR_RETURN(EnrollmentRun run, EnrollAgents(reconciler->admin(), 0, size, options.enroll_threads,
+                                                      options.scratch / "enroll"));
+  WW_ASSIGN_OR_RETURN(std::unique_ptr<ApiClient> admin,
+                      ApiClient::Create({reconciler->admin().url, reconciler->admin().ca_pem,
+                                         reconciler->admin().certificate_pem, reconciler->admin().key_pem}));
+  WW_ASSIGN_OR_RETURN(UploadResult upload, UploadFleet(*admin, size, kSnapshotMtu));
+  std::printf("  %d agents: enrolled in %.1f s (%.1f ms/agent); the fleet naming them uploaded in %s\n", size,
+              run.seconds, run.seconds * 1000 / size, FormatMilliseconds(upload.milliseconds).c_str());
+  // Stopped, so that the snapshot is consistent.
+  WW_RETURN_IF_ERROR(reconciler->Stop());
+  json identities = json::array();
+  for (const AgentIdentity& agent : run.agents) {
+    identities.push_back(json{{"name", agent.name}, {"certificate", agent.certificate_pem}, {"key", agent.key_pem}});
+  }
+  WW_RETURN_IF_ERROR(WriteFile(IdentitiesFile(building, size), identities.dump()));
+  return CachedFleet{size, SnapshotDir(target, size), run.seconds, std::move(run.agents)};
+}
+
 Result<FleetCacheContents> BuildCache(const FleetCacheOptions& options, const std::filesystem::path& target) {
   std::filesystem::path building = target.string() + ".building-" + std::to_string(getpid());
   BenchCleanup::Instance().AddDirectory(building);
@@ -115,44 +150,15 @@ Result<FleetCacheContents> BuildCache(const FleetCacheOptions& options, const st
   contents.directory = target;
   contents.built_now = true;
   contents.enroll_threads = options.enroll_threads;
-
-  ReconcilerLaunch launch{options.reconciler, (building / "data").string(), FreeLocalPort(), std::nullopt,
-                          options.reconciler_flags, (options.scratch / "enrolling-reconciler.log").string()};
-  std::printf("enrolling the bench's agents (cold cache %s; %d threads):\n", target.c_str(), options.enroll_threads);
-  WW_ASSIGN_OR_RETURN(std::unique_ptr<ReconcilerProcess> reconciler, ReconcilerProcess::Start(launch));
-  double cumulative = 0;
-  int enrolled = 0;
+  std::printf("enrolling the bench's agents (cold cache %s; %d threads enroll at once):\n", target.c_str(),
+              options.enroll_threads);
   json meta_fleets = json::array();
   for (int size : options.sizes) {
-    WW_ASSIGN_OR_RETURN(std::unique_ptr<ApiClient> admin,
-                        ApiClient::Create({reconciler->admin().url, reconciler->admin().ca_pem,
-                                           reconciler->admin().certificate_pem, reconciler->admin().key_pem}));
-    WW_ASSIGN_OR_RETURN(UploadResult upload, UploadFleet(*admin, size, kSnapshotMtu));
-    WW_ASSIGN_OR_RETURN(EnrollmentRun run, EnrollAgents(reconciler->admin(), enrolled, size - enrolled,
-                                                        options.enroll_threads, options.scratch / "enroll"));
-    cumulative += run.seconds;
-    std::printf("  agents %d..%d into a fleet of %d: %.1f s (%.1f ms/agent); all %d: %.1f s (upload of the fleet %s)\n",
-                enrolled, size - 1, size, run.seconds, run.seconds * 1000 / (size - enrolled), size, cumulative,
-                FormatMilliseconds(upload.milliseconds).c_str());
-    for (AgentIdentity& agent : run.agents) contents.identities.push_back(std::move(agent));
-    enrolled = size;
-    // A consistent copy: the reconciler is stopped while its directory is copied.
-    WW_RETURN_IF_ERROR(reconciler->Stop());
-    std::filesystem::copy(launch.data_dir, SnapshotDir(building, size), std::filesystem::copy_options::recursive);
-    contents.fleets.push_back(CachedFleet{size, SnapshotDir(target, size), cumulative});
-    meta_fleets.push_back(json{{"agents", size}, {"enrollSeconds", cumulative}});
-    if (size != options.sizes.back()) {
-      WW_ASSIGN_OR_RETURN(reconciler, ReconcilerProcess::Start(launch));
-    }
-  }
-  std::filesystem::remove_all(launch.data_dir);
-
-  json identities = json::array();
-  for (const AgentIdentity& agent : contents.identities) {
-    identities.push_back(json{{"name", agent.name}, {"certificate", agent.certificate_pem}, {"key", agent.key_pem}});
+    WW_ASSIGN_OR_RETURN(CachedFleet fleet, BuildFleet(options, building, target, size));
+    meta_fleets.push_back(json{{"agents", size}, {"enrollSeconds", fleet.enroll_seconds}});
+    contents.fleets.push_back(std::move(fleet));
   }
   contents.built_at = UnixNow();
-  WW_RETURN_IF_ERROR(WriteFile(building / kIdentitiesFile, identities.dump()));
   // meta.json last: a cache without it is incomplete.
   WW_RETURN_IF_ERROR(WriteFile(building / kMetaFile, json{{"format", kFleetCacheFormat},
                                                           {"builtAt", contents.built_at},

@@ -52,15 +52,19 @@ ScaleFigures RunScale(const BenchOptions& options, const FleetCacheContents& cac
               "separate process, started in %.1f s)\n",
               agents, reconciler->pid(), figures.start_seconds);
   if (cache.built_now) {
-    std::printf("  enrollment of all %d agents: %.1f s (cold cache: enrolled by this run, %d threads)\n", agents,
+    std::printf("  enrollment of all %d agents into a new reconciler: %.1f s (cold cache: enrolled by this run, %d "
+                "threads)\n",
+                agents,
                 fleet.enroll_seconds, cache.enroll_threads);
   } else {
-    std::printf("  enrollment of all %d agents: %.1f s when the cache was built (warm cache %s, %d threads)\n", agents,
+    std::printf("  enrollment of all %d agents into a new reconciler: %.1f s when the cache was built (warm cache %s, "
+                "%d threads)\n",
+                agents,
                 fleet.enroll_seconds, cache.directory.c_str(), cache.enroll_threads);
   }
 
   auto connecting = Clock::now();
-  AgentPollers pollers(admin_access.url, admin_access.ca_pem, cache.identities, agents, options.reports);
+  AgentPollers pollers(launch.port, admin_access.ca_pem, fleet.identities, agents, options.reports);
   pollers.Start();
   if (!pollers.WaitForRevision(1, std::chrono::seconds(300))) {
     Die("only " + std::to_string(pollers.HoldingRevision(1)) + " of " + std::to_string(agents) +
@@ -132,9 +136,8 @@ ScaleFigures RunScale(const BenchOptions& options, const FleetCacheContents& cac
               Megabytes(final_sample.rss_kb), Megabytes(final_sample.peak_rss_kb), figures.poll_errors,
               figures.poll_errors > 0 ? (" (first: " + pollers.first_error() + ")").c_str() : "");
 
-  pollers.RequestStop();
-  Status stopped = reconciler->Stop();  // answers or closes the open polls
-  pollers.Join();
+  pollers.Stop();
+  Status stopped = reconciler->Stop();
   if (!stopped.ok()) std::printf("  warning: %s\n", stopped.ToString().c_str());
   std::filesystem::remove_all(data_dir);
   return figures;
