@@ -31,7 +31,9 @@ Result<EnrollmentRun> EnrollAgents(const AdminAccess& admin, int first, int coun
   };
 
   auto enroller = [&](int thread_index) {
-    auto created = ApiClient::Create({admin.url, admin.ca_pem, admin.certificate_pem, admin.key_pem});
+    ApiClientOptions client_options{admin.url, admin.ca_pem, admin.certificate_pem, admin.key_pem};
+    client_options.read_timeout = std::chrono::seconds(120);  // a loaded reconciler may take long
+    auto created = ApiClient::Create(std::move(client_options));
     if (!created.ok()) return fail(created.status());
     ApiClient& client = **created;
     std::string state_dir = (scratch / ("enroll-" + std::to_string(thread_index))).string();

@@ -71,6 +71,10 @@ struct AgentPollers::Impl {
     tls.set_verify_mode(ssl::verify_peer);
   }
 
+  // A kept-alive connection the server closed between two requests: the request is sent again
+  // on a new connection, as HTTP clients do for requests that did not reach the server.
+  void CountServerClose() { ++server_closes; }
+
   void CountError(const std::string& what) {
     if (stopping) return;
     ++errors;
@@ -88,6 +92,7 @@ struct AgentPollers::Impl {
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
   std::atomic<int> errors{0};
+  std::atomic<int> server_closes{0};
   mutable std::mutex error_mutex;
   std::string first_error;  // GUARDED_BY(error_mutex)
 };
@@ -139,6 +144,8 @@ class AgentPollers::Impl::Poller {
       Tcp().expires_after(kConnectTimeout);
       stream_->async_handshake(ssl::stream_base::client, [this](beast::error_code handshake_error) {
         if (handshake_error) return Fail("TLS handshake", handshake_error);
+        requests_on_connection_ = 0;
+        if (!pending_report_.empty()) return Report(pending_report_);
         Poll();
       });
     });
@@ -151,14 +158,16 @@ class AgentPollers::Impl::Poller {
     Send([this] { OnPlan(); });
   }
 
-  void Report(const std::string& body) {
+  void Report(std::string body) {
+    pending_report_ = std::move(body);
     request_ = {http::verb::post, "/v1/agents/" + name_ + "/report", 11};
     request_.set(http::field::host, "127.0.0.1");
     request_.set(http::field::content_type, "application/json");
     request_.keep_alive(true);
-    request_.body() = body;
+    request_.body() = pending_report_;
     request_.prepare_payload();
     Send([this] {
+      pending_report_.clear();
       if (parser_->get().result_int() != 204) {
         impl_.CountError(name_ + " report: HTTP " + std::to_string(parser_->get().result_int()) + " " +
                          parser_->get().body().substr(0, 200));
@@ -171,15 +180,26 @@ class AgentPollers::Impl::Poller {
   template <typename Answered>
   void Send(Answered answered) {
     Tcp().expires_after(kRequestTimeout);
-    http::async_write(*stream_, request_, [this, answered](beast::error_code error, std::size_t) {
-      if (error) return Fail("sending " + std::string(request_.target()), error);
+    const bool reused = requests_on_connection_++ > 0;
+    http::async_write(*stream_, request_, [this, answered, reused](beast::error_code error, std::size_t) {
+      if (error) return reused ? Reopen() : Fail("sending " + std::string(request_.target()), error);
       parser_.emplace();
       parser_->body_limit(kMaxPlanBytes);
-      http::async_read(*stream_, buffer_, *parser_, [this, answered](beast::error_code read_error, std::size_t) {
+      http::async_read(*stream_, buffer_, *parser_, [this, answered, reused](beast::error_code read_error, std::size_t) {
+        const bool closed = read_error == http::error::end_of_stream || read_error == asio::error::connection_reset ||
+                            read_error == asio::error::eof || read_error == ssl::error::stream_truncated;
+        if (read_error && reused && closed && !parser_->got_some()) return Reopen();
         if (read_error) return Fail("reading the answer to " + std::string(request_.target()), read_error);
         answered();
       });
     });
+  }
+
+  // The server closed the kept-alive connection before this request reached it.
+  void Reopen() {
+    impl_.CountServerClose();
+    stream_.reset();
+    Connect();
   }
 
   void OnPlan() {
@@ -242,6 +262,8 @@ class AgentPollers::Impl::Poller {
   http::request<http::string_body> request_;
   std::optional<http::response_parser<http::string_body>> parser_;
   int64_t generation_ = 0;
+  int requests_on_connection_ = 0;
+  std::string pending_report_;  // sent again after a reconnect until answered
 };
 
 AgentPollers::AgentPollers(int port, const std::string& ca_pem, const std::vector<AgentIdentity>& agents, int count,
@@ -270,6 +292,8 @@ void AgentPollers::Stop() {
 int AgentPollers::count() const { return static_cast<int>(impl_->slots.size()); }
 
 int AgentPollers::errors() const { return impl_->errors.load(); }
+
+int AgentPollers::server_closes() const { return impl_->server_closes.load(); }
 
 std::string AgentPollers::first_error() const {
   std::lock_guard lock(impl_->error_mutex);

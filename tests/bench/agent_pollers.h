@@ -51,7 +51,11 @@ class AgentPollers {
   // Milliseconds from `since` until each agent received its plan of `revision` or later
   // (0 for one that received it before `since`).
   std::vector<double> DeliveryMilliseconds(int64_t revision, Clock::time_point since) const;
+  // Failed requests (any but a resent one, below).
   int errors() const;
+  // Kept-alive connections the server closed before a request reached it; the request was
+  // sent again on a new connection (not an error).
+  int server_closes() const;
   std::string first_error() const;
 
  private:

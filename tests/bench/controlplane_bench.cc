@@ -152,13 +152,13 @@ void RemoveAbandonedScratch() {
   }
 }
 
-// The flags of the reconciler's front end that the fleet sizes need, if this build has them.
-std::vector<std::string> ScaleFlags(const BenchOptions& options, const std::string& help) {
+// The flags of the reconciler's front end that a fleet of `agents` needs, if this build has
+// them, then the --reconciler-flag ones.
+std::vector<std::string> ScaleFlags(const BenchOptions& options, const std::string& help, int agents) {
   std::vector<std::string> flags;
-  int largest = options.sizes.back() + options.enroll_sample;
   if (help.find("--worker-threads") != std::string::npos) {
     // cpp-httplib's front end: every open long-poll holds a worker.
-    flags = {"--worker-threads", std::to_string(largest + 200)};
+    flags = {"--worker-threads", std::to_string(agents + options.enroll_sample + 100)};
   }
   flags.insert(flags.end(), options.reconciler_flags.begin(), options.reconciler_flags.end());
   return flags;
@@ -214,9 +214,10 @@ int Main(int argc, char** argv) {
     cache_options.scratch = options.scratch;
     cache_options.use = options.cache_root.empty() ? CacheUse::kRebuild : options.cache_use;
     FleetCacheContents cache = Must(PrepareFleetCache(cache_options), "preparing the enrolled fleets");
-    std::vector<std::string> flags = ScaleFlags(options, help);
     std::vector<ScaleFigures> all;
-    for (const CachedFleet& fleet : cache.fleets) all.push_back(RunScale(options, cache, fleet, flags));
+    for (const CachedFleet& fleet : cache.fleets) {
+      all.push_back(RunScale(options, cache, fleet, ScaleFlags(options, help, fleet.agents)));
+    }
     PrintSummary(all);
   }
   if (options.attacks == AttackMode::kRun) RunAttacks(options, options.reconciler_flags);

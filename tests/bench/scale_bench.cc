@@ -117,23 +117,31 @@ ScaleFigures RunScale(const BenchOptions& options, const FleetCacheContents& cac
   // What enrolling costs at this size: more agents join the fleet, each re-rendering what it
   // changes (the tunnel server gains a peer per enrollment).
   if (options.enroll_sample > 0) {
-    UploadResult grown = Must(UploadFleet(*admin, agents + options.enroll_sample, mtu), "upload of the grown fleet");
-    EnrollmentRun sample = Must(EnrollAgents(admin_access, agents, options.enroll_sample, options.enroll_threads,
-                                             options.scratch / "enroll-sample"),
-                                "enrolling the sample");
-    figures.enroll_sample_ms_per_agent = sample.seconds * 1000 / options.enroll_sample;
-    std::printf("  enrolling %d more agents into this fleet: %.1f s, %.1f ms/agent with %d threads (the upload "
-                "naming them: %s)\n",
-                options.enroll_sample, sample.seconds, figures.enroll_sample_ms_per_agent, options.enroll_threads,
-                FormatMilliseconds(grown.milliseconds).c_str());
+    Result<UploadResult> grown = UploadFleet(*admin, agents + options.enroll_sample, mtu);
+    Result<EnrollmentRun> sample =
+        grown.ok() ? EnrollAgents(admin_access, agents, options.enroll_sample, options.enroll_threads,
+                                  options.scratch / "enroll-sample")
+                   : Result<EnrollmentRun>(grown.status());
+    if (sample.ok()) {
+      figures.enroll_sample_ms_per_agent = sample->seconds * 1000 / options.enroll_sample;
+      std::printf("  enrolling %d more agents into this fleet: %.1f s, %.1f ms/agent with %d threads (the upload "
+                  "naming them: %s)\n",
+                  options.enroll_sample, sample->seconds, figures.enroll_sample_ms_per_agent, options.enroll_threads,
+                  FormatMilliseconds(grown->milliseconds).c_str());
+    } else {
+      std::printf("  enrolling %d more agents into this fleet failed: %s\n", options.enroll_sample,
+                  sample.status().ToString().c_str());
+    }
   }
 
   ProcessSample final_sample = reconciler->Sample();
   figures.peak_rss_kb = final_sample.peak_rss_kb;
   figures.poll_errors = pollers.errors();
-  std::printf("  all rounds: upload round trip %s; delivery %s; reconciler RSS now %ld MB, peak %ld MB; poll errors %d%s\n",
+  std::printf("  all rounds: upload round trip %s; delivery %s; reconciler RSS now %ld MB, peak %ld MB; kept-alive "
+              "connections closed by the server between requests %d; poll errors %d%s\n",
               LatencySummary(figures.upload_ms).c_str(), LatencySummary(figures.delivery_ms).c_str(),
-              Megabytes(final_sample.rss_kb), Megabytes(final_sample.peak_rss_kb), figures.poll_errors,
+              Megabytes(final_sample.rss_kb), Megabytes(final_sample.peak_rss_kb), pollers.server_closes(),
+              figures.poll_errors,
               figures.poll_errors > 0 ? (" (first: " + pollers.first_error() + ")").c_str() : "");
 
   pollers.Stop();
