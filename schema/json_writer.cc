@@ -110,6 +110,12 @@ JsonWriter& JsonWriter::Bool(bool value) {
   return *this;
 }
 
+JsonWriter& JsonWriter::Null() {
+  BeforeValue();
+  out_ += "null";
+  return *this;
+}
+
 JsonWriter& JsonWriter::Strings(const std::vector<std::string>& values) {
   BeginArray();
   for (const std::string& value : values) String(value);

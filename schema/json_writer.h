@@ -29,6 +29,7 @@ class JsonWriter {
   JsonWriter& Integer(int64_t value);
   JsonWriter& Unsigned(uint64_t value);
   JsonWriter& Bool(bool value);
+  JsonWriter& Null();
   // An array of strings.
   JsonWriter& Strings(const std::vector<std::string>& values);
 

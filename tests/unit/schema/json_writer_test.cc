@@ -47,6 +47,8 @@ void WriteBoth(JsonStyle style, std::string& written, std::string& expected) {
   document["yes"] = true;
   out.Key("no").Bool(false);
   document["no"] = false;
+  out.Key("nothing").Null();
+  document["nothing"] = nullptr;
   out.Key("texts").Strings(texts);
   document["texts"] = texts;
   out.Key("tab\tkey \"quoted\"").String("value");
