@@ -35,6 +35,7 @@ constexpr auto kRequestTimeout = std::chrono::seconds(45);
 constexpr auto kRetryDelay = std::chrono::milliseconds(500);
 constexpr std::uint64_t kMaxPlanBytes = std::uint64_t{512} << 20;
 constexpr int kClientThreads = 2;
+constexpr std::size_t kConnectsPerSecond = 1000;
 
 struct Slot {
   std::atomic<int64_t> revision{0};
@@ -121,8 +122,12 @@ class AgentPollers::Impl::Poller {
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
 
-  void Start() {
-    asio::post(strand_, [this] { Connect(); });
+  // Connects after `delay`.
+  void Start(std::chrono::milliseconds delay) {
+    retry_.expires_after(delay);
+    retry_.async_wait([this](beast::error_code error) {
+      if (!error) Connect();
+    });
   }
 
  private:
@@ -277,7 +282,10 @@ AgentPollers::AgentPollers(int port, const std::string& ca_pem, const std::vecto
 AgentPollers::~AgentPollers() { Stop(); }
 
 void AgentPollers::Start() {
-  for (auto& poller : impl_->pollers) poller->Start();
+  // Paced, as agents coming back after a reconciler restart spread over their retry delays.
+  for (std::size_t index = 0; index < impl_->pollers.size(); ++index) {
+    impl_->pollers[index]->Start(std::chrono::milliseconds(index * 1000 / kConnectsPerSecond));
+  }
   for (int i = 0; i < kClientThreads; ++i) impl_->threads.emplace_back([this] { impl_->io.run(); });
 }
 

@@ -37,7 +37,7 @@ class AgentPollers {
   AgentPollers(const AgentPollers&) = delete;
   AgentPollers& operator=(const AgentPollers&) = delete;
 
-  // Connects every agent (at once) and starts polling.
+  // Connects the agents, 1,000 a second, each polling once connected.
   void Start();
   // Closes every connection and joins the client's threads. Errors from then on are not
   // counted. Idempotent.

@@ -16,18 +16,9 @@
 namespace ww::bench {
 namespace {
 
-constexpr int kSmallFleet = 3;
 constexpr double kLatencyTargetMs = 5;
 constexpr double kUnderAttackTargetMs = 100;
 constexpr double kRssRiseTargetMb = 16;
-
-std::unique_ptr<ApiClient> Client(const std::string& url, const std::string& ca_pem, const std::string& certificate,
-                                  const std::string& key, std::chrono::seconds timeout) {
-  ApiClientOptions client_options{url, ca_pem, certificate, key};
-  client_options.connect_timeout = timeout;
-  client_options.read_timeout = timeout;
-  return Must(ApiClient::Create(std::move(client_options)), "API client");
-}
 
 // `count` requests on one client (one kept-alive connection); milliseconds each, and the
 // number that failed or answered other than `expected_status`.
@@ -54,32 +45,13 @@ void PrintTimed(const char* label, const std::pair<std::vector<double>, int>& ti
               FormatMilliseconds(target_ms).c_str());
 }
 
-struct SmallFleet {
-  std::vector<AgentIdentity> agents;
-  std::string report_body;  // agent 1's converged report of its current plan
-};
-
-SmallFleet EnrollSmallFleet(const AdminAccess& admin, ApiClient& admin_client, const BenchOptions& options) {
-  SmallFleet fleet;
-  Must(UploadFleet(admin_client, kSmallFleet, 1420), "upload of the small fleet");
-  fleet.agents = Must(EnrollAgents(admin, 0, kSmallFleet, kSmallFleet, options.scratch / "enroll-small"),
-                      "enrolling the small fleet")
-                     .agents;
-  const AgentIdentity& agent = fleet.agents[1];
-  auto client = Client(admin.url, admin.ca_pem, agent.certificate_pem, agent.key_pem, std::chrono::seconds(10));
-  auto plan = Must(client->Get("/v1/agents/" + agent.name + "/plan?after=0&wait=5"), "the agent's first plan");
-  if (plan.status != 200) Die("the small fleet's agent got no plan: HTTP " + std::to_string(plan.status));
-  fleet.report_body = Must(ConvergedReport(plan.body, agent.name), "report");
-  return fleet;
-}
-
 void RunLatency(const BenchOptions& options, const AdminAccess& admin, const SmallFleet& fleet) {
   std::printf("  API latency on one kept-alive mutual-TLS connection, %d requests each:\n", options.latency_requests);
-  auto status_client = Client(admin.url, admin.ca_pem, admin.certificate_pem, admin.key_pem, std::chrono::seconds(10));
+  auto status_client = BenchClient(admin, admin.certificate_pem, admin.key_pem, std::chrono::seconds(10));
   PrintTimed("GET /v1/status", TimeRequests(options.latency_requests, 200, [&] { return status_client->Get("/v1/status"); }),
              kLatencyTargetMs);
   const AgentIdentity& agent = fleet.agents[1];
-  auto agent_client = Client(admin.url, admin.ca_pem, agent.certificate_pem, agent.key_pem, std::chrono::seconds(10));
+  auto agent_client = BenchClient(admin, agent.certificate_pem, agent.key_pem, std::chrono::seconds(10));
   std::string path = "/v1/agents/" + agent.name + "/report";
   PrintTimed("agent report  ",
              TimeRequests(options.latency_requests, 204, [&] { return agent_client->Post(path, fleet.report_body); }),
@@ -137,7 +109,7 @@ void RunHostile(const BenchOptions& options, const ReconcilerProcess& reconciler
   int report_failures = 0;
   std::string first_failure;
   auto probe = [&](const std::string& certificate, const std::string& key, bool report) {
-    auto client = Client(admin.url, admin.ca_pem, certificate, key, std::chrono::seconds(5));
+    auto client = BenchClient(admin, certificate, key, std::chrono::seconds(5));
     auto probe_started = Clock::now();
     Result<ApiResponse> answer = report ? client->Post("/v1/agents/" + agent.name + "/report", fleet.report_body)
                                         : client->Get("/v1/status");
@@ -222,26 +194,52 @@ void RunFloods(const BenchOptions& options, const ReconcilerProcess& reconciler,
 
 }  // namespace
 
+std::unique_ptr<ApiClient> BenchClient(const AdminAccess& admin, const std::string& certificate_pem,
+                                       const std::string& key_pem, std::chrono::seconds timeout) {
+  ApiClientOptions client_options{admin.url, admin.ca_pem, certificate_pem, key_pem};
+  client_options.connect_timeout = timeout;
+  client_options.read_timeout = timeout;
+  return Must(ApiClient::Create(std::move(client_options)), "API client");
+}
+
+SmallFleet EnrollSmallFleet(const AdminAccess& admin, const BenchOptions& options) {
+  SmallFleet fleet;
+  auto admin_client = BenchClient(admin, admin.certificate_pem, admin.key_pem, std::chrono::seconds(30));
+  Must(UploadFleet(*admin_client, kSmallFleet, 1420), "upload of the small fleet");
+  fleet.agents = Must(EnrollAgents(admin, 0, kSmallFleet, kSmallFleet, options.scratch / "enroll-small"),
+                      "enrolling the small fleet")
+                     .agents;
+  const AgentIdentity& agent = fleet.agents[1];
+  auto client = BenchClient(admin, agent.certificate_pem, agent.key_pem, std::chrono::seconds(10));
+  auto plan = Must(client->Get("/v1/agents/" + agent.name + "/plan?after=0&wait=5"), "the agent's first plan");
+  if (plan.status != 200) Die("the small fleet's agent got no plan: HTTP " + std::to_string(plan.status));
+  fleet.report_body = Must(ConvergedReport(plan.body, agent.name), "report");
+  return fleet;
+}
+
+std::unique_ptr<ReconcilerProcess> StartAttackReconciler(const BenchOptions& options,
+                                                         const std::vector<std::string>& reconciler_flags) {
+  ReconcilerLaunch launch{options.reconciler, (options.scratch / "data-attacks").string(), FreeLocalPort(),
+                          FreeLocalPort(), reconciler_flags, (options.scratch / "reconciler-attacks.log").string()};
+  return Must(ReconcilerProcess::Start(launch), "starting the reconciler for the attack benches");
+}
+
 void RunAttacks(const BenchOptions& options, const std::vector<std::string>& reconciler_flags) {
-  std::filesystem::path data_dir = options.scratch / "data-attacks";
-  int status_port = FreeLocalPort();
-  ReconcilerLaunch launch{options.reconciler, data_dir.string(), FreeLocalPort(), status_port, reconciler_flags,
-                          (options.scratch / "reconciler-attacks.log").string()};
-  std::unique_ptr<ReconcilerProcess> reconciler =
-      Must(ReconcilerProcess::Start(launch), "starting the reconciler for the attack benches");
+  std::unique_ptr<ReconcilerProcess> reconciler = StartAttackReconciler(options, reconciler_flags);
   const AdminAccess& admin = reconciler->admin();
-  auto admin_client = Client(admin.url, admin.ca_pem, admin.certificate_pem, admin.key_pem, std::chrono::seconds(30));
-  SmallFleet fleet = EnrollSmallFleet(admin, *admin_client, options);
+  const int status_port = *reconciler->launch().status_port;
+  SmallFleet fleet = EnrollSmallFleet(admin, options);
   ProcessSample start = reconciler->Sample();
   std::printf("\nattack benches: a small fleet (%d agents), reconciler pid %d (RSS %ld MB, %ld threads), API "
               "127.0.0.1:%d (mutual TLS), status listener 127.0.0.1:%d (plain HTTP)\n",
-              kSmallFleet, reconciler->pid(), start.rss_kb / 1024, start.threads, launch.port, status_port);
+              kSmallFleet, reconciler->pid(), start.rss_kb / 1024, start.threads, reconciler->launch().port,
+              status_port);
   RunLatency(options, admin, fleet);
   RunHostile(options, *reconciler, status_port, fleet);
   RunFloods(options, *reconciler, status_port);
   Status stopped = reconciler->Stop();
   if (!stopped.ok()) std::printf("  warning: %s\n", stopped.ToString().c_str());
-  std::filesystem::remove_all(data_dir);
+  std::filesystem::remove_all(reconciler->launch().data_dir);
 }
 
 }  // namespace ww::bench

@@ -10,11 +10,13 @@
 
 namespace ww::bench {
 
+enum class BenchMode { kMeasure, kCheck };  // kCheck: the hostile-input checks only (ctest)
 enum class AttackMode { kRun, kSkip };
 enum class ScaleMode { kRun, kSkip };
 
 struct BenchOptions {
   std::string reconciler;
+  BenchMode mode = BenchMode::kMeasure;
   std::vector<int> sizes{1000, 3000, 10000};
   int rounds = 3;
   int idle_seconds = 10;

@@ -34,6 +34,7 @@
 #include "tests/bench/bench_options.h"
 #include "tests/bench/bench_support.h"
 #include "tests/bench/fleet_cache.h"
+#include "tests/bench/hostile_check.h"
 #include "tests/bench/reconciler_process.h"
 #include "tests/bench/scale_bench.h"
 
@@ -57,7 +58,8 @@ constexpr const char* kUsage =
     "  --attack-seconds 30        how long the hostile connections stay\n"
     "  --flood-mb 200             size of each flood\n"
     "  --latency-requests 1000    requests per kept-alive latency run\n"
-    "  --reconciler-flag FLAG     passed to every reconciler (repeat for more; e.g. --reconciler-flag=--x=1)\n";
+    "  --reconciler-flag FLAG     passed to every reconciler (repeat for more; e.g. --reconciler-flag=--x=1)\n"
+    "  --check                    only the hostile-input checks (hostile_check.h); exit 1 when one fails\n";
 
 std::vector<int> ParseSizes(const std::string& text) {
   std::vector<int> sizes;
@@ -82,6 +84,9 @@ BenchOptions ParseOptions(int argc, char** argv) {
       flag = flag.substr(0, equals);
     } else if (flag == "--cache-refresh") {
       options.cache_use = CacheUse::kRebuild;
+      continue;
+    } else if (flag == "--check") {
+      options.mode = BenchMode::kCheck;
       continue;
     } else if (flag == "--help" || flag == "-h") {
       std::fputs(kUsage, stdout);
@@ -156,7 +161,10 @@ void RemoveAbandonedScratch() {
 // them, then the --reconciler-flag ones.
 std::vector<std::string> ScaleFlags(const BenchOptions& options, const std::string& help, int agents) {
   std::vector<std::string> flags;
-  if (help.find("--worker-threads") != std::string::npos) {
+  if (help.find("--max-connections-per-address") != std::string::npos) {
+    // The event-driven front end: every simulated agent dials from 127.0.0.1.
+    flags = {"--max-connections-per-address", "0"};
+  } else if (help.find("--worker-threads") != std::string::npos) {
     // cpp-httplib's front end: every open long-poll holds a worker.
     flags = {"--worker-threads", std::to_string(agents + options.enroll_sample + 100)};
   }
@@ -193,8 +201,8 @@ int Main(int argc, char** argv) {
   pthread_attr_init(&attributes);
   pthread_attr_setstacksize(&attributes, 512 * 1024);
   pthread_setattr_default_np(&attributes);
-  // Per agent: its socket and its client's in-memory CA file; the hostile connections; headroom.
-  RaiseFileLimit(std::max(2 * (options.sizes.back() + options.enroll_sample), options.hostile_connections) + 4096);
+  // A socket per simulated agent or hostile connection, and headroom.
+  RaiseFileLimit(std::max(options.sizes.back() + options.enroll_sample, options.hostile_connections) + 1024);
 
   RemoveAbandonedScratch();
   options.scratch = std::filesystem::temp_directory_path() / (std::string(kScratchPrefix) + std::to_string(getpid()));
@@ -204,6 +212,10 @@ int Main(int argc, char** argv) {
   std::string help = ReconcilerHelp(options.reconciler);
   if (help.find("--data-dir") == std::string::npos) Die(options.reconciler + " --help does not look like the reconciler's");
 
+  if (options.mode == BenchMode::kCheck) {
+    int failures = RunHostileChecks(options, options.reconciler_flags);
+    BenchCleanup::Instance().ExitNow(failures == 0 ? 0 : 1);
+  }
   if (options.scale == ScaleMode::kRun) {
     FleetCacheOptions cache_options;
     cache_options.root = options.cache_root.empty() ? options.scratch / "cache" : options.cache_root;

@@ -144,7 +144,8 @@ struct HostileConnections::Impl {
       report.close_seconds.push_back(SecondsSince(connection.connected_at));
     }
     Release(connection);
-    connection.reopen_at = Clock::now();  // at once, as an attacker would
+    // At once, as an attacker would; or never.
+    connection.reopen_at = options.reopen == Reopen::kYes ? Clock::now() : Clock::time_point::max();
   }
 
   void Established(std::size_t index) {

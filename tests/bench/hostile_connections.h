@@ -4,8 +4,9 @@
 // of them idle after connecting, half trickling one byte of a request head that never ends
 // every few seconds (on the API inside a completed TLS handshake, so only the server's
 // request-head deadline can end it). Each connection comes from one of many 127.x.y.z source
-// addresses, so a per-address cap alone does not end the attack; when the server closes one,
-// another is opened in its place, as an attacker would. Records when the server closed each.
+// addresses, so a per-address cap alone does not end the attack; with Reopen::kYes, when the
+// server closes one, another is opened in its place, as an attacker would. Records when the
+// server closed each.
 
 #include <atomic>
 #include <chrono>
@@ -19,6 +20,7 @@
 namespace ww::bench {
 
 enum class HostileGroup { kApiIdle, kApiTrickle, kStatusIdle, kStatusTrickle };
+enum class Reopen { kYes, kNo };
 inline constexpr int kHostileGroupCount = 4;
 
 struct HostileOptions {
@@ -27,6 +29,7 @@ struct HostileOptions {
   int status_port = 0;      // plain HTTP, on 127.0.0.1
   int connections_per_source = 20;  // source addresses 127.10.0.1 and up
   std::chrono::milliseconds trickle_interval{4000};
+  Reopen reopen = Reopen::kYes;
 };
 
 struct HostileGroupReport {
