@@ -574,4 +574,26 @@ Result<std::map<std::string, AgentConfig>> RenderAll(const Fleet& fleet, const R
   return configs;
 }
 
+std::map<std::string, Result<AgentConfig>> RenderEach(const Fleet& fleet, const RenderInput& input) {
+  FleetIndex index(fleet, input.allocations, nullptr);
+  std::map<std::string, Result<AgentConfig>> configs;
+  for (const std::string& agent : FleetAgents(fleet)) configs.emplace(agent, RenderIndexed(index, input, agent));
+  return configs;
+}
+
+std::map<std::string, std::vector<std::string>> KeyDependents(const Fleet& fleet) {
+  std::map<std::string_view, std::string_view> server_of;  // tunnel -> its agent
+  for (const Tunnel& tunnel : fleet.tunnels) server_of.emplace(tunnel.metadata.name, tunnel.spec.agent);
+  std::map<std::string, std::set<std::string>> dependents;
+  for (const Peer& peer : fleet.peers) {
+    auto server = server_of.find(peer.spec.tunnel);
+    if (!peer.spec.agent || server == server_of.end() || *peer.spec.agent == server->second) continue;
+    dependents[*peer.spec.agent].emplace(server->second);  // the server's peer list holds its key
+    dependents[std::string(server->second)].insert(*peer.spec.agent);  // its server peer holds the server's key
+  }
+  std::map<std::string, std::vector<std::string>> lists;
+  for (auto& [agent, names] : dependents) lists.emplace(agent, std::vector<std::string>(names.begin(), names.end()));
+  return lists;
+}
+
 }  // namespace ww

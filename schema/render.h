@@ -69,5 +69,13 @@ std::vector<std::string> FleetAgents(const Fleet& fleet);
 // indexes only the tunnels the agent serves or joins; RenderAll indexes the fleet once.
 Result<AgentConfig> RenderAgent(const Fleet& fleet, const RenderInput& input, const std::string& agent);
 Result<std::map<std::string, AgentConfig>> RenderAll(const Fleet& fleet, const RenderInput& input);
+// RenderAll that keeps going: every agent of FleetAgents with its own result, so one agent
+// that cannot render (its key or its server's is missing) costs the others nothing.
+std::map<std::string, Result<AgentConfig>> RenderEach(const Fleet& fleet, const RenderInput& input);
+
+// For each agent, the other agents whose rendered config holds its WireGuard key: the server
+// of every tunnel it joins as a Peer's agent, and the agents of the Peers of every tunnel it
+// serves. When an agent's key appears, changes or goes, only it and these render differently.
+std::map<std::string, std::vector<std::string>> KeyDependents(const Fleet& fleet);
 
 }  // namespace ww

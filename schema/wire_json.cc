@@ -1,6 +1,6 @@
-// The one adapter around nlohmann/json: every exception it throws is caught here and turned
-// into a Status naming the JSON path. Output uses ordered_json, so field order is the order
-// fields are written below (golden files depend on it).
+// The one adapter around nlohmann/json for reading: every exception it throws is caught here
+// and turned into a Status naming the JSON path. Writing goes straight to text through
+// JsonWriter, fields in the order written below (golden files depend on it).
 
 #include "schema/wire_json.h"
 
@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "schema/json_document.h"
+#include "schema/json_writer.h"
 #include "schema/model.h"
 #include "schema/resource_fields.h"
 
@@ -29,7 +30,6 @@ namespace ww {
 namespace {
 
 using Json = nlohmann::json;
-using OrderedJson = nlohmann::ordered_json;
 
 constexpr int kMaxDepth = 64;
 constexpr size_t kMaxQuotedBytes = 80;
@@ -37,267 +37,235 @@ constexpr size_t kMaxInterfaceName = 15;  // IFNAMSIZ - 1
 constexpr size_t kMaxChainName = 28;      // iptables' limit
 
 // ---------------------------------------------------------------------------------------
-// Writing
+// Writing: straight to text through JsonWriter (schema/json_writer.h), fields in the order
+// below.
 
-std::string Dump(const OrderedJson& document, JsonStyle style) {
-  // Strings come from our own types; a stray invalid UTF-8 byte (say, from a host's rule
-  // text) becomes U+FFFD instead of an exception.
-  if (style == JsonStyle::kPretty) return document.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
-  return document.dump(-1, ' ', false, Json::error_handler_t::replace);
+void WriteCidrs(JsonWriter& out, const std::vector<Ipv4Cidr>& cidrs) {
+  out.BeginArray();
+  for (const Ipv4Cidr& cidr : cidrs) out.String(cidr.ToString());
+  out.EndArray();
 }
 
-// Appends `text` as Dump writes a string: printable ASCII without '"' or '\\' verbatim, any
-// other text through nlohmann (escapes, invalid UTF-8 replaced).
-void AppendJsonString(std::string& out, std::string_view text) {
-  bool plain = std::all_of(text.begin(), text.end(),
-                           [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
-  if (!plain) {
-    out += Json(std::string(text)).dump(-1, ' ', false, Json::error_handler_t::replace);
-    return;
-  }
-  out += '"';
-  out += text;
-  out += '"';
+void Write(JsonWriter& out, const WireguardPeer& peer) {
+  out.BeginObject();
+  out.Key("name").String(peer.name);
+  out.Key("publicKey").String(peer.public_key.ToBase64());
+  out.Key("endpoint").String(peer.endpoint);
+  out.Key("allowedIps");
+  WriteCidrs(out, peer.allowed_ips);
+  out.Key("persistentKeepalive").Integer(peer.persistent_keepalive);
+  out.EndObject();
 }
 
-OrderedJson CidrList(const std::vector<Ipv4Cidr>& cidrs) {
-  OrderedJson list = OrderedJson::array();
-  for (const Ipv4Cidr& cidr : cidrs) list.push_back(cidr.ToString());
-  return list;
+void Write(JsonWriter& out, const WireguardInterface& interface) {
+  out.BeginObject();
+  out.Key("name").String(interface.name);
+  out.Key("tunnel").String(interface.tunnel);
+  out.Key("role").String(InterfaceRoleName(interface.role));
+  out.Key("address").String(interface.address.ToString());
+  out.Key("listenPort").Integer(interface.listen_port);
+  out.Key("mtu").Integer(interface.mtu);
+  out.Key("fwmark").Integer(interface.fwmark);
+  out.Key("publicKey").String(interface.public_key.ToBase64());
+  out.Key("peers").BeginArray();
+  for (const WireguardPeer& peer : interface.peers) Write(out, peer);
+  out.EndArray();
+  out.EndObject();
 }
 
-OrderedJson StringList(const std::vector<std::string>& strings) {
-  OrderedJson list = OrderedJson::array();
-  for (const std::string& text : strings) list.push_back(text);
-  return list;
+void Write(JsonWriter& out, const Route& route) {
+  out.BeginObject();
+  out.Key("destination").String(route.destination.ToString());
+  out.Key("device").String(route.device);
+  if (route.via) out.Key("via").String(route.via->ToString());
+  out.Key("table").Integer(route.table);
+  out.EndObject();
 }
 
-OrderedJson ToJson(const WireguardPeer& peer) {
-  OrderedJson out;
-  out["name"] = peer.name;
-  out["publicKey"] = peer.public_key.ToBase64();
-  out["endpoint"] = peer.endpoint;
-  out["allowedIps"] = CidrList(peer.allowed_ips);
-  out["persistentKeepalive"] = peer.persistent_keepalive;
-  return out;
+void Write(JsonWriter& out, const RoutingRule& rule) {
+  out.BeginObject();
+  out.Key("priority").Integer(rule.priority);
+  if (rule.from) out.Key("from").String(rule.from->ToString());
+  if (rule.to) out.Key("to").String(rule.to->ToString());
+  out.Key("fwmark").Integer(rule.fwmark);
+  out.Key("table").Integer(rule.table);
+  out.EndObject();
 }
 
-OrderedJson ToJson(const WireguardInterface& interface) {
-  OrderedJson out;
-  out["name"] = interface.name;
-  out["tunnel"] = interface.tunnel;
-  out["role"] = InterfaceRoleName(interface.role);
-  out["address"] = interface.address.ToString();
-  out["listenPort"] = interface.listen_port;
-  out["mtu"] = interface.mtu;
-  out["fwmark"] = interface.fwmark;
-  out["publicKey"] = interface.public_key.ToBase64();
-  OrderedJson peers = OrderedJson::array();
-  for (const WireguardPeer& peer : interface.peers) peers.push_back(ToJson(peer));
-  out["peers"] = std::move(peers);
-  return out;
+void Write(JsonWriter& out, const FirewallChain& chain) {
+  out.BeginObject();
+  out.Key("table").String(FirewallTableName(chain.table));
+  out.Key("name").String(chain.name);
+  out.Key("rules").Strings(chain.rules);
+  out.EndObject();
 }
 
-OrderedJson ToJson(const Route& route) {
-  OrderedJson out;
-  out["destination"] = route.destination.ToString();
-  out["device"] = route.device;
-  if (route.via) out["via"] = route.via->ToString();
-  out["table"] = route.table;
-  return out;
+void Write(JsonWriter& out, const FirewallJump& jump) {
+  out.BeginObject();
+  out.Key("table").String(FirewallTableName(jump.table));
+  out.Key("chain").String(jump.chain);
+  out.Key("rule").String(jump.rule);
+  out.EndObject();
 }
 
-OrderedJson ToJson(const RoutingRule& rule) {
-  OrderedJson out;
-  out["priority"] = rule.priority;
-  if (rule.from) out["from"] = rule.from->ToString();
-  if (rule.to) out["to"] = rule.to->ToString();
-  out["fwmark"] = rule.fwmark;
-  out["table"] = rule.table;
-  return out;
+void Write(JsonWriter& out, const Sysctl& sysctl) {
+  out.BeginObject();
+  out.Key("key").String(sysctl.key);
+  out.Key("value").String(sysctl.value);
+  out.EndObject();
 }
 
-OrderedJson ToJson(const FirewallChain& chain) {
-  OrderedJson out;
-  out["table"] = FirewallTableName(chain.table);
-  out["name"] = chain.name;
-  out["rules"] = StringList(chain.rules);
-  return out;
+void Write(JsonWriter& out, const ObservedPeer& peer) {
+  out.BeginObject();
+  out.Key("publicKey").String(peer.public_key.ToBase64());
+  out.Key("endpoint").String(peer.endpoint);
+  out.Key("allowedIps");
+  WriteCidrs(out, peer.allowed_ips);
+  out.Key("persistentKeepalive").Integer(peer.persistent_keepalive);
+  out.Key("latestHandshake").Integer(peer.latest_handshake);
+  out.Key("rxBytes").Unsigned(peer.rx_bytes);
+  out.Key("txBytes").Unsigned(peer.tx_bytes);
+  if (!peer.applied_endpoint.empty()) out.Key("appliedEndpoint").String(peer.applied_endpoint);
+  out.EndObject();
 }
 
-OrderedJson ToJson(const FirewallJump& jump) {
-  OrderedJson out;
-  out["table"] = FirewallTableName(jump.table);
-  out["chain"] = jump.chain;
-  out["rule"] = jump.rule;
-  return out;
-}
-
-OrderedJson ToJson(const Sysctl& sysctl) {
-  OrderedJson out;
-  out["key"] = sysctl.key;
-  out["value"] = sysctl.value;
-  return out;
-}
-
-OrderedJson ToJson(const ObservedPeer& peer) {
-  OrderedJson out;
-  out["publicKey"] = peer.public_key.ToBase64();
-  out["endpoint"] = peer.endpoint;
-  out["allowedIps"] = CidrList(peer.allowed_ips);
-  out["persistentKeepalive"] = peer.persistent_keepalive;
-  out["latestHandshake"] = peer.latest_handshake;
-  out["rxBytes"] = peer.rx_bytes;
-  out["txBytes"] = peer.tx_bytes;
-  if (!peer.applied_endpoint.empty()) out["appliedEndpoint"] = peer.applied_endpoint;
-  return out;
-}
-
-OrderedJson ToJson(const ObservedInterface& interface) {
-  OrderedJson out;
-  out["name"] = interface.name;
-  out["up"] = interface.up;
-  out["mtu"] = interface.mtu;
-  out["addresses"] = CidrList(interface.addresses);
-  out["listenPort"] = interface.listen_port;
-  out["fwmark"] = interface.fwmark;
-  if (interface.public_key) out["publicKey"] = interface.public_key->ToBase64();
-  out["implementation"] = WireguardImplementationName(interface.implementation);
-  OrderedJson peers = OrderedJson::array();
-  for (const ObservedPeer& peer : interface.peers) peers.push_back(ToJson(peer));
-  out["peers"] = std::move(peers);
-  return out;
+void Write(JsonWriter& out, const ObservedInterface& interface) {
+  out.BeginObject();
+  out.Key("name").String(interface.name);
+  out.Key("up").Bool(interface.up);
+  out.Key("mtu").Integer(interface.mtu);
+  out.Key("addresses");
+  WriteCidrs(out, interface.addresses);
+  out.Key("listenPort").Integer(interface.listen_port);
+  out.Key("fwmark").Integer(interface.fwmark);
+  if (interface.public_key) out.Key("publicKey").String(interface.public_key->ToBase64());
+  out.Key("implementation").String(WireguardImplementationName(interface.implementation));
+  out.Key("peers").BeginArray();
+  for (const ObservedPeer& peer : interface.peers) Write(out, peer);
+  out.EndArray();
+  out.EndObject();
 }
 
 // Each step: {"type", "destructive", then the fields of its struct}.
 struct StepWriter {
-  OrderedJson& out;
+  JsonWriter& out;
+  bool destructive = false;
+
+  void Head(std::string_view type) {
+    out.Key("type").String(type);
+    out.Key("destructive").Bool(destructive);
+  }
   void operator()(const CreateInterface& step) {
-    out["type"] = "createInterface";
-    Common();
-    out["name"] = step.name;
-    out["mtu"] = step.mtu;
+    Head("createInterface");
+    out.Key("name").String(step.name);
+    out.Key("mtu").Integer(step.mtu);
   }
   void operator()(const ConfigureInterface& step) {
-    out["type"] = "configureInterface";
-    Common();
-    out["name"] = step.name;
-    out["listenPort"] = step.listen_port;
-    out["fwmark"] = step.fwmark;
-    out["publicKey"] = step.public_key.ToBase64();
+    Head("configureInterface");
+    out.Key("name").String(step.name);
+    out.Key("listenPort").Integer(step.listen_port);
+    out.Key("fwmark").Integer(step.fwmark);
+    out.Key("publicKey").String(step.public_key.ToBase64());
   }
   void operator()(const SetInterfaceMtu& step) {
-    out["type"] = "setInterfaceMtu";
-    Common();
-    out["name"] = step.name;
-    out["mtu"] = step.mtu;
+    Head("setInterfaceMtu");
+    out.Key("name").String(step.name);
+    out.Key("mtu").Integer(step.mtu);
   }
   void operator()(const AddInterfaceAddress& step) {
-    out["type"] = "addInterfaceAddress";
-    Common();
-    out["name"] = step.name;
-    out["address"] = step.address.ToString();
+    Head("addInterfaceAddress");
+    out.Key("name").String(step.name);
+    out.Key("address").String(step.address.ToString());
   }
   void operator()(const RemoveInterfaceAddress& step) {
-    out["type"] = "removeInterfaceAddress";
-    Common();
-    out["name"] = step.name;
-    out["address"] = step.address.ToString();
+    Head("removeInterfaceAddress");
+    out.Key("name").String(step.name);
+    out.Key("address").String(step.address.ToString());
   }
   void operator()(const SetInterfaceUp& step) {
-    out["type"] = "setInterfaceUp";
-    Common();
-    out["name"] = step.name;
+    Head("setInterfaceUp");
+    out.Key("name").String(step.name);
   }
   void operator()(const UpsertPeer& step) {
-    out["type"] = "upsertPeer";
-    Common();
-    out["interface"] = step.interface;
-    out["peer"] = ToJson(step.peer);
+    Head("upsertPeer");
+    out.Key("interface").String(step.interface);
+    out.Key("peer");
+    Write(out, step.peer);
   }
   void operator()(const RemovePeer& step) {
-    out["type"] = "removePeer";
-    Common();
-    out["interface"] = step.interface;
-    out["publicKey"] = step.public_key.ToBase64();
+    Head("removePeer");
+    out.Key("interface").String(step.interface);
+    out.Key("publicKey").String(step.public_key.ToBase64());
   }
   void operator()(const AddRoute& step) {
-    out["type"] = "addRoute";
-    Common();
-    out["route"] = ToJson(step.route);
+    Head("addRoute");
+    out.Key("route");
+    Write(out, step.route);
   }
   void operator()(const DeleteRoute& step) {
-    out["type"] = "deleteRoute";
-    Common();
-    out["route"] = ToJson(step.route);
+    Head("deleteRoute");
+    out.Key("route");
+    Write(out, step.route);
   }
   void operator()(const AddRule& step) {
-    out["type"] = "addRule";
-    Common();
-    out["rule"] = ToJson(step.rule);
+    Head("addRule");
+    out.Key("rule");
+    Write(out, step.rule);
   }
   void operator()(const DeleteRule& step) {
-    out["type"] = "deleteRule";
-    Common();
-    out["rule"] = ToJson(step.rule);
+    Head("deleteRule");
+    out.Key("rule");
+    Write(out, step.rule);
   }
   void operator()(const WriteChain& step) {
-    out["type"] = "writeChain";
-    Common();
-    out["chain"] = ToJson(step.chain);
+    Head("writeChain");
+    out.Key("chain");
+    Write(out, step.chain);
   }
   void operator()(const EditChain& step) {
-    out["type"] = "editChain";
-    Common();
-    out["table"] = FirewallTableName(step.table);
-    out["name"] = step.name;
-    out["deleteRules"] = StringList(step.delete_rules);
-    out["appendRules"] = StringList(step.append_rules);
+    Head("editChain");
+    out.Key("table").String(FirewallTableName(step.table));
+    out.Key("name").String(step.name);
+    out.Key("deleteRules").Strings(step.delete_rules);
+    out.Key("appendRules").Strings(step.append_rules);
   }
   void operator()(const DeleteChain& step) {
-    out["type"] = "deleteChain";
-    Common();
-    out["table"] = FirewallTableName(step.table);
-    out["name"] = step.name;
+    Head("deleteChain");
+    out.Key("table").String(FirewallTableName(step.table));
+    out.Key("name").String(step.name);
   }
   void operator()(const AddJump& step) {
-    out["type"] = "addJump";
-    Common();
-    out["jump"] = ToJson(step.jump);
+    Head("addJump");
+    out.Key("jump");
+    Write(out, step.jump);
   }
   void operator()(const DeleteJump& step) {
-    out["type"] = "deleteJump";
-    Common();
-    out["jump"] = ToJson(step.jump);
+    Head("deleteJump");
+    out.Key("jump");
+    Write(out, step.jump);
   }
   void operator()(const SetSysctl& step) {
-    out["type"] = "setSysctl";
-    Common();
-    out["sysctl"] = ToJson(step.sysctl);
+    Head("setSysctl");
+    out.Key("sysctl");
+    Write(out, step.sysctl);
   }
   void operator()(const DeleteInterface& step) {
-    out["type"] = "deleteInterface";
-    Common();
-    out["name"] = step.name;
+    Head("deleteInterface");
+    out.Key("name").String(step.name);
   }
-
-  // Set by the caller before visiting.
-  bool destructive = false;
-  void Common() { out["destructive"] = destructive; }
 };
 
-OrderedJson ToJson(const Step& step) {
-  OrderedJson out;
-  StepWriter writer{out, step.destructive == Destructive::kYes};
-  std::visit(writer, step.action);
-  return out;
+void Write(JsonWriter& out, const Step& step) {
+  out.BeginObject();
+  std::visit(StepWriter{out, step.destructive == Destructive::kYes}, step.action);
+  out.EndObject();
 }
 
 template <typename T>
-OrderedJson ListOf(const std::vector<T>& items) {
-  OrderedJson list = OrderedJson::array();
-  for (const T& item : items) list.push_back(ToJson(item));
-  return list;
+void WriteList(JsonWriter& out, std::string_view key, const std::vector<T>& items) {
+  out.Key(key).BeginArray();
+  for (const T& item : items) Write(out, item);
+  out.EndArray();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1248,19 +1216,21 @@ Result<T> ReadDocument(std::string_view text, Read read) {
 }  // namespace
 
 std::string AgentConfigToJson(const AgentConfig& config, JsonStyle style) {
-  OrderedJson out;
-  out["formatVersion"] = kWireFormatVersion;
-  out["agent"] = config.agent;
-  out["interfaces"] = ListOf(config.interfaces);
-  out["routes"] = ListOf(config.routes);
-  out["rules"] = ListOf(config.rules);
-  out["chains"] = ListOf(config.chains);
-  out["jumps"] = ListOf(config.jumps);
-  out["sysctls"] = ListOf(config.sysctls);
-  out["notices"] = StringList(config.notices);
+  JsonWriter out(style);
+  out.BeginObject();
+  out.Key("formatVersion").Integer(kWireFormatVersion);
+  out.Key("agent").String(config.agent);
+  WriteList(out, "interfaces", config.interfaces);
+  WriteList(out, "routes", config.routes);
+  WriteList(out, "rules", config.rules);
+  WriteList(out, "chains", config.chains);
+  WriteList(out, "jumps", config.jumps);
+  WriteList(out, "sysctls", config.sysctls);
+  out.Key("notices").Strings(config.notices);
   // Only when there are some: a complete config reads the same as before warnings existed.
-  if (!config.warnings.empty()) out["warnings"] = StringList(config.warnings);
-  return Dump(out, style);
+  if (!config.warnings.empty()) out.Key("warnings").Strings(config.warnings);
+  out.EndObject();
+  return out.Take();
 }
 
 Result<AgentConfig> AgentConfigFromJson(std::string_view text) {
@@ -1284,44 +1254,17 @@ Result<AgentConfig> AgentConfigFromJson(std::string_view text) {
 }
 
 std::string ObservedStateToJson(const ObservedState& state, JsonStyle style) {
-  OrderedJson out;
-  out["formatVersion"] = kWireFormatVersion;
-  out["interfaces"] = ListOf(state.interfaces);
-  out["routes"] = ListOf(state.routes);
-  out["rules"] = ListOf(state.rules);
-  // Pretty chains (thousands of rules in a large state, every agent report carries them)
-  // are written straight to text below, not built as a tree and dumped.
-  bool direct_chains = style == JsonStyle::kPretty && !state.chains.empty();
-  out["chains"] = direct_chains ? OrderedJson::array() : ListOf(state.chains);
-  out["jumps"] = ListOf(state.jumps);
-  out["sysctls"] = ListOf(state.sysctls);
-  std::string text = Dump(out, style);
-  if (!direct_chains) return text;
-  // Structural newlines are the only raw ones (strings escape theirs), and only a top-level
-  // member sits at two spaces: this is the one place the empty list was written.
-  constexpr std::string_view kEmptyChains = "\n  \"chains\": []";
-  size_t at = text.find(kEmptyChains);
-  if (at == std::string::npos) {  // cannot happen with nlohmann's layout; stay correct anyway
-    out["chains"] = ListOf(state.chains);
-    return Dump(out, style);
-  }
-  std::string chains = "\n  \"chains\": [";
-  for (size_t i = 0; i < state.chains.size(); ++i) {
-    const FirewallChain& chain = state.chains[i];
-    chains += i == 0 ? "\n    {\n      \"table\": " : ",\n    {\n      \"table\": ";
-    AppendJsonString(chains, FirewallTableName(chain.table));
-    chains += ",\n      \"name\": ";
-    AppendJsonString(chains, chain.name);
-    chains += ",\n      \"rules\": [";
-    for (size_t j = 0; j < chain.rules.size(); ++j) {
-      chains += j == 0 ? "\n        " : ",\n        ";
-      AppendJsonString(chains, chain.rules[j]);
-    }
-    chains += chain.rules.empty() ? "]\n    }" : "\n      ]\n    }";
-  }
-  chains += "\n  ]";
-  text.replace(at, kEmptyChains.size(), chains);
-  return text;
+  JsonWriter out(style);
+  out.BeginObject();
+  out.Key("formatVersion").Integer(kWireFormatVersion);
+  WriteList(out, "interfaces", state.interfaces);
+  WriteList(out, "routes", state.routes);
+  WriteList(out, "rules", state.rules);
+  WriteList(out, "chains", state.chains);
+  WriteList(out, "jumps", state.jumps);
+  WriteList(out, "sysctls", state.sysctls);
+  out.EndObject();
+  return out.Take();
 }
 
 Result<ObservedState> ObservedStateFromJson(std::string_view text) {
@@ -1339,10 +1282,12 @@ Result<ObservedState> ObservedStateFromJson(std::string_view text) {
 }
 
 std::string PlanToJson(const Plan& plan, JsonStyle style) {
-  OrderedJson out;
-  out["formatVersion"] = kWireFormatVersion;
-  out["steps"] = ListOf(plan.steps);
-  return Dump(out, style);
+  JsonWriter out(style);
+  out.BeginObject();
+  out.Key("formatVersion").Integer(kWireFormatVersion);
+  WriteList(out, "steps", plan.steps);
+  out.EndObject();
+  return out.Take();
 }
 
 Result<Plan> PlanFromJson(std::string_view text) {

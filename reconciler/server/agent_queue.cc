@@ -102,43 +102,81 @@ RenderInput AgentReconcileQueue::MakeRenderInput(const Allocations& allocations)
 
 void AgentReconcileQueue::ResetRenderCache() {
   input_cache_.reset();
-  rendered_.clear();
-  rendered_json_.clear();
-  rendered_all_tried_ = false;
+  render_all_ = true;
+  stale_.clear();
 }
 
 void AgentReconcileQueue::PrepareInputCache() {
   if (input_cache_) return;
+  const CurrentRevision& current = *state_.current;
   input_cache_.emplace();
-  input_cache_->fleet = state_.current->fleet;
-  input_cache_->render = MakeRenderInput(state_.current->allocations);
-  input_cache_->revision_id = state_.current->record.id;
+  input_cache_->fleet = current.fleet;
+  input_cache_->render = MakeRenderInput(current.allocations);
+  input_cache_->revision_id = current.record.id;
+  key_dependents_ = KeyDependents(current.fleet);
 }
+
+namespace {
+
+// Equal configs, or the same failure.
+bool SameRender(const Result<AgentConfig>& a, const Result<AgentConfig>& b) {
+  if (a.ok() != b.ok()) return false;
+  return a.ok() ? *a == *b : a.status() == b.status();
+}
+
+}  // namespace
 
 std::size_t AgentReconcileQueue::RenderedPeerCount(const std::string& agent) {
   if (!state_.InFleet(agent)) return 0;
   PrepareInputCache();
-  const Result<AgentConfig>& rendered = Rendered(agent);
+  const Result<AgentConfig>& rendered = Rendered(agent).config;
   if (!rendered.ok()) return 0;
   std::size_t peers = 0;
   for (const WireguardInterface& interface : rendered->interfaces) peers += interface.peers.size();
   return peers;
 }
 
-const Result<AgentConfig>& AgentReconcileQueue::Rendered(const std::string& agent) {
-  if (!rendered_all_tried_) {
-    rendered_all_tried_ = true;
+AgentReconcileQueue::RenderedAgent& AgentReconcileQueue::Rendered(const std::string& agent) {
+  if (render_all_) {
+    render_all_ = false;
+    stale_.clear();
     // One index of the fleet for every agent: rendering agent by agent is quadratic.
-    Result<std::map<std::string, AgentConfig>> all = RenderAll(input_cache_->fleet, input_cache_->render);
-    if (all.ok()) {
-      for (auto& [name, config] : *all) rendered_.emplace(name, std::move(config));
+    std::map<std::string, RenderedAgent> fresh;
+    for (auto& [name, config] : RenderEach(input_cache_->fleet, input_cache_->render)) {
+      auto old = rendered_.find(name);
+      if (old != rendered_.end() && SameRender(old->second.config, config)) {
+        fresh.emplace(name, std::move(old->second));  // its JSON stays good
+      } else {
+        fresh.emplace(name, RenderedAgent{std::move(config), ""});
+      }
     }
+    rendered_ = std::move(fresh);
   }
   auto found = rendered_.find(agent);
   if (found == rendered_.end()) {
-    // Some agent cannot render yet (a key is missing): render this one alone, for its message.
-    found = rendered_.emplace(agent, RenderAgent(input_cache_->fleet, input_cache_->render, agent)).first;
+    found = rendered_.emplace(agent, RenderedAgent{RenderAgent(input_cache_->fleet, input_cache_->render, agent), ""})
+                .first;
+    stale_.erase(agent);
+  } else if (stale_.erase(agent) != 0) {
+    Result<AgentConfig> config = RenderAgent(input_cache_->fleet, input_cache_->render, agent);
+    if (!SameRender(found->second.config, config)) found->second = RenderedAgent{std::move(config), ""};
   }
+  return found->second;
+}
+
+std::vector<std::string> AgentReconcileQueue::KeyChanged(const std::string& name) {
+  if (!state_.current) return {};  // nothing renders without a revision
+  PrepareInputCache();
+  const AgentView& view = state_.agents[name];
+  if (view.record) {
+    input_cache_->render.agent_public_keys[name] = view.record->wireguard_public_key;
+  } else {
+    input_cache_->render.agent_public_keys.erase(name);
+  }
+  stale_.insert(name);
+  auto found = key_dependents_.find(name);
+  if (found == key_dependents_.end()) return {};
+  stale_.insert(found->second.begin(), found->second.end());
   return found->second;
 }
 
@@ -165,6 +203,7 @@ Status AgentReconcileQueue::Reconcile(int64_t now, const std::vector<std::string
   bool status_changed = false;
 
   for (const std::string& name : names) {
+    if (!deferred_.empty()) deferred_.erase(name);
     auto found = state_.agents.find(name);
     if (found == state_.agents.end()) continue;
     AgentView& view = found->second;
@@ -182,6 +221,7 @@ Status AgentReconcileQueue::Reconcile(int64_t now, const std::vector<std::string
     const bool in_fleet = state_.InFleet(name);
 
     std::optional<AgentConfig> desired;
+    RenderedAgent* rendered = nullptr;  // in the fleet: its render, whose JSON is reused
     Plan plan;
     bool deliver = false;
     if (!current) {
@@ -211,7 +251,8 @@ Status AgentReconcileQueue::Reconcile(int64_t now, const std::vector<std::string
       input->agent = name;
       input->latest_report = view.observed;
       input->report_time = view.last_seen;
-      input->rendered = Rendered(name);
+      rendered = &Rendered(name);
+      input->rendered = rendered->config;
       if (input->rendered->ok()) view.warnings = (*input->rendered)->warnings;
       input->history = AgentHistory{view.latest_plan ? view.latest_plan->generation : 0,
                                     static_cast<int>(view.health.consecutive_failures), view.health.last_failure_at,
@@ -230,14 +271,11 @@ Status AgentReconcileQueue::Reconcile(int64_t now, const std::vector<std::string
     if (desired) {
       view.steps = DescribeSteps(plan);
       view.destructive = plan.HasDestructive();
-      // The rendered config of an agent in the fleet only changes with the render cache.
+      // The config of an agent in the fleet is its render's: written once while it stays.
       std::string desired_json;
-      if (in_fleet) {
-        auto cached = rendered_json_.find(name);
-        if (cached == rendered_json_.end()) {
-          cached = rendered_json_.emplace(name, AgentConfigToJson(*desired, JsonStyle::kCompact)).first;
-        }
-        desired_json = cached->second;
+      if (rendered != nullptr) {
+        if (rendered->json.empty()) rendered->json = AgentConfigToJson(*desired, JsonStyle::kCompact);
+        desired_json = rendered->json;
       } else {
         desired_json = AgentConfigToJson(*desired, JsonStyle::kCompact);
       }
@@ -307,7 +345,7 @@ std::vector<AgentPreview> AgentReconcileQueue::Preview(const Fleet& fleet, const
   input.render = MakeRenderInput(allocations);
   input.now = now;
   input.revision_id = revision_id;
-  Result<std::map<std::string, AgentConfig>> all = RenderAll(fleet, input.render);
+  std::map<std::string, Result<AgentConfig>> all = RenderEach(fleet, input.render);
   for (const std::string& name : FleetAgents(fleet)) {
     AgentPreview preview;
     preview.agent = name;
@@ -322,8 +360,7 @@ std::vector<AgentPreview> AgentReconcileQueue::Preview(const Fleet& fleet, const
     input.latest_report = found->second.observed;
     input.report_time = found->second.last_seen;
     input.history = AgentHistory{};
-    input.rendered.reset();
-    if (all.ok()) input.rendered = Result<AgentConfig>(all->at(name));
+    input.rendered = all.at(name);
     AgentReconcileResult result = ReconcileAgent(input);
     preview.phase = std::string(ReconcilePhaseName(result.phase));
     preview.message = result.message;
@@ -334,22 +371,50 @@ std::vector<AgentPreview> AgentReconcileQueue::Preview(const Fleet& fleet, const
   return previews;
 }
 
+void AgentReconcileQueue::AddEnrolledView(AgentRecord record, int64_t now) {
+  const std::string name = record.name;
+  AgentView& view = state_.agents[name];
+  // A later enrollment's id is "NAME.N" (store.h).
+  std::string again = record.id != name ? " again (enrollment " + record.id + ")" : "";
+  view.record = std::move(record);
+  view.deleted.reset();
+  state_.long_polls.Reinstate(name);
+  state_.QueueEvent(now, &view, "agent-enrolled", name + " enrolled" + again);
+}
+
+Status AgentReconcileQueue::AddEnrollment(const std::string& name, int64_t now) {
+  auto known = state_.agents.find(name);
+  if (known != state_.agents.end() && known->second.record) {
+    return Status::NotFound("agent \"" + name + "\" is known already");
+  }
+  Result<AgentRecord> record = state_.store.FindAgentByName(name);
+  if (!record.ok() || record->deleted_at) return Status::NotFound("agent \"" + name + "\" is not enrolled");
+  AddEnrolledView(std::move(record).value(), now);
+  std::vector<std::string> dependents = KeyChanged(name);
+  deferred_.insert(dependents.begin(), dependents.end());
+  return Reconcile(now, {name});
+}
+
+Status AgentReconcileQueue::ReconcileDeferred(int64_t now) {
+  if (deferred_.empty()) return Status::Ok();
+  std::vector<std::string> names(deferred_.begin(), deferred_.end());
+  deferred_.clear();
+  return Reconcile(now, names);
+}
+
 Result<bool> AgentReconcileQueue::RefreshAgents(int64_t now) {
   WW_ASSIGN_OR_RETURN(std::vector<AgentRecord> enrolled, state_.store.ListAgents());
   bool added = false;
   for (AgentRecord& record : enrolled) {
-    AgentView& view = state_.agents[record.name];
-    if (view.record) continue;
+    auto known = state_.agents.find(record.name);
+    if (known != state_.agents.end() && known->second.record) continue;
     std::string name = record.name;
-    // A later enrollment's id is "NAME.N" (store.h).
-    std::string again = record.id != name ? " again (enrollment " + record.id + ")" : "";
-    view.record = std::move(record);
-    view.deleted.reset();
-    state_.long_polls.Reinstate(name);
-    state_.QueueEvent(now, &view, "agent-enrolled", name + " enrolled" + again);
+    AddEnrolledView(std::move(record), now);
+    std::vector<std::string> dependents = KeyChanged(name);
+    deferred_.insert(name);
+    deferred_.insert(dependents.begin(), dependents.end());
     added = true;
   }
-  if (added) ResetRenderCache();
   return added;
 }
 
@@ -362,7 +427,7 @@ Result<AgentView*> AgentReconcileQueue::EnrolledAgent(const std::string& name, i
   if (found == state_.agents.end() || !found->second.record) {
     return Status::NotFound("agent \"" + name + "\" is not enrolled or was deleted");
   }
-  if (added) WW_RETURN_IF_ERROR(Reconcile(now, state_.AgentNames()));
+  if (added) WW_RETURN_IF_ERROR(ReconcileDeferred(now));
   return &found->second;
 }
 
@@ -464,7 +529,6 @@ Status AgentReconcileQueue::DeleteAgent(const std::string& name, const std::stri
   WW_ASSIGN_OR_RETURN(std::vector<std::string> serials, state_.store.ListRevokedSerials());
   revoked.Replace(std::move(serials));
   state_.long_polls.Revoke(name);
-  ResetRenderCache();
   // The view starts again from the deleted record: history stays in the store, and a new
   // enrollment of the name starts clean (its long-poll above the old generations).
   AgentView& view = state_.agents[name];
@@ -478,7 +542,10 @@ Status AgentReconcileQueue::DeleteAgent(const std::string& name, const std::stri
   if (replacement.deleted) replacement.deleted->deleted_at = now;
   replacement.generation_floor = std::max(view.generation_floor, view.latest_plan ? view.latest_plan->generation : 0);
   view = std::move(replacement);
-  return Reconcile(now, state_.AgentNames());
+  // Its key is gone: it and the agents that held the key render again (deferred).
+  std::vector<std::string> dependents = KeyChanged(name);
+  deferred_.insert(dependents.begin(), dependents.end());
+  return Reconcile(now, {name});
 }
 
 }  // namespace ww

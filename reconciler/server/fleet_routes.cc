@@ -12,6 +12,7 @@
 #include "reconciler/server/fleet_snapshot_builder.h"
 #include "reconciler/server/http_json.h"
 #include "reconciler/status/snapshot_json_pieces.h"
+#include "schema/json_writer.h"
 #include "schema/wire_json.h"
 
 namespace ww {
@@ -72,35 +73,47 @@ std::optional<HttpResponse> RefuseUnlessAgent(const HttpRequest& request, const 
   return ErrorResponse(403, who + " may not act for agent \"" + name + "\"");
 }
 
-Json AgentPreviewsJson(const std::vector<AgentPreview>& previews) {
-  Json list = Json::array();
+// The previews of a fleet are an answer of megabytes (10,000 agents, their steps each):
+// written straight to text, keys in the order nlohmann::json's sorted objects gave them.
+void WritePreviews(JsonWriter& out, const std::vector<AgentPreview>& previews) {
+  out.BeginArray();
   for (const AgentPreview& preview : previews) {
-    list.push_back(Json{{"agent", preview.agent},
-                        {"phase", preview.phase},
-                        {"steps", preview.steps},
-                        {"destructive", preview.destructive},
-                        {"message", preview.message}});
+    out.BeginObject();
+    out.Key("agent").String(preview.agent);
+    out.Key("destructive").Bool(preview.destructive);
+    out.Key("message").String(preview.message);
+    out.Key("phase").String(preview.phase);
+    out.Key("steps").Strings(preview.steps);
+    out.EndObject();
   }
-  return list;
+  out.EndArray();
 }
 
-// {"kind", "name", "change": added|changed|removed, "destructive", "fields": [{"path",
-// "before", "after"}]}: null for a value unset on that side.
-Json ResourceChangesJson(const FleetDiff& diff) {
-  auto value = [](const std::optional<std::string>& text) { return text ? Json(*text) : Json(nullptr); };
-  Json list = Json::array();
+// {"change": added|changed|removed, "destructive", "fields": [{"after", "before", "path"}],
+// "kind", "name"}: null for a value unset on that side.
+void WriteChanges(JsonWriter& out, const FleetDiff& diff) {
+  auto value = [&out](const std::optional<std::string>& text) { text ? out.String(*text) : out.Null(); };
+  out.BeginArray();
   for (const ResourceChange& change : diff.changes) {
-    Json fields = Json::array();
+    out.BeginObject();
+    out.Key("change").String(ResourceChangeTypeName(change.type));
+    out.Key("destructive").Bool(change.destructive);
+    out.Key("fields").BeginArray();
     for (const FieldChange& field : change.fields) {
-      fields.push_back(Json{{"path", field.path}, {"before", value(field.before)}, {"after", value(field.after)}});
+      out.BeginObject();
+      out.Key("after");
+      value(field.after);
+      out.Key("before");
+      value(field.before);
+      out.Key("path").String(field.path);
+      out.EndObject();
     }
-    list.push_back(Json{{"kind", change.kind},
-                        {"name", change.name},
-                        {"change", ResourceChangeTypeName(change.type)},
-                        {"destructive", change.destructive},
-                        {"fields", std::move(fields)}});
+    out.EndArray();
+    out.Key("kind").String(change.kind);
+    out.Key("name").String(change.name);
+    out.EndObject();
   }
-  return list;
+  out.EndArray();
 }
 
 HttpResponse OutcomeResponse(const Result<RevisionOutcome>& result) {
@@ -117,14 +130,20 @@ HttpResponse OutcomeResponse(const Result<RevisionOutcome>& result) {
     case RevisionVerdict::kDryRun:
       break;
   }
-  Json body{{"accepted", true},
-            {"revision", outcome.revision_id ? Json(*outcome.revision_id) : Json(nullptr)},
-            {"unchanged", outcome.verdict == RevisionVerdict::kUnchanged},
-            {"dryRun", outcome.verdict == RevisionVerdict::kDryRun},
-            {"warnings", outcome.warnings},
-            {"changes", ResourceChangesJson(outcome.changes)},
-            {"agents", AgentPreviewsJson(outcome.agents)}};
-  return JsonResponse(200, body);
+  JsonWriter out(JsonStyle::kCompact);
+  out.BeginObject();
+  out.Key("accepted").Bool(true);
+  out.Key("agents");
+  WritePreviews(out, outcome.agents);
+  out.Key("changes");
+  WriteChanges(out, outcome.changes);
+  out.Key("dryRun").Bool(outcome.verdict == RevisionVerdict::kDryRun);
+  out.Key("revision");
+  outcome.revision_id ? out.Integer(*outcome.revision_id) : out.Null();
+  out.Key("unchanged").Bool(outcome.verdict == RevisionVerdict::kUnchanged);
+  out.Key("warnings").Strings(outcome.warnings);
+  out.EndObject();
+  return HttpResponse{200, "application/json", out.Take()};
 }
 
 // The flags shared by uploads and rollbacks.

@@ -74,6 +74,7 @@ void FleetService::TickLoop() {
     bool prune = now - pruned_at_ >= kEventPruneIntervalSeconds;
     {
       std::lock_guard lock(state_.mutex);
+      (void)queue_.ReconcileDeferred(now);
       std::vector<std::string> due = queue_.DueAgents(now);
       if (!due.empty()) (void)queue_.Reconcile(now, due);
       (void)queue_.SaveDueReports(now);
@@ -121,6 +122,7 @@ Result<std::shared_ptr<const PublishedSnapshot>> FleetService::Published(Freshne
   FleetSnapshot snapshot;
   {
     std::lock_guard lock(state_.mutex);
+    WW_RETURN_IF_ERROR(queue_.ReconcileDeferred(now));  // the snapshot shows no stale agent
     snapshot = SnapshotOfState(state_, now);
   }
   WW_RETURN_IF_ERROR(AddStoredHistory(store_, EventPage{}, snapshot));
@@ -151,15 +153,15 @@ Status FleetService::ReconcileAll() {
 Status FleetService::AgentEnrolled(const std::string& name) {
   std::lock_guard lock(state_.mutex);
   int64_t now = options_.now();
-  WW_ASSIGN_OR_RETURN(bool added, queue_.RefreshAgents(now));
-  if (!added) return Status::NotFound("agent \"" + name + "\" is not enrolled");
-  // Its key is new: every agent that peers with it renders differently now.
-  return queue_.Reconcile(now, state_.AgentNames());
+  return queue_.AddEnrollment(name, now);
 }
 
 Result<PlanPollStart> FleetService::StartPlanPoll(const std::string& agent, int64_t after) {
   std::lock_guard lock(state_.mutex);
   int64_t now = options_.now();
+  // Its config may wait for another agent's enrollment: reconciled first, so that the
+  // poll finds it current.
+  if (queue_.IsDeferred(agent)) WW_RETURN_IF_ERROR(queue_.ReconcileDeferred(now));
   WW_ASSIGN_OR_RETURN(AgentView * view, queue_.EnrolledAgent(agent, now));
   view->last_seen = std::max(view->last_seen, now);
   return PlanPollStart{view->latest_plan && view->latest_plan->generation > after,

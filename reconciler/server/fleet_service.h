@@ -113,8 +113,9 @@ class FleetService {
 
   // Reconciles every agent now (also done on every trigger and tick).
   Status ReconcileAll();
-  // Enrollment's hook (EnrollmentOptions::on_enrolled): loads the new agent and re-renders
-  // every agent, since its WireGuard key is new. An agent's first contact does the same.
+  // Enrollment's hook (EnrollmentOptions::on_enrolled): loads the new agent and reconciles
+  // it; the agents that hold its key (its tunnel's server) follow on the tick or before they
+  // are read (AgentReconcileQueue::AddEnrollment). An agent's first contact does the same.
   Status AgentEnrolled(const std::string& name);
   // RevisionBook::TokenWarnings.
   std::vector<std::string> TokenWarnings(TokenType type, const std::string& name);

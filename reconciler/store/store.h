@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -278,7 +279,9 @@ class Store {
   // The agents query with `clauses` (WHERE/ORDER BY) appended.
   Result<std::vector<AgentRecord>> ListAgentsWhere(const char* clauses);
   Status InsertCertificateInTransaction(const CertificateRecord& certificate);
-  Result<int64_t> AddPlanGenerationInTransaction(const PlanGenerationRecord& plan);
+  // Its two statements are prepared once for the whole batch: a fleet's worth of plans is
+  // one transaction, and preparing per plan cost as much as the inserts.
+  Result<std::vector<int64_t>> AddPlanGenerationsInTransaction(std::span<const PlanGenerationRecord> plans);
 
   std::mutex mutex_;
   sqlite3* db_;  // owned; closed in the destructor

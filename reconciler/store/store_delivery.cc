@@ -232,7 +232,8 @@ Result<int64_t> Store::AddPlanGeneration(const PlanGenerationRecord& plan) {
   std::lock_guard lock(mutex_);
   int64_t generation = 0;
   Status status = WriteTransaction([&]() -> Status {
-    WW_ASSIGN_OR_RETURN(generation, AddPlanGenerationInTransaction(plan));
+    WW_ASSIGN_OR_RETURN(std::vector<int64_t> generations, AddPlanGenerationsInTransaction({&plan, 1}));
+    generation = generations.front();
     return Status::Ok();
   });
   if (!status.ok()) return status.WithContext("adding a plan generation for agent " + plan.agent_id);
@@ -243,38 +244,42 @@ Result<std::vector<int64_t>> Store::AddPlanGenerations(const std::vector<PlanGen
   std::lock_guard lock(mutex_);
   std::vector<int64_t> generations;
   Status status = WriteTransaction([&]() -> Status {
-    for (const PlanGenerationRecord& plan : plans) {
-      Result<int64_t> generation = AddPlanGenerationInTransaction(plan);
-      if (!generation.ok()) return generation.status().WithContext("agent " + plan.agent_id);
-      generations.push_back(*generation);
-    }
+    WW_ASSIGN_OR_RETURN(generations, AddPlanGenerationsInTransaction(plans));
     return Status::Ok();
   });
   if (!status.ok()) return status.WithContext("adding plan generations");
   return generations;
 }
 
-Result<int64_t> Store::AddPlanGenerationInTransaction(const PlanGenerationRecord& plan) {
+Result<std::vector<int64_t>> Store::AddPlanGenerationsInTransaction(std::span<const PlanGenerationRecord> plans) {
   WW_ASSIGN_OR_RETURN(Statement next,
                       Statement::Prepare(db_,
                                          "SELECT coalesce(max(generation), 0) + 1 FROM plan_generations "
                                          "WHERE agent_id IN (SELECT id FROM agents WHERE name = "
                                          "(SELECT name FROM agents WHERE id = ?1))"));
-  next.BindText(1, plan.agent_id);
-  WW_RETURN_IF_ERROR(next.Step().status());
-  int64_t generation = next.ColumnInt(0);
   WW_ASSIGN_OR_RETURN(Statement insert,
                       Statement::Prepare(db_,
                                          "INSERT INTO plan_generations (agent_id, generation, revision_id, "
                                          "created_at, desired_json, plan_json) VALUES (?, ?, ?, ?, ?, ?)"));
-  insert.BindText(1, plan.agent_id)
-      .BindInt(2, generation)
-      .BindInt(3, plan.revision_id)
-      .BindInt(4, plan.created_at)
-      .BindText(5, plan.desired_json)
-      .BindText(6, plan.plan_json);
-  WW_RETURN_IF_ERROR(insert.Run());
-  return generation;
+  std::vector<int64_t> generations;
+  generations.reserve(plans.size());
+  for (const PlanGenerationRecord& plan : plans) {
+    next.BindText(1, plan.agent_id);
+    Result<bool> row = next.Step();
+    if (!row.ok()) return row.status().WithContext("agent " + plan.agent_id);
+    int64_t generation = next.ColumnInt(0);
+    WW_RETURN_IF_ERROR(next.Reset());
+    insert.BindText(1, plan.agent_id)
+        .BindInt(2, generation)
+        .BindInt(3, plan.revision_id)
+        .BindInt(4, plan.created_at)
+        .BindText(5, plan.desired_json)
+        .BindText(6, plan.plan_json);
+    WW_RETURN_IF_ERROR(insert.Run().WithContext("agent " + plan.agent_id));
+    WW_RETURN_IF_ERROR(insert.Reset());
+    generations.push_back(generation);
+  }
+  return generations;
 }
 
 Result<PlanGenerationRecord> Store::LatestPlanGeneration(const std::string& agent_id) {

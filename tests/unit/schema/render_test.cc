@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -779,5 +781,84 @@ TEST_CASE("Render of seeded random fleets: every agent renders, independent of d
     auto again = RenderAll(shuffled, input);
     REQUIRE(again.ok());
     CHECK(*again == *configs);
+  }
+}
+
+TEST_CASE("RenderEach gives every agent its own result: one that cannot render spoils no other") {
+  for (uint64_t seed : {4u, 5u}) {
+    CAPTURE(seed);
+    Fleet fleet = test_support::RandomFleet({.agents = 10, .tunnels = 3, .peers = 30, .forwards = 20}, seed);
+    RenderInput input;
+    input.agent_public_keys = test_support::RandomAgentKeys(fleet, seed);
+    input.missing_peer_key = MissingPeerKey::kSkipPeer;  // as the reconciler renders
+    input.allocations = AllocateAddresses(fleet, {}).allocations;
+    // All keys: the same configs as RenderAll.
+    auto all = RenderAll(fleet, input);
+    REQUIRE(all.ok());
+    auto each = RenderEach(fleet, input);
+    REQUIRE(each.size() == all->size());
+    for (const auto& [agent, rendered] : each) {
+      REQUIRE(rendered.ok());
+      CHECK(*rendered == all->at(agent));
+    }
+    // A tunnel server without a key: RenderAll fails as a whole, RenderEach fails exactly
+    // the agents RenderAgent fails, with the same messages, and renders the rest.
+    const std::string server = fleet.tunnels.front().spec.agent;
+    input.agent_public_keys.erase(server);
+    CHECK_FALSE(RenderAll(fleet, input).ok());
+    int failed = 0;
+    for (const auto& [agent, rendered] : RenderEach(fleet, input)) {
+      CAPTURE(agent);
+      Result<AgentConfig> alone = RenderAgent(fleet, input, agent);
+      REQUIRE(rendered.ok() == alone.ok());
+      if (rendered.ok()) {
+        CHECK(*rendered == *alone);
+      } else {
+        CHECK(rendered.status() == alone.status());
+        ++failed;
+      }
+    }
+    CHECK(failed >= 2);  // the server itself and at least one of its clients
+  }
+}
+
+TEST_CASE("KeyDependents names every agent whose config changes with another agent's key") {
+  for (uint64_t seed : {6u, 7u, 8u}) {
+    CAPTURE(seed);
+    Fleet fleet = test_support::RandomFleet({.agents = 14, .tunnels = 4, .peers = 40, .forwards = 30}, seed);
+    RenderInput input;
+    input.agent_public_keys = test_support::RandomAgentKeys(fleet, seed);
+    input.missing_peer_key = MissingPeerKey::kSkipPeer;
+    input.allocations = AllocateAddresses(fleet, {}).allocations;
+    const auto dependents = KeyDependents(fleet);
+    const auto before = RenderEach(fleet, input);
+    std::size_t with_dependents = 0;
+    for (const std::string& agent : FleetAgents(fleet)) {
+      CAPTURE(agent);
+      std::set<std::string> allowed{agent};
+      if (auto found = dependents.find(agent); found != dependents.end()) {
+        allowed.insert(found->second.begin(), found->second.end());
+        with_dependents += found->second.empty() ? 0 : 1;
+      }
+      // The key goes, then comes back as another key: nobody outside `allowed` changes, and
+      // every dependent does (it holds that key, or skips the peer with a warning).
+      for (bool remove : {true, false}) {
+        RenderInput changed = input;
+        if (remove) {
+          changed.agent_public_keys.erase(agent);
+        } else {
+          changed.agent_public_keys[agent].bytes[0] ^= 0xff;
+        }
+        const auto after = RenderEach(fleet, changed);
+        for (const auto& [other, rendered] : after) {
+          const Result<AgentConfig>& old = before.at(other);
+          const bool same = rendered.ok() == old.ok() && (!rendered.ok() || *rendered == *old);
+          CAPTURE(other);
+          CHECK((same || allowed.contains(other)));
+          if (other != agent && allowed.contains(other)) CHECK_FALSE(same);
+        }
+      }
+    }
+    CHECK(with_dependents > 0);
   }
 }

@@ -11,6 +11,14 @@
 #include <variant>
 
 #include "schema/wire_json.h"
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "schema/ipam.h"
+#include "schema/plan.h"
+#include "schema/render.h"
+#include "tests/support/random_fleet.h"
 #include "tests/support/test_values.h"
 
 using namespace ww;
@@ -438,4 +446,40 @@ TEST_CASE("ObservedStateToJson writes chains exactly as the pretty layout, escap
   CHECK(ObservedStateToJson(state, JsonStyle::kCompact).find(
             "\"chains\":[{\"table\":\"nat\",\"name\":\"WIREWARP-PREROUTING\",\"rules\":[\"-p tcp -j ACCEPT\",") !=
         std::string::npos);
+}
+
+// The writer behind every *ToJson (JsonWriter) must lay out any value as nlohmann did: the
+// configs and full plans of random fleets, in both styles, read back to the same values.
+TEST_CASE("Configs and plans of random fleets are laid out as nlohmann/json lays them out") {
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    CAPTURE(seed);
+    Fleet fleet = test_support::RandomFleet({.agents = 12, .tunnels = 3, .peers = 30, .forwards = 25}, seed);
+    RenderInput input;
+    input.agent_public_keys = test_support::RandomAgentKeys(fleet, seed);
+    AllocationResult allocation = AllocateAddresses(fleet, {});
+    input.allocations = allocation.allocations;
+    Result<std::map<std::string, AgentConfig>> configs = RenderAll(fleet, input);
+    REQUIRE_MESSAGE(configs.ok(), configs.status().ToString());
+    for (const auto& [agent, config] : *configs) {
+      CAPTURE(agent);
+      Plan plan = ComputePlan(config, ObservedState{});
+      ObservedState observed = ObservedFromDesired(config);
+      for (JsonStyle style : {JsonStyle::kCompact, JsonStyle::kPretty}) {
+        const int indent = style == JsonStyle::kPretty ? 2 : -1;
+        const std::string end = style == JsonStyle::kPretty ? "\n" : "";
+        auto layout = [&](const std::string& text) {
+          return nlohmann::ordered_json::parse(text).dump(indent, ' ', false) + end;
+        };
+        std::string config_text = AgentConfigToJson(config, style);
+        CHECK(config_text == layout(config_text));
+        CHECK(*AgentConfigFromJson(config_text) == config);
+        std::string plan_text = PlanToJson(plan, style);
+        CHECK(plan_text == layout(plan_text));
+        CHECK(*PlanFromJson(plan_text) == plan);
+        std::string observed_text = ObservedStateToJson(observed, style);
+        CHECK(observed_text == layout(observed_text));
+        CHECK(*ObservedStateFromJson(observed_text) == observed);
+      }
+    }
+  }
 }
