@@ -53,7 +53,7 @@ class ConnectionLimiter {
   const std::size_t max_total_;
   const std::size_t max_per_source_;
   mutable std::mutex mutex_;
-  std::size_t open_ = 0;                                  // GUARDED_BY(mutex_)
+  std::size_t open_ = 0;                                    // GUARDED_BY(mutex_)
   std::unordered_map<std::string, std::size_t> by_source_;  // GUARDED_BY(mutex_); no zero entries
 };
 

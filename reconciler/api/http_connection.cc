@@ -1,9 +1,8 @@
 #include "reconciler/api/http_connection.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/status.hpp>
-
-#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <exception>
@@ -151,9 +150,12 @@ void HttpConnection::Parse() {
   Consume(used);
   switch (parser_->state()) {
     case RequestParser::State::kNeedMore:
-    case RequestParser::State::kBody: return ReadMore();
-    case RequestParser::State::kHead: return OnHead();
-    case RequestParser::State::kComplete: return Dispatch();
+    case RequestParser::State::kBody:
+      return ReadMore();
+    case RequestParser::State::kHead:
+      return OnHead();
+    case RequestParser::State::kComplete:
+      return Dispatch();
     case RequestParser::State::kFailed: {
       const RequestParser::Failure& failure = parser_->failure();
       if (failure.status == 0) return Close();
@@ -204,11 +206,12 @@ void HttpConnection::OnHead() {
   ArmDeadline(core_.options.limits.body_timeout);
   if (!parser_->expects_continue() || input_size_ > 0) return Parse();
   // The client holds its body back until told to send it.
-  stream_.AsyncWriteAll(kContinue.data(), kContinue.size(), [self = shared_from_this()](const error_code& error, std::size_t) {
-    if (self->phase_ != Phase::kReading) return;
-    if (error) return self->Close();
-    self->Parse();
-  });
+  stream_.AsyncWriteAll(kContinue.data(), kContinue.size(),
+                        [self = shared_from_this()](const error_code& error, std::size_t) {
+                          if (self->phase_ != Phase::kReading) return;
+                          if (error) return self->Close();
+                          self->Parse();
+                        });
 }
 
 void HttpConnection::Dispatch() {
@@ -218,15 +221,16 @@ void HttpConnection::Dispatch() {
   std::string body = parser_->TakeBody();
   parser_.reset();
   ReleaseBuffers();
-  asio::post(core_.workers, [self = shared_from_this(), head = std::move(head_), body = std::move(body), route = route_]() mutable {
-    HttpResponse response;
-    try {
-      response = self->core_.options.handle(std::move(head), std::move(body), route);
-    } catch (const std::exception&) {
-      response = self->core_.options.refusal(500, "internal error");
-    }
-    self->Answer(std::move(response));
-  });
+  asio::post(core_.workers,
+             [self = shared_from_this(), head = std::move(head_), body = std::move(body), route = route_]() mutable {
+               HttpResponse response;
+               try {
+                 response = self->core_.options.handle(std::move(head), std::move(body), route);
+               } catch (const std::exception&) {
+                 response = self->core_.options.refusal(500, "internal error");
+               }
+               self->Answer(std::move(response));
+             });
 }
 
 void HttpConnection::Answer(HttpResponse response) {
@@ -245,7 +249,9 @@ void HttpConnection::OnAnswer(HttpResponse response) {
 
 void HttpConnection::Park(LongPoll poll) {
   LongPollHub* hub = core_.options.long_polls;
-  if (hub == nullptr) return Write(core_.options.refusal(500, "internal error: this listener cannot park a long-poll"), AfterAnswer::kClose);
+  if (hub == nullptr)
+    return Write(core_.options.refusal(500, "internal error: this listener cannot park a long-poll"),
+                 AfterAnswer::kClose);
   phase_ = Phase::kParked;
   auto answer = std::make_shared<std::function<HttpResponse(const LongPollHub::WaitResult&)>>(std::move(poll.answer));
   // The hub calls back on whichever thread notifies: the continuation goes to a worker.
@@ -271,16 +277,18 @@ void HttpConnection::Refuse(int status, const std::string& reason) {
 void HttpConnection::Write(const HttpResponse& response, AfterAnswer after) {
   if (core_.stopping) after = AfterAnswer::kClose;
   phase_ = Phase::kWriting;
-  output_ = SerializeResponse(response, head_only_, after == AfterAnswer::kClose, http10_, core_.options.default_headers);
+  output_ =
+      SerializeResponse(response, head_only_, after == AfterAnswer::kClose, http10_, core_.options.default_headers);
   ArmDeadline(core_.options.limits.write_timeout);
-  stream_.AsyncWriteAll(output_.data(), output_.size(), [self = shared_from_this(), after](const error_code& error, std::size_t) {
-    if (self->phase_ != Phase::kWriting) return;
-    self->CancelDeadline();
-    std::string().swap(self->output_);
-    if (error) return self->Close();
-    if (after == AfterAnswer::kClose) return self->CloseGracefully();
-    self->ReadRequest();
-  });
+  stream_.AsyncWriteAll(output_.data(), output_.size(),
+                        [self = shared_from_this(), after](const error_code& error, std::size_t) {
+                          if (self->phase_ != Phase::kWriting) return;
+                          self->CancelDeadline();
+                          std::string().swap(self->output_);
+                          if (error) return self->Close();
+                          if (after == AfterAnswer::kClose) return self->CloseGracefully();
+                          self->ReadRequest();
+                        });
 }
 
 void HttpConnection::CloseGracefully() {
@@ -322,18 +330,21 @@ void HttpConnection::OnStop() {
   switch (phase_) {
     case Phase::kHandshake:
     case Phase::kReading:
-    case Phase::kClosing: return Close();
+    case Phase::kClosing:
+      return Close();
     case Phase::kHandling:
     case Phase::kParked:
     case Phase::kWriting:
-    case Phase::kClosed: return;  // an answer in the making is still written, then the connection closes
+    case Phase::kClosed:
+      return;  // an answer in the making is still written, then the connection closes
   }
 }
 
 void HttpConnection::OnDeadline() {
   if (phase_ == Phase::kParked) {
     // The poll's timeout: the hub answers it with kTimedOut, unless a notification won.
-    if (waiter_ != 0 && core_.options.long_polls != nullptr) core_.options.long_polls->Expire(std::exchange(waiter_, 0));
+    if (waiter_ != 0 && core_.options.long_polls != nullptr)
+      core_.options.long_polls->Expire(std::exchange(waiter_, 0));
     return;
   }
   Close();

@@ -8,13 +8,12 @@
 // still sends for a moment, so the answer is not lost to a reset).
 // Includes Boost.Asio: only http_engine.cc and http_connection.cc include this header.
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-
-#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -47,7 +46,7 @@ struct ListenerCore {
   ConnectionLimiter limiter;
   std::atomic<bool> stopping{false};
   mutable std::mutex mutex;
-  std::condition_variable none_open;  // notified when `open` becomes empty
+  std::condition_variable none_open;                                        // notified when `open` becomes empty
   std::unordered_map<HttpConnection*, std::weak_ptr<HttpConnection>> open;  // GUARDED_BY(mutex)
   boost::asio::io_context io;
   boost::asio::thread_pool workers;
@@ -105,21 +104,21 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   const std::string remote_addr_;
   const int remote_port_;
   const boost::asio::any_io_executor executor_;  // the connection's strand
-  boost::asio::steady_timer timer_;  // deadlines, and a parked poll's timeout
-  std::uint64_t timer_generation_ = 0;  // a fired wait of an older arming is ignored
+  boost::asio::steady_timer timer_;              // deadlines, and a parked poll's timeout
+  std::uint64_t timer_generation_ = 0;           // a fired wait of an older arming is ignored
   Phase phase_ = Phase::kHandshake;
   bool first_request_ = true;
   std::optional<RequestParser> parser_;
-  std::string input_;        // bytes read and not yet parsed: [0, input_size_)
+  std::string input_;  // bytes read and not yet parsed: [0, input_size_)
   std::size_t input_size_ = 0;
-  std::string output_;       // the answer being written
-  RequestHead head_;         // the request being handled
+  std::string output_;  // the answer being written
+  RequestHead head_;    // the request being handled
   int route_ = -1;
-  bool head_only_ = false;   // HEAD: the answer goes without its body
-  bool http10_ = false;      // an HTTP/1.0 request: keeping the connection must be announced
+  bool head_only_ = false;  // HEAD: the answer goes without its body
+  bool http10_ = false;     // an HTTP/1.0 request: keeping the connection must be announced
   AfterAnswer after_answer_ = AfterAnswer::kKeepAlive;
   LongPollHub::WaiterId waiter_ = 0;  // while parked
-  std::size_t drained_ = 0;  // bytes discarded while closing
+  std::size_t drained_ = 0;           // bytes discarded while closing
 };
 
 }  // namespace ww

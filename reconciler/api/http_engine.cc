@@ -7,7 +7,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-
 #include <cerrno>
 #include <chrono>
 #include <mutex>
@@ -41,9 +40,8 @@ struct HttpEngine::Impl {
   }
 
   void Accept() {
-    acceptor.async_accept(asio::make_strand(core.io), [this](const error_code& error, tcp::socket socket) {
-      OnAccept(error, std::move(socket));
-    });
+    acceptor.async_accept(asio::make_strand(core.io),
+                          [this](const error_code& error, tcp::socket socket) { OnAccept(error, std::move(socket)); });
   }
 
   void OnAccept(const error_code& error, tcp::socket socket) {
@@ -131,9 +129,8 @@ Result<int> HttpEngine::Listen(const std::string& host, int port) {
   };
   error_code error;
   tcp::resolver resolver(impl.core.io);
-  tcp::resolver::results_type found =
-      resolver.resolve(host.empty() ? "0.0.0.0" : host, std::to_string(port),
-                       tcp::resolver::passive | tcp::resolver::numeric_service, error);
+  tcp::resolver::results_type found = resolver.resolve(host.empty() ? "0.0.0.0" : host, std::to_string(port),
+                                                       tcp::resolver::passive | tcp::resolver::numeric_service, error);
   if (error || found.empty()) return failure(error ? error.message() : "no usable address");
   tcp::endpoint endpoint = found.begin()->endpoint();
   for (const auto& entry : found) {

@@ -57,7 +57,7 @@ struct HttpLimits {
   std::chrono::milliseconds write_timeout = kDefaultWriteTimeout;
   std::size_t max_head_bytes = kDefaultMaxHeadBytes;
   std::size_t max_header_lines = kDefaultMaxHeaderLines;
-  std::size_t max_connections = kDefaultMaxConnections;                       // at least 1
+  std::size_t max_connections = kDefaultMaxConnections;                        // at least 1
   std::size_t max_connections_per_address = kDefaultMaxConnectionsPerAddress;  // 0: no cap
 };
 

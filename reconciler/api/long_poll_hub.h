@@ -79,10 +79,10 @@ class LongPollHub {
   static void Fire(std::vector<Firing>& firings);
 
   mutable std::mutex mutex_;
-  std::map<std::string, Slot> slots_;                 // GUARDED_BY(mutex_); one per key, never erased
-  std::unordered_map<WaiterId, Waiter> waiters_;      // GUARDED_BY(mutex_)
-  WaiterId next_id_ = 1;                              // GUARDED_BY(mutex_)
-  bool shut_down_ = false;                            // GUARDED_BY(mutex_)
+  std::map<std::string, Slot> slots_;             // GUARDED_BY(mutex_); one per key, never erased
+  std::unordered_map<WaiterId, Waiter> waiters_;  // GUARDED_BY(mutex_)
+  WaiterId next_id_ = 1;                          // GUARDED_BY(mutex_)
+  bool shut_down_ = false;                        // GUARDED_BY(mutex_)
 };
 
 }  // namespace ww

@@ -3,7 +3,6 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
-
 #include <cctype>
 #include <limits>
 
@@ -161,7 +160,8 @@ void RequestParser::SetBodyLimit(std::uint64_t max_body) {
   max_body_ = max_body;
   if (std::optional<std::uint64_t> length = content_length(); length && *length > max_body) {
     // Refused before a byte of it is read (or awaited).
-    return Fail(413, "Content-Length " + std::to_string(*length) + " is above the limit of " + std::to_string(max_body) + " bytes");
+    return Fail(413, "Content-Length " + std::to_string(*length) + " is above the limit of " +
+                         std::to_string(max_body) + " bytes");
   }
   state_ = beast_->is_done() ? State::kComplete : State::kBody;
 }

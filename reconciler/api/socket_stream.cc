@@ -9,7 +9,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
-
 #include <cerrno>
 #include <cstdint>
 #include <utility>
@@ -39,9 +38,7 @@ int BioRead(BIO* bio, char* out, int size) {
   return static_cast<int>(received);
 }
 
-long BioControl(BIO*, int command, long, void*) {
-  return command == BIO_CTRL_FLUSH || command == BIO_CTRL_DUP ? 1 : 0;
-}
+long BioControl(BIO*, int command, long, void*) { return command == BIO_CTRL_FLUSH || command == BIO_CTRL_DUP ? 1 : 0; }
 
 int BioCreate(BIO*) { return 1; }
 int BioDestroy(BIO*) { return 1; }  // the socket belongs to Asio, which closes it
@@ -137,9 +134,15 @@ void SocketStream::Step(Operation operation, char* data, std::size_t size, std::
     std::size_t count = 0;
     int result = 0;
     switch (operation) {
-      case Operation::kHandshake: result = SSL_do_handshake(tls_); break;
-      case Operation::kRead: result = SSL_read_ex(tls_, data, size, &count); break;
-      case Operation::kWrite: result = SSL_write_ex(tls_, data + transferred, size - transferred, &count); break;
+      case Operation::kHandshake:
+        result = SSL_do_handshake(tls_);
+        break;
+      case Operation::kRead:
+        result = SSL_read_ex(tls_, data, size, &count);
+        break;
+      case Operation::kWrite:
+        result = SSL_write_ex(tls_, data + transferred, size - transferred, &count);
+        break;
     }
     if (result == 1) {
       transferred += count;
@@ -153,10 +156,11 @@ void SocketStream::Step(Operation operation, char* data, std::size_t size, std::
     ERR_clear_error();
     auto wait = ssl_error == SSL_ERROR_WANT_READ ? Socket::wait_read : Socket::wait_write;
     // `this` lives as long as `done`: it holds the connection that owns this stream.
-    socket_.async_wait(wait, [this, operation, data, size, transferred, done = std::move(done)](const error_code& error) mutable {
-      if (error) return done(error, transferred);
-      Step(operation, data, size, transferred, std::move(done));
-    });
+    socket_.async_wait(
+        wait, [this, operation, data, size, transferred, done = std::move(done)](const error_code& error) mutable {
+          if (error) return done(error, transferred);
+          Step(operation, data, size, transferred, std::move(done));
+        });
     return;
   }
 }

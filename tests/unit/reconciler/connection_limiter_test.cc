@@ -1,13 +1,14 @@
 // ConnectionLimiter: the total cap, the per-source cap (0: none), places given back when a
 // ticket goes (also when moved), and which source an address counts against.
 
+#include "reconciler/api/connection_limiter.h"
+
 #include <doctest/doctest.h>
 
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "reconciler/api/connection_limiter.h"
 #include "reconciler/api/open_files.h"
 
 namespace ww {

@@ -5,6 +5,8 @@
 // exceptions and Stop(). Deadlines here are short options; a 20 s socket timeout only turns
 // "never" into a failure, nothing asserts how fast anything is.
 
+#include "reconciler/api/http_engine.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <doctest/doctest.h>
@@ -24,7 +26,6 @@
 #include <thread>
 #include <vector>
 
-#include "reconciler/api/http_engine.h"
 #include "reconciler/api/long_poll_hub.h"
 #include "tests/support/process_watch.h"
 
@@ -146,7 +147,9 @@ struct EngineFixture {
       }
       return HttpResponse{200, "text/plain", head.method + " " + head.target + " " + body};
     };
-    options.refusal = [](int status, const std::string& reason) { return HttpResponse{status, "text/plain", reason + "\n"}; };
+    options.refusal = [](int status, const std::string& reason) {
+      return HttpResponse{status, "text/plain", reason + "\n"};
+    };
     Result<std::unique_ptr<HttpEngine>> created = HttpEngine::Create(std::move(options));
     REQUIRE(created.ok());
     engine = std::move(created).value();

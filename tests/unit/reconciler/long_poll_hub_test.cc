@@ -2,13 +2,13 @@
 // by whichever comes first of a notification, a revocation, shutdown or Expire (its timer),
 // always outside the hub's lock.
 
+#include "reconciler/api/long_poll_hub.h"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <thread>
 #include <vector>
-
-#include "reconciler/api/long_poll_hub.h"
 
 namespace ww {
 namespace {
@@ -96,7 +96,7 @@ TEST_CASE("long-poll hub: callbacks run outside the lock and may call the hub") 
   std::atomic<int> called{0};
   hub.Await("a", 0, [&](const LongPollHub::WaitResult&) {
     ++called;
-    CHECK(hub.Waiting() == 0);             // would deadlock inside the lock
+    CHECK(hub.Waiting() == 0);                                             // would deadlock inside the lock
     hub.Await("a", 9, [&](const LongPollHub::WaitResult&) { ++called; });  // waits again
   });
   hub.Notify("a", 1);
@@ -112,7 +112,8 @@ TEST_CASE("long-poll hub: racing Notify and Expire still call each waiter exactl
   std::vector<std::atomic<int>> calls(kWaiters);
   std::vector<LongPollHub::WaiterId> ids;
   for (int i = 0; i < kWaiters; ++i) {
-    ids.push_back(hub.Await("k", 0, [&calls, i](const LongPollHub::WaitResult&) { ++calls[static_cast<std::size_t>(i)]; }));
+    ids.push_back(
+        hub.Await("k", 0, [&calls, i](const LongPollHub::WaitResult&) { ++calls[static_cast<std::size_t>(i)]; }));
   }
   std::thread expirer([&] {
     for (LongPollHub::WaiterId id : ids) hub.Expire(id);

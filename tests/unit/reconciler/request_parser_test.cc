@@ -3,11 +3,11 @@
 // request, and hostile heads (chunked bodies, conflicting lengths, binary garbage, an end of
 // stream in the middle).
 
+#include "reconciler/api/request_parser.h"
+
 #include <doctest/doctest.h>
 
 #include <string>
-
-#include "reconciler/api/request_parser.h"
 
 namespace ww {
 namespace {
