@@ -32,7 +32,9 @@ std::string AgentNote(const Json& agent) {
   const Json& drift = JsonArray(agent, "drift");
   if (note.empty() && !drift.empty() && drift.front().is_string()) {
     note = "drift: " + drift.front().get<std::string>();
-    if (drift.size() > 1) note += " (+" + std::to_string(drift.size() - 1) + " more)";
+    // The snapshot lists the first steps only; driftCount counts them all.
+    const std::int64_t steps = JsonInteger(agent, "driftCount").value_or(static_cast<std::int64_t>(drift.size()));
+    if (steps > 1) note += " (+" + std::to_string(steps - 1) + " more)";
   }
   const bool not_enrolled = agent.is_object() && agent.contains("enrolled") && agent["enrolled"].is_boolean() &&
                             !agent["enrolled"].get<bool>();

@@ -490,6 +490,18 @@ TEST_CASE("get revisions and history list revisions newest first") {
   CHECK(requests[2].query == "limit=20");
 }
 
+TEST_CASE("status counts every drift step when the snapshot lists only the first ones") {
+  FakeReconciler fake;
+  Json status = Json::parse(kStatus);
+  for (Json& agent : status["agents"]) {
+    if (agent["name"] == "home-gw") agent["driftCount"] = 2400;  // "drift" holds the first steps
+  }
+  fake.Answer("GET /v1/status", 200, status.dump());
+  Run run = Wwctl(fake, {"status"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("drift: set peer abc on wg0 (+2399 more)\n") != std::string::npos);
+}
+
 TEST_CASE("status summarises the revision, convergence and every agent") {
   FakeReconciler fake;
   Json status = Json::parse(kStatus);
