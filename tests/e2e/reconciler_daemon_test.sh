@@ -26,7 +26,22 @@ trap cleanup EXIT
 pass() { echo "PASS: $1"; PASSED=$((PASSED + 1)); }
 fail() { echo "FAIL: $1"; FAILED=$((FAILED + 1)); }
 
-PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Four free ports in a row (the API, the status listener and two for the busy-port checks),
+# below the ephemeral range so other processes' outgoing connections cannot take one.
+PORT=$(/usr/bin/python3 -c '
+import random, socket
+for _ in range(200):
+    base = random.randint(20000, 30000)
+    sockets = []
+    try:
+        for port in range(base, base + 4):
+            s = socket.socket(); s.bind(("127.0.0.1", port)); sockets.append(s)
+        print(base); break
+    except OSError:
+        pass
+    finally:
+        for s in sockets: s.close()
+')
 URL=https://127.0.0.1:$PORT
 
 start() {  # start LOG: the reconciler in the background, waiting until /v1/ca answers
