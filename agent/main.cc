@@ -25,6 +25,7 @@
 #include "agent/daemon/control_plane.h"
 #include "agent/daemon/daemon.h"
 #include "agent/daemon/system_metrics.h"
+#include "agent/system/capabilities.h"
 #include "agent/state/state_dir.h"
 #include "agent/system/logging_runner.h"
 #include "agent/system/process_runner.h"
@@ -57,6 +58,7 @@ struct Flags {
   // run
   int wait_seconds = 25;
   int resolve_seconds = 240;
+  std::string capabilities = "drop";
 };
 
 int Fail(const Status& status) {
@@ -184,6 +186,16 @@ int Run(const Flags& flags) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // Before any thread starts: Linux keeps capability sets per thread.
+  CapabilityPolicy policy = flags.capabilities == "keep" ? CapabilityPolicy::kKeep : CapabilityPolicy::kDrop;
+  if (Status dropped = DropCapabilities(policy); !dropped.ok()) return Fail(dropped);
+  if (Result<CapabilityReport> held = ReadCapabilities(); held.ok()) {
+    std::cerr << ww::FormatLogLine(std::chrono::system_clock::now(), ww::LogLevel::kInfo,
+                                   "wirewarp-agent event=capabilities effective=" + CapabilityNames(held->effective) +
+                                       " bounding=" + CapabilityNames(held->bounding))
+              << "\n" << std::flush;
+  }
 
   ProcessRunner runner;
   SystemSampler sampler(state->path());
@@ -315,6 +327,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(10, 300));
   run->add_option("--wireguard", flags.wireguard, "auto (kernel, else wireguard-go), kernel or userspace")
       ->check(CLI::IsMember({"auto", "kernel", "userspace"}));
+  run->add_option("--capabilities", flags.capabilities,
+                  "drop: keep only CAP_NET_ADMIN and CAP_NET_RAW after start (for the daemon and what it runs); "
+                  "keep: as started")
+      ->default_val("drop")
+      ->check(CLI::IsMember({"drop", "keep"}));
   run->footer("Example:\n  wirewarp-agent run --state-dir /var/lib/wirewarp\n"
               "Exit codes: 0 stopped by SIGTERM/SIGINT (the tunnel stays up), 1 cannot run, 3 deleted or revoked");
 

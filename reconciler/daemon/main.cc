@@ -2,6 +2,7 @@
 // data directory, serves the API over mutual TLS, runs the fleet service, and stops cleanly
 // on SIGINT or SIGTERM. Everything else lives in ww_reconciler; this is the wiring.
 
+#include <malloc.h>
 #include <signal.h>
 
 #include <cctype>
@@ -37,6 +38,8 @@ namespace {
 
 // --worker-threads above this is lowered: with long-polls parked, more threads only contend.
 constexpr std::size_t kMaxWorkerThreads = 256;
+// Heap arenas glibc may create (see Run).
+constexpr int kMallocArenas = 2;
 
 struct DaemonOptions {
   std::string data_dir = "./wirewarp-data";
@@ -187,6 +190,10 @@ int Run(const DaemonOptions& flags) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // glibc gives each of up to 8 x cores threads its own heap arena and returns little of them
+  // to the kernel: with 20 threads and 10,000 agents that was hundreds of MB of idle RSS. The
+  // handlers run one at a time under the fleet lock, so a few arenas cost no speed.
+  mallopt(M_ARENA_MAX, kMallocArenas);
 
   // Before anything in the directory is read or written: one process per data directory.
   Result<DataDirectoryLock> lock = DataDirectoryLock::Acquire(flags.data_dir);

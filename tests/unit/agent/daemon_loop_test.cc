@@ -237,6 +237,26 @@ TEST_CASE("A stale pushed plan runs nothing and is reported with the fresh obser
   CHECK(harness.events.back() == "GET /v1/agents/gw/plan?after=6&wait=25 timeout=40");
 }
 
+TEST_CASE("A pushed config outside the agent's policy runs nothing, even with a plan that matches it") {
+  Harness harness;
+  AgentConfig config = EmptyConfig();
+  // What a tampered store or a compromised reconciler could send: render never writes this key.
+  config.sysctls.push_back({"kernel.core_pattern", "|/tmp/x %p"});
+  Plan pushed = ComputePlan(config, ObservedState{});
+  REQUIRE(pushed.steps.size() == 1);
+  harness.reconciler.plan_answers.push_back({ApiResponse{200, PlanBodyWithPlan(7, config, pushed)}});
+  harness.Start();
+  CHECK(harness.daemon->Run() == DaemonExit::kStopped);
+  CHECK(harness.runner.recording().MutatingCommandLines().empty());
+  REQUIRE(harness.reconciler.report_bodies.size() == 1);
+  const std::string& body = harness.reconciler.report_bodies[0];
+  CHECK(body.rfind("{\"generation\":7,\"converged\":false,\"error\":\"", 0) == 0);
+  CHECK(body.find("sysctls[0]") != std::string::npos);  // the field
+  CHECK(body.find("kernel.core_pattern") != std::string::npos);  // and the value
+  // The refusal is the answer for this generation: the daemon waits for a newer one.
+  CHECK(harness.events.back() == "GET /v1/agents/gw/plan?after=7&wait=25 timeout=40");
+}
+
 TEST_CASE("A desired config that does not parse is reported as an error and not applied") {
   Harness harness;
   harness.reconciler.plan_answers.push_back({ApiResponse{200, "{\"generation\":4,\"desired\":{\"formatVersion\":99}}"}});

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/system/capabilities.h"
 #include "agent/system/command_runner.h"
 #include "agent/system/failing_runner.h"
 #include "agent/system/firewall_generation.h"
@@ -521,6 +522,71 @@ TEST_CASE("the runners hand on the firewall generation of the runner they wrap")
   CHECK(failing.firewall_generation() == &fake);
   ProcessRunner process;
   CHECK(process.firewall_generation() != nullptr);
+}
+
+}  // namespace
+}  // namespace ww::agent
+
+namespace ww::agent {
+namespace {
+
+TEST_CASE("CapabilityNames names each bit, and none") {
+  CHECK(CapabilityNames(0) == "none");
+  CHECK(CapabilityNames(KeptCapabilityMask()) == "cap_net_admin,cap_net_raw");
+  CHECK(CapabilityNames(1ULL << 21 | 1ULL << 62) == "cap_sys_admin,cap_62");
+}
+
+TEST_CASE("DropCapabilities keeps CAP_NET_ADMIN and CAP_NET_RAW: ip and iptables still work, nothing else does") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: needs root to hold capabilities and create a network namespace");
+    return;
+  }
+  // Capability sets and the network namespace are per thread, so the test's own process keeps
+  // everything; ProcessRunner spawns from the calling thread, so its children inherit both.
+  Status dropped = Status::Unavailable("not run");
+  Result<CapabilityReport> held = Status::Unavailable("not read");
+  std::vector<int> exit_codes;
+  std::string child_status;
+  std::string errors;  // each command's stderr, for the failure message
+  int mount_namespace_errno = 0;
+  std::thread worker([&] {
+    if (::unshare(CLONE_NEWNET) != 0) return;
+    dropped = DropCapabilities(CapabilityPolicy::kDrop);
+    held = ReadCapabilities();
+    ProcessRunner runner;
+    auto run = [&](std::vector<std::string> argv) {
+      auto output = runner.Run(Command{.argv = argv});
+      exit_codes.push_back(output.ok() ? output->exit_code : -1);
+      errors += FormatArgv(argv) + ": " + (output.ok() ? output->stderr_data : output.status().message()) + "\n";
+      return output.ok() ? output->stdout_data : std::string();
+    };
+    run({"ip", "link", "add", "ww-cap0", "type", "veth", "peer", "name", "ww-cap1"});
+    run({"ip", "address", "add", "192.0.2.1/24", "dev", "ww-cap0"});
+    run({"iptables", "-A", "INPUT", "-i", "ww-cap0", "-p", "udp", "--dport", "9", "-j", "ACCEPT"});
+    child_status = run({"cat", "/proc/self/status"});
+    // CAP_SYS_ADMIN is gone: no new mount namespace (harmless if it had worked: it dies with the thread).
+    if (::unshare(CLONE_NEWNS) != 0) mount_namespace_errno = errno;
+  });
+  worker.join();
+  REQUIRE_MESSAGE(dropped.ok(), dropped.message());
+  REQUIRE_MESSAGE(held.ok(), held.status().message());
+  CHECK(held->effective == KeptCapabilityMask());
+  CHECK(held->permitted == KeptCapabilityMask());
+  CHECK(held->bounding == KeptCapabilityMask());
+  const std::vector<int> all_succeeded{0, 0, 0, 0};
+  CHECK_MESSAGE(exit_codes == all_succeeded, errors);
+  CHECK(mount_namespace_errno == EPERM);
+  // What the daemon spawns holds the same two and no more.
+  CHECK(child_status.find("CapBnd:\t0000000000003000") != std::string::npos);
+  CHECK(child_status.find("CapEff:\t0000000000003000") != std::string::npos);
+  CHECK(child_status.find("NoNewPrivs:\t1") != std::string::npos);
+}
+
+TEST_CASE("DropCapabilities with kKeep changes nothing") {
+  Result<CapabilityReport> before = ReadCapabilities();
+  REQUIRE(before.ok());
+  REQUIRE(DropCapabilities(CapabilityPolicy::kKeep).ok());
+  CHECK(*ReadCapabilities() == *before);
 }
 
 }  // namespace
