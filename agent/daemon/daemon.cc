@@ -215,8 +215,10 @@ void AgentDaemon::ApplyPlan(const std::string& body) {
     return;
   }
   // Never ask for this generation again, also when it cannot be applied: the reconciler
-  // answers a failure with a newer generation (a retry or a newer revision).
-  after_generation_ = std::max(after_generation_, generation);
+  // answers a failure with a newer generation (a retry or a newer revision). An answer below
+  // what was asked comes from a server that numbers anew (restored from a backup, a new data
+  // directory): follow its numbering, or every later poll would wait for a number it never reaches.
+  after_generation_ = generation;
   Result<ApplyReport> report = [&]() -> Result<ApplyReport> {
     WW_ASSIGN_OR_RETURN(AgentConfig desired, AgentConfigFromJson(desired_json));
     // The pushed plan is what ran in previews and the status; it runs only if this host's

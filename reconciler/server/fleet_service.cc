@@ -164,8 +164,13 @@ Result<PlanPollStart> FleetService::StartPlanPoll(const std::string& agent, int6
   if (queue_.IsDeferred(agent)) WW_RETURN_IF_ERROR(queue_.ReconcileDeferred(now));
   WW_ASSIGN_OR_RETURN(AgentView * view, queue_.EnrolledAgent(agent, now));
   view->last_seen = std::max(view->last_seen, now);
-  return PlanPollStart{view->latest_plan && view->latest_plan->generation > after,
-                       std::max(after, view->generation_floor)};
+  const int64_t latest = view->latest_plan ? view->latest_plan->generation : 0;
+  // An agent past every generation this server issued was numbered by another server (a
+  // restored backup, a new data directory, or one that lied to it): it gets the latest plan at
+  // once and follows this server's numbering from there, instead of waiting for a number this
+  // server may never reach.
+  const bool ahead = view->latest_plan && after > std::max(latest, view->generation_floor);
+  return PlanPollStart{view->latest_plan && (latest > after || ahead), std::max(after, view->generation_floor)};
 }
 
 std::optional<std::string> FleetService::PlanAnswer(const std::string& agent) {

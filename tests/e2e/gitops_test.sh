@@ -12,10 +12,6 @@
 # Usage: gitops_test.sh BUILD_DIR      Exit 77 (skip) when not root.
 set -euo pipefail
 
-BUILD=$(realpath "$1")
-WWCTL=$BUILD/cli/wwctl
-AGENT=$BUILD/agent/wirewarp-agent
-RECONCILER=$BUILD/reconciler/daemon/wirewarp-reconciler
 HERE=$(cd "$(dirname "$0")" && pwd)
 GITOPS="/usr/bin/python3 $HERE/gitops.py"
 PUSHES=${WW_GITOPS_PUSHES:-20}
@@ -24,9 +20,8 @@ INTERVAL=15  # seconds between polls of the repository when no webhook comes
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 ww_require_root "the GitOps test needs root to create network namespaces, WireGuard devices and iptables rules" curl git
-for binary in "$WWCTL" "$AGENT" "$RECONCILER"; do
-  [ -x "$binary" ] || { echo "FAIL: $binary is not built"; exit 1; }
-done
+ww_use_build "$1"
+BUILD=$(realpath "$1")
 export WW_WITH_CTL=1
 ww_init gitops
 # shellcheck source=lib_controlplane.sh

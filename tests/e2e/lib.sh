@@ -32,6 +32,19 @@ ww_init() {
   trap 'exit 130' INT TERM
 }
 
+# ww_use_build BUILD_DIR: WWCTL, AGENT and RECONCILER from a build directory; fails when one
+# is not built. Call after ww_require_root.
+ww_use_build() {
+  local build binary
+  build=$(realpath "$1")
+  WWCTL=$build/cli/wwctl
+  AGENT=$build/agent/wirewarp-agent
+  RECONCILER=$build/reconciler/daemon/wirewarp-reconciler
+  for binary in "$WWCTL" "$AGENT" "$RECONCILER"; do
+    [ -x "$binary" ] || { echo "FAIL: $binary is not built"; exit 1; }
+  done
+}
+
 ww_require_root() {  # $1 = why root is needed
   if [ "$(id -u)" != 0 ]; then
     echo "SKIP: $1"

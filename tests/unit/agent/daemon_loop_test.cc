@@ -257,6 +257,18 @@ TEST_CASE("A pushed config outside the agent's policy runs nothing, even with a 
   CHECK(harness.events.back() == "GET /v1/agents/gw/plan?after=7&wait=25 timeout=40");
 }
 
+TEST_CASE("A generation below the one asked for (a server that numbers anew) is applied and followed") {
+  Harness harness;
+  AgentConfig config = EmptyConfig();
+  harness.reconciler.plan_answers.push_back({ApiResponse{200, PlanBody(9, config)}});
+  harness.reconciler.plan_answers.push_back({ApiResponse{200, PlanBody(2, config)}});
+  harness.Start();
+  CHECK(harness.daemon->Run() == DaemonExit::kStopped);
+  REQUIRE(harness.reconciler.report_bodies.size() == 2);
+  CHECK(harness.reconciler.report_bodies[1].rfind("{\"generation\":2,\"converged\":true", 0) == 0);
+  CHECK(harness.events.back() == "GET /v1/agents/gw/plan?after=2&wait=25 timeout=40");
+}
+
 TEST_CASE("A desired config that does not parse is reported as an error and not applied") {
   Harness harness;
   harness.reconciler.plan_answers.push_back({ApiResponse{200, "{\"generation\":4,\"desired\":{\"formatVersion\":99}}"}});

@@ -465,6 +465,19 @@ TEST_CASE("fleet service: long-polls answer at once when newer, 204 after the wa
   CHECK(reconciler.Call(gw, "POST", "/v1/agents/vps/report", "{}").status == 403);
 }
 
+TEST_CASE("fleet service: an agent past every generation this server issued gets the latest plan at once") {
+  // A restored backup or a new data directory numbers from 1 again; the agent still asks
+  // after the number the old server gave it, and must not wait for this one to reach it.
+  Reconciler reconciler;
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  reconciler.Enroll("gw", AgentRole::kClient, 2);
+  reconciler.Upload(LabFleet(), 200);
+  Json plan = reconciler.CallJson(vps, "GET", "/v1/agents/vps/plan?after=1000&wait=1", Json(nullptr), 200);
+  CHECK(plan["generation"] == 1);
+  // From there on it follows this server's numbering: nothing newer than 1 yet.
+  CHECK(reconciler.Call(vps, "GET", "/v1/agents/vps/plan?after=1&wait=1").status == 204);
+}
+
 TEST_CASE("fleet service: a waiting long-poll is woken by a new revision") {
   Reconciler reconciler;
   Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
