@@ -198,7 +198,8 @@ CommandRun RegisterCredential(CLI::App& command) {
       "  wwctl credential revoke github-ci\n"
       "  wwctl credential create --help");
 
-  CLI::App* create = command.add_subcommand("create", "Issue a certificate for a person or CI job and write its config file");
+  CLI::App* create =
+      command.add_subcommand("create", "Issue a certificate for a person or CI job and write its config file");
   create->add_option("--role", flags->role, "What it may do: admin, viewer or ci")
       ->required()
       ->check(CLI::IsMember({"admin", "viewer", "ci"}).description(""))
@@ -209,7 +210,8 @@ CommandRun RegisterCredential(CLI::App& command) {
                          DurationText(kMaxCredentialLifetime) + " (default: " +
                          DurationText(kDefaultCredentialLifetime) + ")")
       ->type_name("DURATION");
-  create->add_option("-o,--output", flags->output_path, "The config file to write, mode 0600 (default: NAME.wwctl.yaml)")
+  create
+      ->add_option("-o,--output", flags->output_path, "The config file to write, mode 0600 (default: NAME.wwctl.yaml)")
       ->type_name("FILE");
   create->add_flag("--force", flags->force, "Replace the file if it exists");
   AddConfigFlag(*create, flags->remote);
@@ -236,7 +238,8 @@ CommandRun RegisterCredential(CLI::App& command) {
       "  wwctl credential list -o yaml");
 
   CLI::App* revoke = command.add_subcommand("revoke", "Revoke a credential by name, or any one certificate by serial");
-  revoke->add_option("name", flags->name, "The credential's name, as `wwctl credential list` shows it")->type_name("NAME");
+  revoke->add_option("name", flags->name, "The credential's name, as `wwctl credential list` shows it")
+      ->type_name("NAME");
   revoke->add_option("--serial", flags->serial, "Revoke this one certificate instead (a person's or an agent's)")
       ->type_name("SERIAL");
   AddConfigFlag(*revoke, flags->remote);

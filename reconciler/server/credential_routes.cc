@@ -10,7 +10,6 @@
 #include <utility>
 #include <vector>
 
-#include "reconciler/server/access_policy.h"
 #include "reconciler/server/http_json.h"
 #include "schema/model.h"
 
@@ -56,7 +55,7 @@ class CredentialRoutes {
       : ca_(ca), store_(store), revoked_(revoked), options_(std::move(options)) {}
 
   HttpResponse Create(const HttpRequest& request) const {
-    if (auto refused = Refuse(request, "creating credentials")) return *refused;
+    if (auto refused = RefuseUnlessAllowed(request, Operation::kManageAccess, "creating credentials")) return *refused;
     Result<Json> body = ParseJsonObject(request.body, kMaxJsonDepth);
     if (!body.ok()) return ErrorResponse(400, body.status().message());
     Result<std::string> name = OptionalText(*body, "name");
@@ -90,7 +89,7 @@ class CredentialRoutes {
   }
 
   HttpResponse List(const HttpRequest& request) const {
-    if (auto refused = Refuse(request, "listing credentials")) return *refused;
+    if (auto refused = RefuseUnlessAllowed(request, Operation::kManageAccess, "listing credentials")) return *refused;
     if (options_.use != nullptr) {
       if (Status recorded = store_.RecordCertificateUse(options_.use->Take()); !recorded.ok()) {
         return ErrorResponse(500, "internal error: " + recorded.message());
@@ -105,7 +104,7 @@ class CredentialRoutes {
   }
 
   HttpResponse Revoke(const HttpRequest& request) const {
-    if (auto refused = Refuse(request, "revoking credentials")) return *refused;
+    if (auto refused = RefuseUnlessAllowed(request, Operation::kManageAccess, "revoking credentials")) return *refused;
     const std::string& name = request.path_parameters.at(0);
     std::int64_t now = options_.now();
     Result<std::vector<std::string>> revoked = store_.RevokeCredential(name, now);
@@ -115,7 +114,7 @@ class CredentialRoutes {
   }
 
   HttpResponse RevokeSerial(const HttpRequest& request) const {
-    if (auto refused = Refuse(request, "revoking certificates")) return *refused;
+    if (auto refused = RefuseUnlessAllowed(request, Operation::kManageAccess, "revoking certificates")) return *refused;
     std::string serial = request.path_parameters.at(0);
     for (char& c : serial) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     std::int64_t now = options_.now();
@@ -125,12 +124,6 @@ class CredentialRoutes {
   }
 
  private:
-  static std::optional<HttpResponse> Refuse(const HttpRequest& request, std::string_view action) {
-    Status allowed = Authorize(request.identity, Operation::kManageAccess, action);
-    if (allowed.ok()) return std::nullopt;
-    return ErrorResponse(403, allowed.message());
-  }
-
   Status ReloadRevoked() const {
     WW_ASSIGN_OR_RETURN(std::vector<std::string> serials, store_.ListRevokedSerials());
     revoked_.Replace(std::move(serials));

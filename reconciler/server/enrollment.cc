@@ -1,6 +1,5 @@
 #include "reconciler/server/enrollment.h"
 
-#include "reconciler/server/access_policy.h"
 #include "reconciler/server/http_json.h"
 #include "schema/model.h"
 
@@ -67,9 +66,7 @@ class EnrollmentRoutes {
   }
 
   HttpResponse CreateToken(const HttpRequest& request) const {
-    if (Status allowed = Authorize(request.identity, Operation::kManageAccess, "creating tokens"); !allowed.ok()) {
-      return ErrorResponse(403, allowed.message());
-    }
+    if (auto refused = RefuseUnlessAllowed(request, Operation::kManageAccess, "creating tokens")) return *refused;
     if (options_.allow_attempt && !options_.allow_attempt("tokens:" + IdentityUri(*request.identity))) {
       return ErrorResponse(429, "too many tokens created; retry in a minute");
     }
@@ -116,9 +113,7 @@ class EnrollmentRoutes {
   }
 
   HttpResponse ListTokens(const HttpRequest& request) const {
-    if (Status allowed = Authorize(request.identity, Operation::kManageAccess, "listing tokens"); !allowed.ok()) {
-      return ErrorResponse(403, allowed.message());
-    }
+    if (auto refused = RefuseUnlessAllowed(request, Operation::kManageAccess, "listing tokens")) return *refused;
     Result<std::vector<TokenRecord>> tokens = store_.ListTokens();
     if (!tokens.ok()) return ErrorResponse(500, "internal error");
     std::int64_t now = options_.now();
@@ -139,9 +134,7 @@ class EnrollmentRoutes {
   }
 
   HttpResponse RevokeToken(const HttpRequest& request) const {
-    if (Status allowed = Authorize(request.identity, Operation::kManageAccess, "revoking tokens"); !allowed.ok()) {
-      return ErrorResponse(403, allowed.message());
-    }
+    if (auto refused = RefuseUnlessAllowed(request, Operation::kManageAccess, "revoking tokens")) return *refused;
     const std::string& id = request.path_parameters.at(0);
     Status revoked = store_.RevokeToken(id, options_.now());
     if (revoked.code() == StatusCode::kNotFound) return ErrorResponse(404, revoked.message());

@@ -126,10 +126,12 @@ TEST_CASE("credential create checks role, name and ttl before sending anything")
   InProcessRun name = As(admin, {"credential", "create", "--role", "ci", "--name", "X_1", "-o", out});
   CHECK(name.exit_code == 2);
   CHECK(name.err == "wwctl: error: --name: \"X_1\" is not a name (lowercase letters, digits and '-', at most 63)\n");
-  InProcessRun short_ttl = As(admin, {"credential", "create", "--role", "ci", "--name", "x", "--ttl", "30m", "-o", out});
+  InProcessRun short_ttl =
+      As(admin, {"credential", "create", "--role", "ci", "--name", "x", "--ttl", "30m", "-o", out});
   CHECK(short_ttl.exit_code == 2);
   CHECK(short_ttl.err == "wwctl: error: --ttl: \"30m\" is outside 1h..825d\n");
-  InProcessRun long_ttl = As(admin, {"credential", "create", "--role", "ci", "--name", "x", "--ttl", "900d", "-o", out});
+  InProcessRun long_ttl =
+      As(admin, {"credential", "create", "--role", "ci", "--name", "x", "--ttl", "900d", "-o", out});
   CHECK(long_ttl.err == "wwctl: error: --ttl: \"900d\" is outside 1h..825d\n");
   InProcessRun bad_ttl = As(admin, {"credential", "create", "--role", "ci", "--name", "x", "--ttl", "soon", "-o", out});
   CHECK(bad_ttl.err == "wwctl: error: --ttl: \"soon\" is not a duration such as 90s, 5m, 1h30m or 2d\n");

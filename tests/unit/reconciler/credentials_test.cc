@@ -139,7 +139,9 @@ struct Reconciler {
     Json answer = Json::parse(response.body);
     return {answer, Credentials{answer["certificate"], *key}};
   }
-  Credentials Create(const std::string& name, const std::string& role) const { return Create(name, role, admin).second; }
+  Credentials Create(const std::string& name, const std::string& role) const {
+    return Create(name, role, admin).second;
+  }
 
   // An enrolled agent with its certificate, stored as enrollment stores it.
   Credentials Agent(const std::string& name) {
