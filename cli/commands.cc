@@ -25,6 +25,8 @@ const std::vector<CommandInfo>& Commands() {
       {"status", "Summarise the fleet: current revision, convergence, each agent's phase", RegisterStatus},
       {"wait", "Wait until the fleet has converged, optionally on a given revision", RegisterWait},
       {"token", "Create, list and revoke single-use enrollment tokens for new agents", RegisterToken},
+      {"credential", "Create, list and revoke certificates for people and CI (roles admin, viewer, ci)",
+       RegisterCredential},
       {"agent", "Delete an agent and revoke its certificates", RegisterAgent},
       {"history", "List the revisions the reconciler accepted, newest first", RegisterHistory},
       {"rollback", "Make an earlier revision current again, as a new revision", RegisterRollback},

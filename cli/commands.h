@@ -62,6 +62,7 @@ CommandRun RegisterGet(CLI::App& command);
 CommandRun RegisterStatus(CLI::App& command);
 CommandRun RegisterWait(CLI::App& command);
 CommandRun RegisterToken(CLI::App& command);
+CommandRun RegisterCredential(CLI::App& command);
 CommandRun RegisterAgent(CLI::App& command);
 CommandRun RegisterHistory(CLI::App& command);
 CommandRun RegisterRollback(CLI::App& command);

@@ -23,6 +23,11 @@ void AddConfigFlag(CLI::App& command, RemoteFlags& flags) {
 }
 
 Result<std::unique_ptr<ApiClient>> ConnectToReconciler(const RemoteFlags& flags, CommandContext& context) {
+  WW_ASSIGN_OR_RETURN(ReconcilerConnection connection, ConnectWithConfig(flags, context));
+  return std::move(connection.client);
+}
+
+Result<ReconcilerConnection> ConnectWithConfig(const RemoteFlags& flags, CommandContext& context) {
   WW_ASSIGN_OR_RETURN(ConfigLocation location,
                       ResolveConfigPath(flags.config_path, std::getenv(std::string(kRemoteConfigEnvironment).c_str()),
                                         std::getenv("HOME")));
@@ -48,7 +53,7 @@ Result<std::unique_ptr<ApiClient>> ConnectToReconciler(const RemoteFlags& flags,
   options.client_key_pem = loaded.config.client_key_pem;
   Result<std::unique_ptr<ApiClient>> client = ApiClient::Create(std::move(options));
   if (!client.ok()) return client.status().WithContext(location.path);
-  return client;
+  return ReconcilerConnection{std::move(client).value(), std::move(loaded.config)};
 }
 
 Result<std::chrono::seconds> ParseDuration(std::string_view text) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/remote_config.h"
 #include "reconciler/client/api_client.h"
 #include "schema/loader.h"
 #include "schema/result.h"
@@ -33,6 +34,13 @@ void AddConfigFlag(CLI::App& command, RemoteFlags& flags);
 // Finds and loads the config (warnings go to context.err as "wwctl: warning: ..."), then
 // builds the client. Reads $WWCTL_CONFIG and $HOME here, at the edge.
 Result<std::unique_ptr<ApiClient>> ConnectToReconciler(const RemoteFlags& flags, CommandContext& context);
+
+// ConnectToReconciler, with the config it used (`credential create` copies its server and CA).
+struct ReconcilerConnection {
+  std::unique_ptr<ApiClient> client;
+  RemoteConfig config;
+};
+Result<ReconcilerConnection> ConnectWithConfig(const RemoteFlags& flags, CommandContext& context);
 
 // "90s", "5m", "1h30m", "2d", "0s": a sum of number+unit parts (s, m, h, d). Refuses
 // anything else, quoting it.

@@ -245,6 +245,7 @@ struct HttpsServer::Impl {
     call.remote_port = head.remote_port;
     // Checked again here so a handler never runs unauthenticated, whatever the head check did.
     if (Result<Peer> peer = AuthenticatePeer(head.tls); peer.ok()) {
+      if (options.on_authenticated) options.on_authenticated(peer->identity, peer->serial);
       call.identity = std::move(peer->identity);
       call.certificate_serial = std::move(peer->serial);
     } else if (entry.options.client_certificate == ClientCertificate::kRequired) {

@@ -61,6 +61,9 @@ struct HttpsServerOptions {
   // Called with a verified client certificate's serial (lowercase hex) on every request that
   // presents one; true refuses it with 401. Default: nothing is revoked.
   std::function<bool(const std::string& serial_hex)> is_revoked;
+  // Called on a worker thread with the verified, unrevoked client certificate of every request
+  // that has one, before its handler (e.g. CertificateUse::Record). Default: nothing.
+  std::function<void(const Identity& identity, const std::string& serial_hex)> on_authenticated;
   // Unix seconds for certificate validity checks. Default: the system clock.
   std::function<std::int64_t()> now;
 };

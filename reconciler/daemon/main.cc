@@ -20,6 +20,8 @@
 #include "reconciler/client/https_url.h"
 #include "reconciler/client/log_line.h"
 #include "reconciler/server/bootstrap.h"
+#include "reconciler/server/certificate_use.h"
+#include "reconciler/server/credential_routes.h"
 #include "reconciler/server/data_directory_lock.h"
 #include "reconciler/server/enrollment.h"
 #include "reconciler/server/fleet_service.h"
@@ -235,6 +237,10 @@ int Run(const DaemonOptions& flags) {
   server_options.http.max_connections = budget.api_connections;
   server_options.http.max_connections_per_address = flags.max_connections_per_address;
   server_options.is_revoked = [&revoked](const std::string& serial) { return revoked.Contains(serial); };
+  CertificateUse certificate_use;
+  server_options.on_authenticated = [&certificate_use](const Identity& identity, const std::string& serial) {
+    if (identity.kind != IdentityKind::kAgent) certificate_use.Record(serial, SystemNow());
+  };
   Result<std::unique_ptr<HttpsServer>> created = HttpsServer::Create(*bootstrap.ca, std::move(server_options));
   if (!created.ok()) return fail(created.status().message());
   std::unique_ptr<HttpsServer> server = std::move(created).value();
@@ -254,6 +260,11 @@ int Run(const DaemonOptions& flags) {
     enrollment.allow_attempt = [&limiter](std::string_view key) { return limiter.Allow(key); };
   }
   if (Status registered = RegisterEnrollmentRoutes(*server, *bootstrap.ca, *bootstrap.store, enrollment);
+      !registered.ok()) {
+    return fail(registered.message());
+  }
+  CredentialOptions credentials{std::string(kDefaultFleet), SystemNow, &certificate_use};
+  if (Status registered = RegisterCredentialRoutes(*server, *bootstrap.ca, *bootstrap.store, revoked, credentials);
       !registered.ok()) {
     return fail(registered.message());
   }
@@ -328,6 +339,9 @@ int Run(const DaemonOptions& flags) {
   if (status_listener) status_listener->Stop();
   server->Stop();
   service.Stop();
+  if (Status recorded = bootstrap.store->RecordCertificateUse(certificate_use.Take()); !recorded.ok()) {
+    logger.Warning("recording when credentials were last used: " + recorded.message());
+  }
   return 0;
 }
 

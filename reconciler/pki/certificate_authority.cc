@@ -239,7 +239,7 @@ bool DecodePin(std::string_view pin, std::array<unsigned char, kSha256Size>& dig
 Result<Identity> ParseIdentityUri(std::string_view uri) {
   const Status malformed =
       Status::InvalidArgument("client certificate URI \"" + std::string(uri) +
-                              "\" is not wirewarp://FLEET/agent|admin|viewer/ID");
+                              "\" is not wirewarp://FLEET/agent|admin|viewer|ci/ID");
   if (uri.substr(0, kUriScheme.size()) != kUriScheme) return malformed;
   uri.remove_prefix(kUriScheme.size());
   const std::size_t first = uri.find('/');
@@ -256,6 +256,8 @@ Result<Identity> ParseIdentityUri(std::string_view uri) {
     identity.kind = IdentityKind::kAdmin;
   } else if (kind == "viewer") {
     identity.kind = IdentityKind::kViewer;
+  } else if (kind == "ci") {
+    identity.kind = IdentityKind::kCi;
   } else {
     return malformed;
   }
@@ -273,6 +275,8 @@ std::string_view IdentityKindName(IdentityKind kind) {
       return "admin";
     case IdentityKind::kViewer:
       return "viewer";
+    case IdentityKind::kCi:
+      return "ci";
   }
   return "agent";
 }

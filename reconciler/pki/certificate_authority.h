@@ -17,9 +17,9 @@
 
 namespace ww {
 
-enum class IdentityKind { kAgent, kAdmin, kViewer };
+enum class IdentityKind { kAgent, kAdmin, kViewer, kCi };
 
-// "agent", "admin", "viewer": the path segment in the identity URI.
+// "agent", "admin", "viewer", "ci": the path segment in the identity URI.
 std::string_view IdentityKindName(IdentityKind kind);
 
 // Who a client certificate speaks for. `id` and `fleet` match ^[a-z0-9][a-z0-9-]{0,62}$.
@@ -49,6 +49,10 @@ struct IssuedServerCertificate {
 inline constexpr std::chrono::seconds kClientCertificateLifetime = std::chrono::days(30);
 inline constexpr std::chrono::seconds kServerCertificateLifetime = std::chrono::days(365);
 inline constexpr std::chrono::seconds kCaCertificateLifetime = std::chrono::days(3650);
+// Credentials of people and CI (`wwctl credential create --ttl`): the default and the bounds.
+inline constexpr std::chrono::seconds kDefaultCredentialLifetime = std::chrono::days(90);
+inline constexpr std::chrono::seconds kMinCredentialLifetime = std::chrono::hours(1);
+inline constexpr std::chrono::seconds kMaxCredentialLifetime = std::chrono::days(825);
 // notBefore is backdated by this much so an agent whose clock runs a little behind accepts it.
 inline constexpr std::chrono::seconds kClockSkewAllowance = std::chrono::seconds(300);
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "reconciler/client/https_url.h"
+#include "reconciler/client/wwctl_config_text.h"
 
 namespace ww {
 namespace {
@@ -79,29 +80,10 @@ bool FileExists(const std::string& path) {
   return stat(path.c_str(), &info) == 0;
 }
 
-// "key: |" followed by the PEM indented two spaces.
-std::string YamlBlock(std::string_view key, std::string_view pem) {
-  std::string result = std::string(key) + ": |\n";
-  size_t start = 0;
-  while (start < pem.size()) {
-    size_t end = pem.find('\n', start);
-    if (end == std::string_view::npos) end = pem.size();
-    result += "  " + std::string(pem.substr(start, end - start)) + "\n";
-    start = end + 1;
-  }
-  return result;
-}
-
 std::string AdminConfig(const std::string& url, const std::string& ca_pin, const std::string& ca_pem,
                         const std::string& certificate_pem, const std::string& key_pem) {
-  return "# wwctl configuration for the reconciler's administrator. Keep it secret: it holds a\n"
-         "# private key. Use it with: wwctl --config THIS_FILE ... or WWCTL_CONFIG=THIS_FILE\n"
-         "apiVersion: wirewarp.dev/v1\n"
-         "kind: WwctlConfig\n"
-         "server: " + url + "\n"
-         "caPin: " + ca_pin + "\n" +
-         YamlBlock("caCertificate", ca_pem) + YamlBlock("clientCertificate", certificate_pem) +
-         YamlBlock("clientKey", key_pem);
+  return FormatWwctlConfig(WwctlConfigText{url, ca_pin, ca_pem, certificate_pem, key_pem},
+                           "the reconciler's administrator");
 }
 
 Status CreateAll(Bootstrap& bootstrap, const HttpsUrl& url, std::int64_t now) {
@@ -120,9 +102,14 @@ Status CreateAll(Bootstrap& bootstrap, const HttpsUrl& url, std::int64_t now) {
   Identity admin{IdentityKind::kAdmin, "admin", std::string(kDefaultFleet)};
   WW_ASSIGN_OR_RETURN(IssuedCertificate admin_certificate,
                       ca.IssueClient(admin_csr, admin, now, kAdminCertificateLifetime));
-  WW_RETURN_IF_ERROR(bootstrap.store->InsertCertificate(CertificateRecord{
-      admin_certificate.serial_hex, std::nullopt, IdentityUri(admin), CertificateRole::kAdmin,
-      admin_certificate.not_before, admin_certificate.not_after, std::nullopt}));
+  // A credential named "admin" like any other: revocable once another admin exists.
+  WW_RETURN_IF_ERROR(bootstrap.store->CreateCredential(
+      CredentialRecord{"admin",
+                       CertificateRecord{admin_certificate.serial_hex, std::nullopt, IdentityUri(admin),
+                                         CertificateRole::kAdmin, admin_certificate.not_before,
+                                         admin_certificate.not_after, std::nullopt},
+                       "", std::nullopt},
+      now));
   WW_ASSIGN_OR_RETURN(std::string ca_pin, SpkiPin(ca.CertificatePem()));
 
   WW_RETURN_IF_ERROR(WriteFileAtomically(directory, kServerKeyFileName, server.private_key_pem, 0600));

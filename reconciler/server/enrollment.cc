@@ -66,9 +66,7 @@ class EnrollmentRoutes {
   }
 
   HttpResponse CreateToken(const HttpRequest& request) const {
-    if (!request.identity || request.identity->kind != IdentityKind::kAdmin) {
-      return ErrorResponse(403, "creating tokens needs an admin certificate");
-    }
+    if (auto refused = RefuseUnlessAllowed(request, Operation::kManageAccess, "creating tokens")) return *refused;
     if (options_.allow_attempt && !options_.allow_attempt("tokens:" + IdentityUri(*request.identity))) {
       return ErrorResponse(429, "too many tokens created; retry in a minute");
     }
@@ -83,16 +81,10 @@ class EnrollmentRoutes {
     if (name->has_value() && !IsValidAgentName(**name)) {
       return ErrorResponse(400, "field \"name\" must match ^[a-z0-9][a-z0-9-]{0,62}$, not \"" + **name + "\"");
     }
-    std::int64_t ttl = kDefaultTokenTtlSeconds;
-    if (auto found = body->find("ttlSeconds"); found != body->end() && !found->is_null()) {
-      if (!found->is_number_integer()) return ErrorResponse(400, "field \"ttlSeconds\" must be an integer");
-      ttl = found->get<std::int64_t>();
-      if (ttl < kMinTokenTtlSeconds || ttl > kMaxTokenTtlSeconds) {
-        return ErrorResponse(400, "field \"ttlSeconds\" must be between " + std::to_string(kMinTokenTtlSeconds) +
-                                      " and " + std::to_string(kMaxTokenTtlSeconds) + ", not " +
-                                      std::to_string(ttl));
-      }
-    }
+    Result<std::int64_t> ttl_field =
+        OptionalInteger(*body, "ttlSeconds", kDefaultTokenTtlSeconds, kMinTokenTtlSeconds, kMaxTokenTtlSeconds);
+    if (!ttl_field.ok()) return ErrorResponse(400, ttl_field.status().message());
+    std::int64_t ttl = *ttl_field;
 
     Result<GeneratedToken> token = GenerateToken();
     if (!token.ok()) return ErrorResponse(500, "internal error");
@@ -121,9 +113,7 @@ class EnrollmentRoutes {
   }
 
   HttpResponse ListTokens(const HttpRequest& request) const {
-    if (!request.identity || request.identity->kind != IdentityKind::kAdmin) {
-      return ErrorResponse(403, "listing tokens needs an admin certificate");
-    }
+    if (auto refused = RefuseUnlessAllowed(request, Operation::kManageAccess, "listing tokens")) return *refused;
     Result<std::vector<TokenRecord>> tokens = store_.ListTokens();
     if (!tokens.ok()) return ErrorResponse(500, "internal error");
     std::int64_t now = options_.now();
@@ -144,9 +134,7 @@ class EnrollmentRoutes {
   }
 
   HttpResponse RevokeToken(const HttpRequest& request) const {
-    if (!request.identity || request.identity->kind != IdentityKind::kAdmin) {
-      return ErrorResponse(403, "revoking tokens needs an admin certificate");
-    }
+    if (auto refused = RefuseUnlessAllowed(request, Operation::kManageAccess, "revoking tokens")) return *refused;
     const std::string& id = request.path_parameters.at(0);
     Status revoked = store_.RevokeToken(id, options_.now());
     if (revoked.code() == StatusCode::kNotFound) return ErrorResponse(404, revoked.message());

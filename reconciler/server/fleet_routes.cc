@@ -59,9 +59,8 @@ Result<EventPage> ReadEventPage(const HttpRequest& request) {
   return page;
 }
 
-bool IsAdmin(const HttpRequest& request) { return request.identity && request.identity->kind == IdentityKind::kAdmin; }
-bool IsReader(const HttpRequest& request) {
-  return request.identity && (request.identity->kind == IdentityKind::kAdmin || request.identity->kind == IdentityKind::kViewer);
+Operation UploadOperation(const RevisionRequest& request) {
+  return request.dry_run == DryRun::kYes ? Operation::kPreview : Operation::kChange;
 }
 
 // 403 unless the caller is the agent `name` itself.
@@ -186,13 +185,16 @@ Status FleetRoutes::Register() {
 }
 
 HttpResponse FleetRoutes::HandleSubmit(const HttpRequest& request) {
-  if (!IsAdmin(request)) return ErrorResponse(403, "uploading a fleet needs an admin certificate");
+  if (auto refused = RefuseUnlessAllowed(request, Operation::kPreview, "uploading a fleet")) return *refused;
   Result<Json> body = ParseJsonObject(request.body, kRequestMaxDepth);
   if (!body.ok()) return ErrorResponse(400, body.status().message());
   RevisionRequest revision;
   revision.source = RevisionSource::kApply;
   revision.applied_by = IdentityUri(*request.identity);
   if (Status flags = ReadRevisionFlags(*body, revision); !flags.ok()) return ErrorResponse(400, flags.message());
+  if (auto refused = RefuseUnlessAllowed(request, UploadOperation(revision), "applying a revision (dryRun: false)")) {
+    return *refused;
+  }
   auto documents = body->find("documents");
   if (documents == body->end() || !documents->is_array()) {
     return ErrorResponse(400, "field \"documents\" must be a list of {path, content}");
@@ -213,7 +215,7 @@ HttpResponse FleetRoutes::HandleSubmit(const HttpRequest& request) {
 }
 
 HttpResponse FleetRoutes::HandleListRevisions(const HttpRequest& request) {
-  if (!IsReader(request)) return ErrorResponse(403, "reading revisions needs an admin or viewer certificate");
+  if (auto refused = RefuseUnlessAllowed(request, Operation::kRead, "reading revisions")) return *refused;
   Result<int64_t> limit = QueryInteger(request, "limit", kDefaultRevisionLimit);
   if (!limit.ok()) return ErrorResponse(400, limit.status().message());
   Result<std::vector<RevisionRecord>> revisions = store_.ListRevisions(std::clamp<int64_t>(*limit, 1, kMaxRevisionLimit));
@@ -224,7 +226,7 @@ HttpResponse FleetRoutes::HandleListRevisions(const HttpRequest& request) {
 }
 
 HttpResponse FleetRoutes::HandleGetRevision(const HttpRequest& request) {
-  if (!IsReader(request)) return ErrorResponse(403, "reading revisions needs an admin or viewer certificate");
+  if (auto refused = RefuseUnlessAllowed(request, Operation::kRead, "reading revisions")) return *refused;
   Result<RevisionRecord> revision = store_.FindRevision(std::stoll(request.path_parameters.at(0)));
   if (!revision.ok()) {
     int status = revision.status().code() == StatusCode::kNotFound ? 404 : 500;
@@ -240,12 +242,15 @@ HttpResponse FleetRoutes::HandleGetRevision(const HttpRequest& request) {
 }
 
 HttpResponse FleetRoutes::HandleRollback(const HttpRequest& request) {
-  if (!IsAdmin(request)) return ErrorResponse(403, "rolling back needs an admin certificate");
+  if (auto refused = RefuseUnlessAllowed(request, Operation::kPreview, "rolling back")) return *refused;
   Result<Json> body = request.body.empty() ? Result<Json>(Json::object()) : ParseJsonObject(request.body, kRequestMaxDepth);
   if (!body.ok()) return ErrorResponse(400, body.status().message());
   RevisionRequest rollback;
   rollback.applied_by = IdentityUri(*request.identity);
   if (Status flags = ReadRevisionFlags(*body, rollback); !flags.ok()) return ErrorResponse(400, flags.message());
+  if (auto refused = RefuseUnlessAllowed(request, UploadOperation(rollback), "rolling back (dryRun: false)")) {
+    return *refused;
+  }
   Result<RevisionOutcome> outcome = service_.Rollback(std::stoll(request.path_parameters.at(0)), std::move(rollback));
   if (!outcome.ok() && outcome.status().code() == StatusCode::kNotFound) {
     return ErrorResponse(404, outcome.status().message());
@@ -254,7 +259,7 @@ HttpResponse FleetRoutes::HandleRollback(const HttpRequest& request) {
 }
 
 HttpResponse FleetRoutes::HandleStatus(const HttpRequest& request) {
-  if (!IsReader(request)) return ErrorResponse(403, "reading the status needs an admin or viewer certificate");
+  if (auto refused = RefuseUnlessAllowed(request, Operation::kRead, "reading the status")) return *refused;
   // ?after=VERSION&wait=S: answer once the snapshot's version differs from VERSION (at once
   // when it already does, e.g. after a restart), or after S seconds with the same version.
   Result<int64_t> after = QueryInteger(request, "after", -1);
@@ -284,7 +289,7 @@ HttpResponse FleetRoutes::HandleVersion(const HttpRequest& request) {
 }
 
 HttpResponse FleetRoutes::HandleDeleteAgent(const HttpRequest& request) {
-  if (!IsAdmin(request)) return ErrorResponse(403, "deleting an agent needs an admin certificate");
+  if (auto refused = RefuseUnlessAllowed(request, Operation::kChange, "deleting an agent")) return *refused;
   const std::string& name = request.path_parameters.at(0);
   Result<DeletedAgent> deleted = service_.DeleteAgent(name, IdentityUri(*request.identity));
   if (!deleted.ok()) {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "reconciler/git/webhook.h"
+#include "reconciler/server/access_policy.h"
 
 namespace ww {
 namespace {
@@ -124,8 +125,8 @@ WebhookAnswer GitFeed::HandleWebhook(const HttpHeaders& headers, const std::stri
 }
 
 HttpResponse GitFeed::HandleSync(const HttpRequest& request) {
-  if (!request.identity || request.identity->kind != IdentityKind::kAdmin) {
-    return JsonAnswer(403, Json{{"error", "only an admin certificate may trigger a sync"}});
+  if (Status allowed = Authorize(request.identity, Operation::kChange, "triggering a sync"); !allowed.ok()) {
+    return JsonAnswer(403, Json{{"error", allowed.message()}});
   }
   Result<GitSnapshot> snapshot = sync_->SyncNow();
   if (!snapshot.ok()) return JsonAnswer(502, Json{{"error", snapshot.status().message()}});

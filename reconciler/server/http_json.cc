@@ -35,4 +35,26 @@ Result<std::string> OptionalText(const nlohmann::json& object, std::string_view 
   return found->get<std::string>();
 }
 
+std::optional<HttpResponse> RefuseUnlessAllowed(const HttpRequest& request, Operation operation,
+                                                std::string_view action) {
+  Status allowed = Authorize(request.identity, operation, action);
+  if (allowed.ok()) return std::nullopt;
+  return ErrorResponse(403, allowed.message());
+}
+
+Result<std::int64_t> OptionalInteger(const nlohmann::json& object, std::string_view key, std::int64_t fallback,
+                                     std::int64_t min, std::int64_t max) {
+  auto found = object.find(key);
+  if (found == object.end() || found->is_null()) return fallback;
+  if (!found->is_number_integer()) {
+    return Status::InvalidArgument("field \"" + std::string(key) + "\" must be an integer");
+  }
+  std::int64_t value = found->get<std::int64_t>();
+  if (value < min || value > max) {
+    return Status::InvalidArgument("field \"" + std::string(key) + "\" must be between " + std::to_string(min) +
+                                   " and " + std::to_string(max) + ", not " + std::to_string(value));
+  }
+  return value;
+}
+
 }  // namespace ww

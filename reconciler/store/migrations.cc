@@ -155,12 +155,43 @@ constexpr const char* kSchemaV5 = R"sql(
 CREATE INDEX events_by_at ON events(at);
 )sql";
 
+// Credentials for people and CI: the ci role, each person certificate's credential name (the
+// ID of its wirewarp://FLEET/KIND/ID subject for the rows made before), who created it and
+// when it was last used. SQLite cannot change a CHECK, so the table is rebuilt; nothing
+// references it.
+constexpr const char* kSchemaV6 = R"sql(
+CREATE TABLE certificates_v6 (
+  serial TEXT PRIMARY KEY,
+  agent_id TEXT REFERENCES agents(id),
+  subject TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'viewer', 'ci', 'agent')),
+  not_before INTEGER NOT NULL,
+  not_after INTEGER NOT NULL,
+  revoked_at INTEGER,
+  credential_name TEXT,
+  created_by TEXT NOT NULL DEFAULT '',
+  last_used_at INTEGER,
+  CHECK ((role = 'agent') = (agent_id IS NOT NULL)),
+  CHECK (role != 'agent' OR credential_name IS NULL)
+);
+INSERT INTO certificates_v6 (rowid, serial, agent_id, subject, role, not_before, not_after, revoked_at, credential_name)
+  SELECT rowid, serial, agent_id, subject, role, not_before, not_after, revoked_at,
+         CASE WHEN role = 'agent' THEN NULL
+              ELSE substr(subject, length(rtrim(subject, replace(subject, '/', ''))) + 1) END
+  FROM certificates;
+DROP TABLE certificates;
+ALTER TABLE certificates_v6 RENAME TO certificates;
+CREATE INDEX certificates_by_agent ON certificates(agent_id);
+CREATE INDEX certificates_by_credential ON certificates(credential_name);
+)sql";
+
 const std::vector<MigrationStep>& Steps() {
   static const std::vector<MigrationStep> steps = {{1, kSchemaV1, ForeignKeys::kOn},
                                                    {2, kSchemaV2, ForeignKeys::kOn},
                                                    {3, kSchemaV3, ForeignKeys::kOffDuringStep},
                                                    {4, kSchemaV4, ForeignKeys::kOn},
-                                                   {5, kSchemaV5, ForeignKeys::kOn}};
+                                                   {5, kSchemaV5, ForeignKeys::kOn},
+                                                   {6, kSchemaV6, ForeignKeys::kOn}};
   return steps;
 }
 

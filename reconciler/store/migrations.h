@@ -12,7 +12,7 @@
 namespace ww::store {
 
 // The newest schema this code knows.
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 // Brings `db` (opened from `path`) to kSchemaVersion. An existing non-empty database is
 // first copied with VACUUM INTO to "<path>.bak-v<old version>". Refuses a database whose

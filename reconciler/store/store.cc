@@ -36,13 +36,11 @@ TokenType ParseTokenType(std::string_view text) { return text == "server" ? Toke
 const char* AgentRoleName(AgentRole role) { return role == AgentRole::kServer ? "server" : "client"; }
 AgentRole ParseAgentRole(std::string_view text) { return text == "server" ? AgentRole::kServer : AgentRole::kClient; }
 
-const char* CertificateRoleName(CertificateRole role) {
-  switch (role) {
-    case CertificateRole::kAdmin: return "admin";
-    case CertificateRole::kViewer: return "viewer";
-    case CertificateRole::kAgent: return "agent";
-  }
-  return "agent";
+CertificateRole ParseCertificateRole(std::string_view text) {
+  if (text == "admin") return CertificateRole::kAdmin;
+  if (text == "viewer") return CertificateRole::kViewer;
+  if (text == "ci") return CertificateRole::kCi;
+  return CertificateRole::kAgent;
 }
 
 Status TokenRefused() { return Status::InvalidArgument(kTokenRefusedMessage); }
@@ -137,6 +135,16 @@ Status RestrictToOwner(const std::string& path) {
 }
 
 }  // namespace
+
+const char* CertificateRoleName(CertificateRole role) {
+  switch (role) {
+    case CertificateRole::kAdmin: return "admin";
+    case CertificateRole::kViewer: return "viewer";
+    case CertificateRole::kAgent: return "agent";
+    case CertificateRole::kCi: return "ci";
+  }
+  return "agent";
+}
 
 Store::Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
 
@@ -392,10 +400,25 @@ Status Store::RevokeCertificate(const std::string& serial, int64_t now) {
                                            "UPDATE certificates SET revoked_at = coalesce(revoked_at, ?) "
                                            "WHERE serial = ?"));
     update.BindInt(1, now).BindText(2, serial);
-    WW_RETURN_IF_ERROR(update.Run());
+    WW_RETURN_IF_ERROR(RevokeKeepingAnAdminInTransaction(update, now, "certificate " + serial));
     if (sqlite3_changes(db_) != 1) return Status::NotFound("no certificate with serial " + serial);
     return Status::Ok();
   });
+}
+
+Status Store::RevokeKeepingAnAdminInTransaction(Statement& revoke, int64_t now, const std::string& what) {
+  constexpr std::string_view kActiveAdmins =
+      "SELECT count(*) FROM certificates WHERE role = 'admin' AND revoked_at IS NULL AND not_after > ";
+  WW_ASSIGN_OR_RETURN(int64_t before, QueryInt(db_, std::string(kActiveAdmins) + std::to_string(now)));
+  WW_RETURN_IF_ERROR(revoke.Run());
+  // A SELECT leaves sqlite3_changes alone: the caller still reads its UPDATE's count.
+  WW_ASSIGN_OR_RETURN(int64_t after, QueryInt(db_, std::string(kActiveAdmins) + std::to_string(now)));
+  if (before > 0 && after == 0) {
+    return Status::FailedPrecondition(std::string(kLastAdminMessage) + ": revoking " + what +
+                                      " would leave no valid admin certificate; create another first "
+                                      "(wwctl credential create --role admin --name NAME)");
+  }
+  return Status::Ok();
 }
 
 Result<bool> Store::IsRevoked(const std::string& serial) {
@@ -422,6 +445,121 @@ Status Store::DeleteAgent(const std::string& name, int64_t now) {
                                            "WHERE agent_id IN (SELECT id FROM agents WHERE name = ?)"));
     revoke.BindInt(1, now).BindText(2, name);
     return revoke.Run();
+  });
+}
+
+namespace {
+
+// The columns ReadCredential reads, in its order.
+constexpr std::string_view kCredentialColumns =
+    "credential_name, serial, subject, role, not_before, not_after, revoked_at, created_by, last_used_at";
+
+CredentialRecord ReadCredential(const Statement& row) {
+  CredentialRecord credential;
+  credential.name = row.ColumnText(0);
+  credential.certificate.serial = row.ColumnText(1);
+  credential.certificate.subject = row.ColumnText(2);
+  credential.certificate.role = ParseCertificateRole(row.ColumnText(3));
+  credential.certificate.not_before = row.ColumnInt(4);
+  credential.certificate.not_after = row.ColumnInt(5);
+  credential.certificate.revoked_at = row.ColumnOptionalInt(6);
+  credential.created_by = row.ColumnText(7);
+  credential.last_used_at = row.ColumnOptionalInt(8);
+  return credential;
+}
+
+}  // namespace
+
+Status Store::CreateCredential(const CredentialRecord& credential, int64_t now) {
+  const CertificateRecord& certificate = credential.certificate;
+  if (certificate.role == CertificateRole::kAgent || certificate.agent_id) {
+    return Status::InvalidArgument("a credential's certificate is an admin, viewer or ci certificate");
+  }
+  std::lock_guard lock(mutex_);
+  return WriteTransaction([&]() -> Status {
+    {
+      WW_ASSIGN_OR_RETURN(Statement active,
+                          Statement::Prepare(db_, "SELECT serial FROM certificates WHERE credential_name = ? "
+                                                  "AND revoked_at IS NULL AND not_after > ?"));
+      active.BindText(1, credential.name).BindInt(2, now);
+      WW_ASSIGN_OR_RETURN(bool found, active.Step());
+      if (found) {
+        return Status::FailedPrecondition("credential \"" + credential.name + "\" exists (certificate " +
+                                          active.ColumnText(0) + "); revoke it first or choose another name");
+      }
+    }
+    WW_ASSIGN_OR_RETURN(Statement insert,
+                        Statement::Prepare(db_,
+                                           "INSERT INTO certificates (serial, subject, role, not_before, not_after, "
+                                           "revoked_at, credential_name, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+    insert.BindText(1, certificate.serial)
+        .BindText(2, certificate.subject)
+        .BindText(3, CertificateRoleName(certificate.role))
+        .BindInt(4, certificate.not_before)
+        .BindInt(5, certificate.not_after)
+        .BindOptionalInt(6, certificate.revoked_at)
+        .BindText(7, credential.name)
+        .BindText(8, credential.created_by);
+    return insert.Run().WithContext("inserting certificate " + certificate.serial);
+  });
+}
+
+Result<std::vector<CredentialRecord>> Store::ListCredentials() {
+  std::lock_guard lock(mutex_);
+  WW_ASSIGN_OR_RETURN(Statement select,
+                      Statement::Prepare(db_, "SELECT " + std::string(kCredentialColumns) +
+                                                  " FROM certificates WHERE credential_name IS NOT NULL "
+                                                  "ORDER BY credential_name, not_before, serial"));
+  std::vector<CredentialRecord> credentials;
+  while (true) {
+    WW_ASSIGN_OR_RETURN(bool has_row, select.Step());
+    if (!has_row) break;
+    credentials.push_back(ReadCredential(select));
+  }
+  return credentials;
+}
+
+Result<std::vector<std::string>> Store::RevokeCredential(const std::string& name, int64_t now) {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> serials;
+  Status status = WriteTransaction([&]() -> Status {
+    {
+      WW_ASSIGN_OR_RETURN(Statement select,
+                          Statement::Prepare(db_, "SELECT serial, revoked_at FROM certificates "
+                                                  "WHERE credential_name = ? ORDER BY serial"));
+      select.BindText(1, name);
+      bool known = false;
+      while (true) {
+        WW_ASSIGN_OR_RETURN(bool has_row, select.Step());
+        if (!has_row) break;
+        known = true;
+        if (select.ColumnIsNull(1)) serials.push_back(select.ColumnText(0));
+      }
+      if (!known) return Status::NotFound("no credential named \"" + name + "\"");
+    }
+    WW_ASSIGN_OR_RETURN(Statement revoke,
+                        Statement::Prepare(db_, "UPDATE certificates SET revoked_at = ? "
+                                                "WHERE credential_name = ? AND revoked_at IS NULL"));
+    revoke.BindInt(1, now).BindText(2, name);
+    return RevokeKeepingAnAdminInTransaction(revoke, now, "credential \"" + name + "\"");
+  });
+  if (!status.ok()) return status;
+  return serials;
+}
+
+Status Store::RecordCertificateUse(const std::vector<std::pair<std::string, int64_t>>& uses) {
+  if (uses.empty()) return Status::Ok();
+  std::lock_guard lock(mutex_);
+  return WriteTransaction([&]() -> Status {
+    WW_ASSIGN_OR_RETURN(Statement update,
+                        Statement::Prepare(db_, "UPDATE certificates SET last_used_at = max(coalesce(last_used_at, 0), ?) "
+                                                "WHERE serial = ?"));
+    for (const auto& [serial, at] : uses) {
+      update.BindInt(1, at).BindText(2, serial);
+      WW_RETURN_IF_ERROR(update.Run());
+      WW_RETURN_IF_ERROR(update.Reset());
+    }
+    return Status::Ok();
   });
 }
 

@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "schema/ipam.h"
@@ -21,6 +22,9 @@
 struct sqlite3;
 
 namespace ww {
+namespace store {
+class Statement;
+}  // namespace store
 
 using Sha256 = std::array<uint8_t, 32>;
 
@@ -57,7 +61,10 @@ struct AgentRecord {
   friend bool operator==(const AgentRecord&, const AgentRecord&) = default;
 };
 
-enum class CertificateRole { kAdmin, kViewer, kAgent };
+enum class CertificateRole { kAdmin, kViewer, kAgent, kCi };
+
+// "admin", "viewer", "agent", "ci": as stored, and as the API shows a credential's role.
+const char* CertificateRoleName(CertificateRole role);
 
 struct CertificateRecord {
   std::string serial;  // hex
@@ -69,6 +76,20 @@ struct CertificateRecord {
   std::optional<int64_t> revoked_at;
   friend bool operator==(const CertificateRecord&, const CertificateRecord&) = default;
 };
+
+// A certificate issued by name to a person or a CI job (`wwctl credential create`), the
+// bootstrap's "admin" included. Each certificate is its own record; a name has several when
+// it was created again after a revocation or expiry.
+struct CredentialRecord {
+  std::string name;  // the identity's ID
+  CertificateRecord certificate;  // role kAdmin, kViewer or kCi; no agent_id
+  std::string created_by;         // the creator's identity URI; "" for the bootstrap's admin
+  std::optional<int64_t> last_used_at;
+  friend bool operator==(const CredentialRecord&, const CredentialRecord&) = default;
+};
+
+// The refusal of a revocation that would leave no admin able to manage the reconciler.
+inline constexpr const char* kLastAdminMessage = "another admin must remain";
 
 enum class RevisionSource { kGit, kApply, kRollback };
 
@@ -196,7 +217,8 @@ class Store {
   // Every enrollment, deleted ones too, by name and then in enrollment order.
   Result<std::vector<AgentRecord>> ListAgentHistory();
   Status InsertCertificate(const CertificateRecord& certificate);
-  // kNotFound for an unknown serial. Revoking twice keeps the first time.
+  // kNotFound for an unknown serial. Revoking twice keeps the first time. Revoking the last
+  // admin certificate valid at `now` is kFailedPrecondition starting with kLastAdminMessage.
   Status RevokeCertificate(const std::string& serial, int64_t now);
   // kNotFound for a serial this store never issued: callers refuse it like a revoked one.
   Result<bool> IsRevoked(const std::string& serial);
@@ -205,6 +227,19 @@ class Store {
   Status DeleteAgent(const std::string& name, int64_t now);
   // Every revoked serial, sorted: loads the in-memory set checked on each request.
   Result<std::vector<std::string>> ListRevokedSerials();
+
+  // Credentials. Inserts the credential's certificate; kFailedPrecondition when a certificate
+  // of that name is active (unrevoked and unexpired at `now`).
+  Status CreateCredential(const CredentialRecord& credential, int64_t now);
+  // Every credential certificate, revoked and expired ones too, by name then issue time.
+  Result<std::vector<CredentialRecord>> ListCredentials();
+  // Revokes every unrevoked certificate of the name in one transaction and returns their
+  // serials (none when all were revoked already). kNotFound for a name never issued;
+  // kFailedPrecondition (kLastAdminMessage) when no admin would remain, revoking nothing.
+  Result<std::vector<std::string>> RevokeCredential(const std::string& name, int64_t now);
+  // Keeps the later of the stored and the given time of each serial's last use; unknown
+  // serials are ignored.
+  Status RecordCertificateUse(const std::vector<std::pair<std::string, int64_t>>& uses);
 
   // Revisions. AddRevision assigns the id and makes it current in the same transaction.
   Result<int64_t> AddRevision(const RevisionRecord& revision);
@@ -279,6 +314,9 @@ class Store {
   // The agents query with `clauses` (WHERE/ORDER BY) appended.
   Result<std::vector<AgentRecord>> ListAgentsWhere(const char* clauses);
   Status InsertCertificateInTransaction(const CertificateRecord& certificate);
+  // Runs `revoke` (an UPDATE of certificates.revoked_at); fails when it took the last admin
+  // certificate valid at `now`.
+  Status RevokeKeepingAnAdminInTransaction(store::Statement& revoke, int64_t now, const std::string& what);
   // Its two statements are prepared once for the whole batch: a fleet's worth of plans is
   // one transaction, and preparing per plan cost as much as the inserts.
   Result<std::vector<int64_t>> AddPlanGenerationsInTransaction(std::span<const PlanGenerationRecord> plans);

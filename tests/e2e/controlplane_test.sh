@@ -9,7 +9,9 @@
 # (forwards keep working), the gw agent restarted while it is down (restores from disk), the
 # reconciler restarted (agents reconnect, nothing lost), an agent deleted (refused at once; its
 # server keeps getting revisions without its peer) and enrolled again under the same name with
-# a fresh token, first with a fresh state dir, then with the old one (issue 9).
+# a fresh token, first with a fresh state dir, then with the old one (issue 9). Credentials
+# (issue 11): a viewer reads but cannot apply, a ci credential runs diff, apply --dry-run and
+# wait but cannot apply, a revoked admin is refused, the last admin cannot be revoked.
 # Security, with curl and openssl against the reconciler: certificates that are missing, from
 # another CA, expired or revoked; reused, expired and wrong tokens; another agent's plan;
 # chunked, compressed, oversized and length-less bodies (with the reconciler's RSS); no
@@ -182,6 +184,66 @@ curl_status() { api "$NS_CTL" admin GET /v1/status > /dev/null; cp "$WORK/answer
 curl_status status-before
 REVISION_BEFORE=$(json "$WORK/status-before.json" 'd["revision"]["id"]' 2>/dev/null || echo none)
 GENERATIONS_BEFORE=$(json "$WORK/status-before.json" 'sorted((a["name"], a["generation"]) for a in d["agents"])' 2>/dev/null || echo none)
+
+# ---------------------------------------------------------------- 3b: credentials for people and CI
+# as_config FILE ARGS...: wwctl with that config file; output into $WORK/as.out (both streams).
+as_config() { in_ns "$NS_CTL" env WWCTL_CONFIG="$1" "$WWCTL" "${@:2}" > "$WORK/as.out" 2>&1; }
+for role in viewer ci admin; do
+  name=$role-e2e; [ $role = ci ] && name=github-ci
+  if wwctl credential create --role $role --name $name --ttl 1d -o "$WORK/$role.wwctl.yaml" > "$WORK/cred-$role.log" 2>&1 \
+    && [ "$(stat -c %a "$WORK/$role.wwctl.yaml")" = 600 ]; then pass "wwctl credential create --role $role wrote a 0600 config"
+  else fail "credential create --role $role: $(cat "$WORK/cred-$role.log")"; fi
+done
+wwctl credential create --role viewer --name viewer-e2e -o "$WORK/again.yaml" > "$WORK/cred-again.log" 2>&1 \
+  && fail "a second active credential named viewer-e2e was created" \
+  || { grep -q 'HTTP 409' "$WORK/cred-again.log" && pass "a duplicate active name is refused (409)" \
+       || fail "duplicate name: $(cat "$WORK/cred-again.log")"; }
+if grep -q -- 'PRIVATE KEY' "$WORK/cred-viewer.log"; then fail "credential create printed a private key"; fi
+
+as_config "$WORK/viewer.wwctl.yaml" get agents && grep -q gw "$WORK/as.out" && as_config "$WORK/viewer.wwctl.yaml" status \
+  && pass "a viewer credential reads (get agents, status)" || fail "viewer reading: $(cat "$WORK/as.out")"
+status=0; as_config "$WORK/viewer.wwctl.yaml" apply -f "$WORK/fleet" || status=$?
+[ $status = 1 ] && grep -q 'HTTP 403.*needs the ci or admin role.*has the viewer role' "$WORK/as.out" \
+  && pass "a viewer's apply is refused (403, naming the roles)" || fail "viewer apply: exit $status $(cat "$WORK/as.out")"
+
+CI_CONFIG=$WORK/ci.wwctl.yaml
+status=0; as_config "$CI_CONFIG" diff -f "$WORK/fleet" || status=$?
+[ $status = 0 ] || [ $status = 2 ] && pass "a ci credential runs wwctl diff (exit $status)" || fail "ci diff: exit $status $(cat "$WORK/as.out")"
+as_config "$CI_CONFIG" apply --dry-run -f "$WORK/fleet" && pass "a ci credential runs apply --dry-run" \
+  || fail "ci apply --dry-run: $(cat "$WORK/as.out")"
+as_config "$CI_CONFIG" wait --for=converged --timeout 30s && pass "a ci credential runs wwctl wait --for=converged" \
+  || fail "ci wait: $(cat "$WORK/as.out")"
+REVISIONS_BEFORE=$(wwctl history -o json 2>/dev/null | grep -c '"id"' || true)
+status=0; as_config "$CI_CONFIG" apply -f "$WORK/fleet" || status=$?
+[ $status = 1 ] && grep -q 'HTTP 403.*needs the admin role.*has the ci role' "$WORK/as.out" \
+  && pass "a ci credential's apply is refused (403): $(tail -1 "$WORK/as.out")" || fail "ci apply: exit $status $(cat "$WORK/as.out")"
+status=0; as_config "$CI_CONFIG" token create --type client --name x || status=$?
+[ $status = 1 ] && pass "a ci credential cannot create tokens" || fail "ci token create: exit $status $(cat "$WORK/as.out")"
+[ "$(wwctl history -o json 2>/dev/null | grep -c '"id"' || true)" = "$REVISIONS_BEFORE" ] \
+  && pass "no refused or dry-run upload became a revision" || fail "the revision count changed"
+
+wwctl credential list > "$WORK/credentials.txt" 2>&1 && grep -q '^github-ci  *ci  *active' "$WORK/credentials.txt" \
+  && grep -q '^admin  *admin  *active' "$WORK/credentials.txt" && pass "wwctl credential list shows admin, github-ci, ..." \
+  || fail "credential list: $(cat "$WORK/credentials.txt")"
+wwctl credential list -o json > "$WORK/credentials.json" 2>&1
+[ "$(json "$WORK/credentials.json" '[c["lastUsed"] is not None for c in d if c["name"] == "github-ci"][0]' 2>/dev/null)" = True ] \
+  && pass "the list records when github-ci was last used" || fail "lastUsed of github-ci: $(cat "$WORK/credentials.json")"
+
+# A revoked admin is refused at once; the last admin cannot be revoked.
+as_config "$WORK/admin.wwctl.yaml" get agents && pass "the second admin works before revocation" || fail "second admin: $(cat "$WORK/as.out")"
+wwctl credential revoke admin-e2e > "$WORK/revoke.log" 2>&1 && pass "wwctl credential revoke admin-e2e" || fail "revoke: $(cat "$WORK/revoke.log")"
+status=0; as_config "$WORK/admin.wwctl.yaml" get agents || status=$?
+[ $status = 1 ] && grep -q 'HTTP 401.*revoked' "$WORK/as.out" && pass "the revoked admin is refused (401)" \
+  || fail "revoked admin: exit $status $(cat "$WORK/as.out")"
+status=0; wwctl credential revoke admin > "$WORK/revoke-last.log" 2>&1 || status=$?
+[ $status = 1 ] && grep -q 'HTTP 409: another admin must remain' "$WORK/revoke-last.log" \
+  && pass "revoking the last admin is refused (409, another admin must remain)" || fail "last admin: exit $status $(cat "$WORK/revoke-last.log")"
+wwctl get agents > /dev/null 2>&1 && pass "the first admin still works" || fail "the first admin was revoked"
+# By serial: the viewer's certificate.
+VIEWER_SERIAL=$(json "$WORK/credentials.json" '[c["serial"] for c in d if c["name"] == "viewer-e2e"][0]' 2>/dev/null || true)
+wwctl credential revoke --serial "$VIEWER_SERIAL" > "$WORK/revoke-serial.log" 2>&1 \
+  && ! as_config "$WORK/viewer.wwctl.yaml" status && pass "a certificate revoked by serial is refused (viewer-e2e)" \
+  || fail "revoke --serial $VIEWER_SERIAL: $(cat "$WORK/revoke-serial.log" "$WORK/as.out")"
 
 # ---------------------------------------------------------------- 4: the reconciler stops
 ww_stop "$RECONCILER_PID"

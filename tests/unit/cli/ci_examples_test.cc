@@ -81,5 +81,20 @@ TEST_CASE("examples/ci: every wwctl command and flag in the pipelines exists") {
   }
 }
 
+TEST_CASE("examples/ci: the pipelines use a ci credential, never the admin's") {
+  WwctlRun help = RunWwctl({"credential", "create", "--help"});
+  REQUIRE(help.exit_code == 0);
+  for (const char* flag : {"--role", "--name", "-o,"}) CHECK(help.out.find(flag) != std::string::npos);
+  for (const char* file : {"github-actions.yaml", "gitlab-ci.yaml"}) {
+    std::string path = std::string(WW_SOURCE_DIR) + "/examples/ci/" + file;
+    CAPTURE(path);
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    CHECK(text.str().find("wwctl credential create --role ci --name ") != std::string::npos);
+    CHECK(text.str().find("admin.wwctl.yaml") == std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace ww::test

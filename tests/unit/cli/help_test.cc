@@ -65,7 +65,7 @@ TEST_CASE("no command or an unknown command or an extra argument exits 2") {
   CHECK(unknown.exit_code == 2);
   CHECK(unknown.err ==
         "wwctl: error: unknown command \"aply\"; did you mean \"apply\"? (commands: validate render plan schema "
-        "version apply diff get status wait token agent history rollback sync peer)\n"
+        "version apply diff get status wait token credential agent history rollback sync peer)\n"
         "Run 'wwctl --help' for usage.\n");
   // After global flags too, and without a hint when nothing is close.
   WwctlRun after_flags = RunWwctl({"--config", "x.yaml", "-o", "json", "stauts"});

@@ -831,8 +831,8 @@ TEST_CASE("rollback posts allowDestructive and prints the new revision") {
   CHECK(bad.err == "wwctl: error: \"HEAD~1\" is not a revision id; see 'wwctl history'\n");
   std::vector<Recorded> requests = fake.requests();
   REQUIRE(requests.size() == 2);
-  CHECK(requests[0].body == R"({"allowDestructive":true,"force":false})");
-  CHECK(requests[1].body == R"({"allowDestructive":false,"force":false})");
+  CHECK(requests[0].body == R"({"allowDestructive":true,"force":false,"dryRun":false})");
+  CHECK(requests[1].body == R"({"allowDestructive":false,"force":false,"dryRun":false})");
 }
 
 TEST_CASE("rollback --force overrides a fleet that follows git") {
@@ -848,7 +848,19 @@ TEST_CASE("rollback --force overrides a fleet that follows git") {
   CHECK(forced.out == "Revision 9 created by the rollback.\n");
   std::vector<Recorded> requests = fake.requests();
   REQUIRE(requests.size() == 2);
-  CHECK(requests[1].body == R"({"allowDestructive":false,"force":true})");
+  CHECK(requests[1].body == R"({"allowDestructive":false,"force":true,"dryRun":false})");
+}
+
+TEST_CASE("rollback --dry-run posts dryRun and shows each agent's steps without a revision") {
+  FakeReconciler fake;
+  fake.Answer("POST /v1/revisions/6/rollback", 200, R"({"accepted": true, "dryRun": true, "revision": null,
+    "warnings": [], "agents": [{"agent": "vps", "phase": "pending", "steps": ["remove forward tcp 25565"],
+    "destructive": true}]})");
+  Run run = Wwctl(fake, {"rollback", "6", "--dry-run"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out == "Dry run: nothing was stored.\nagent vps: 1 step, destructive (pending)\n  remove forward tcp 25565\n");
+  REQUIRE(fake.requests().size() == 1);
+  CHECK(fake.requests()[0].body == R"({"allowDestructive":false,"force":false,"dryRun":true})");
 }
 
 TEST_CASE("the wwctl binary finds its config through WWCTL_CONFIG and refuses it while others can read it") {

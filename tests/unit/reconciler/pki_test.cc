@@ -440,7 +440,8 @@ TEST_CASE("CA: verification checks chain, time, usage and the identity URI") {
   CHECK(VerifyError(impostor, agent->pem, kNow).find("client certificate refused: ") == 0);
   CHECK(VerifyError(ca, ca.CertificatePem(), kNow) == "client certificate refused: unsuitable certificate purpose");
 
-  for (const IdentityKind kind : {IdentityKind::kAgent, IdentityKind::kAdmin, IdentityKind::kViewer}) {
+  for (const IdentityKind kind :
+       {IdentityKind::kAgent, IdentityKind::kAdmin, IdentityKind::kViewer, IdentityKind::kCi}) {
     const Identity identity{kind, "person-7", "edge"};
     Result<IssuedCertificate> issued = ca.IssueClient(Csr(P256KeyPem()), identity, kNow);
     REQUIRE(issued.ok());
@@ -452,6 +453,7 @@ TEST_CASE("CA: verification checks chain, time, usage and the identity URI") {
   }
   CHECK(IdentityUri({IdentityKind::kViewer, "ci", "prod"}) == "wirewarp://prod/viewer/ci");
   CHECK(IdentityUri({IdentityKind::kAdmin, "alice", "prod"}) == "wirewarp://prod/admin/alice");
+  CHECK(IdentityUri({IdentityKind::kCi, "github-ci", "prod"}) == "wirewarp://prod/ci/github-ci");
 
   // Hand-made leaves from the right CA that IssueClient would never produce.
   CHECK(VerifyError(ca, LeafSignedBy(ca, {{NID_ext_key_usage, "clientAuth"}}), kNow) ==
@@ -463,17 +465,17 @@ TEST_CASE("CA: verification checks chain, time, usage and the identity URI") {
                                       {NID_subject_alt_name, "URI:wirewarp://prod/root/node-1"}}),
                     kNow) ==
         "client certificate refused: client certificate URI \"wirewarp://prod/root/node-1\" is not "
-        "wirewarp://FLEET/agent|admin|viewer/ID");
+        "wirewarp://FLEET/agent|admin|viewer|ci/ID");
   CHECK(VerifyError(ca,
                     LeafSignedBy(ca, {{NID_ext_key_usage, "clientAuth"},
                                       {NID_subject_alt_name, "URI:wirewarp://prod/agent/node-1/extra"}}),
                     kNow)
-            .find("is not wirewarp://FLEET/agent|admin|viewer/ID") != std::string::npos);
+            .find("is not wirewarp://FLEET/agent|admin|viewer|ci/ID") != std::string::npos);
   CHECK(VerifyError(ca,
                     LeafSignedBy(ca, {{NID_ext_key_usage, "clientAuth"},
                                       {NID_subject_alt_name, "URI:https://prod/agent/node-1"}}),
                     kNow)
-            .find("is not wirewarp://FLEET/agent|admin|viewer/ID") != std::string::npos);
+            .find("is not wirewarp://FLEET/agent|admin|viewer|ci/ID") != std::string::npos);
   CHECK(VerifyError(ca, LeafSignedBy(ca, {{NID_ext_key_usage, "clientAuth"}, {NID_subject_alt_name, "DNS:node-1"}}),
                     kNow) == "client certificate refused: the subjectAltName is not a URI");
   CHECK(VerifyError(ca,

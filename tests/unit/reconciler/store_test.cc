@@ -123,7 +123,7 @@ TEST_CASE("store: every connection setting is in effect") {
   CHECK(settings->journal_mode == "wal");
   CHECK(settings->synchronous == 2);
   CHECK(settings->defensive == 1);
-  CHECK(settings->user_version == 5);
+  CHECK(settings->user_version == 6);
 }
 
 TEST_CASE("store: the database and its WAL are readable by the owner only, also when they were not") {
@@ -153,7 +153,7 @@ TEST_CASE("store: migrating an empty file creates the tables of every version an
         std::vector<std::string>{"agent_health", "agents", "certificates", "current_revision", "events",
                                  "ip_allocations", "plan_generations", "rejected_commits", "reports", "revisions",
                                  "tokens"});
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"5"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"6"});
   CHECK(BackupFiles(directory, "state.db").empty());
 }
 
@@ -172,7 +172,7 @@ TEST_CASE("store: reopening a current database changes nothing") {
   REQUIRE(current.ok());
   CHECK(current->id == revision_id);
   CHECK(current->documents == "docs");
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"5"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"6"});
   CHECK(BackupFiles(directory, "state.db").empty());
 }
 
@@ -185,7 +185,7 @@ TEST_CASE("store: a database from a newer version is refused, naming both versio
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().code() == StatusCode::kFailedPrecondition);
   CHECK(store.status().message() == "opening " + path + ": database " + path +
-                                        " has schema version 7, newer than version 5 that this "
+                                        " has schema version 7, newer than version 6 that this "
                                         "reconciler knows; run a newer reconciler");
   CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"7"});
 }
@@ -210,7 +210,7 @@ TEST_CASE("store: migrating a non-empty older database backs it up first") {
   CHECK(RawColumn(directory.File(backup), "SELECT x FROM legacy") == std::vector<std::string>{"42"});
   CHECK(RawColumn(directory.File(backup), "PRAGMA user_version") == std::vector<std::string>{"0"});
   CHECK(RawColumn(directory.File(backup), "SELECT name FROM sqlite_master WHERE name = 'agents'").empty());
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"5"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"6"});
   CHECK(RawColumn(path, "SELECT x FROM legacy") == std::vector<std::string>{"42"});
 }
 
@@ -679,7 +679,7 @@ TEST_CASE("store: migrating a version 2 database keeps agents and frees deleted 
     INSERT INTO certificates VALUES ('01', 'gw', 'CN=gw', 'agent', 0, 9, 1500);
     PRAGMA user_version=2;)sql");
   std::unique_ptr<Store> store = OpenOrDie(path);
-  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"5"});
+  CHECK(RawColumn(path, "PRAGMA user_version") == std::vector<std::string>{"6"});
   CHECK(BackupFiles(directory, "state.db") == std::vector<std::string>{"state.db.bak-v2"});
   CHECK(store->Settings()->foreign_keys == 1);  // switched back on after the step
   CHECK(RawColumn(path, "SELECT id FROM agents ORDER BY rowid") == std::vector<std::string>{"gw", "vps"});
