@@ -26,10 +26,7 @@ Result<std::optional<int64_t>> Store::NewestCertificateNotBefore(const std::stri
 
 Result<std::vector<std::string>> Store::RevokeEarlierAgentCertificates(const std::string& serial, int64_t now) {
   std::lock_guard lock(mutex_);
-  std::vector<std::string> revoked;
-  Status status = WriteTransaction([&]() -> Status {
-    // Only what an update would touch is selected first, so a request whose certificate
-    // replaced nothing writes nothing.
+  auto earlier = [&]() -> Result<std::vector<std::string>> {
     WW_ASSIGN_OR_RETURN(Statement select,
                         Statement::Prepare(db_,
                                            "SELECT older.serial FROM certificates AS used "
@@ -38,11 +35,20 @@ Result<std::vector<std::string>> Store::RevokeEarlierAgentCertificates(const std
                                            "AND older.revoked_at IS NULL AND older.not_before < used.not_before "
                                            "ORDER BY older.not_before, older.serial"));
     select.BindText(1, serial);
+    std::vector<std::string> serials;
     while (true) {
       WW_ASSIGN_OR_RETURN(bool has_row, select.Step());
       if (!has_row) break;
-      revoked.push_back(select.ColumnText(0));
+      serials.push_back(select.ColumnText(0));
     }
+    return serials;
+  };
+  // Every agent's first request after a start asks: a read alone when nothing is replaced,
+  // the write lock only when something is.
+  WW_ASSIGN_OR_RETURN(std::vector<std::string> revoked, earlier());
+  if (revoked.empty()) return revoked;
+  Status status = WriteTransaction([&]() -> Status {
+    WW_ASSIGN_OR_RETURN(revoked, earlier());
     for (const std::string& older : revoked) {
       WW_ASSIGN_OR_RETURN(Statement update,
                           Statement::Prepare(db_, "UPDATE certificates SET revoked_at = ? WHERE serial = ?"));
