@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <ctime>
 #include <exception>
 #include <nlohmann/json.hpp>
@@ -127,13 +128,18 @@ bool RenewalDue(const CertificateValidity& validity, int64_t now) {
   return (validity.not_after - now) * 3 < lifetime;
 }
 
-Status RenewCertificate(ControlPlaneClient& client, StateDir& state, const std::string& agent_name) {
+Result<RenewalOutcome> RenewCertificate(ControlPlaneClient& client, StateDir& state, const std::string& agent_name) {
   WW_ASSIGN_OR_RETURN(std::string key_pem, GenerateP256Key());
   WW_ASSIGN_OR_RETURN(std::string csr, MakeCsr(key_pem, agent_name));
   WW_RETURN_IF_ERROR(state.WriteFileAtomically(kNextTlsKeyFile, key_pem));
   nlohmann::json body{{"csr", csr}};
   Result<ApiResponse> response = client.Post("/v1/agents/" + agent_name + "/certificate", body.dump(), kRenewalTimeout);
   if (!response.ok()) return response.status().WithContext("renewing the agent certificate");
+  if (response->status == 429) {
+    std::chrono::seconds retry_after = response->retry_after_seconds ? std::chrono::seconds(*response->retry_after_seconds)
+                                                                      : kRenewalRetryDelay;
+    return RenewalOutcome{RenewalVerdict::kRateLimited, std::max(retry_after, std::chrono::seconds(1))};
+  }
   if (response->status != 200) {
     return Status::FailedPrecondition("the reconciler refused to renew the agent certificate (HTTP " +
                                       std::to_string(response->status) + "): " + ApiErrorMessage(*response));
@@ -149,7 +155,8 @@ Status RenewCertificate(ControlPlaneClient& client, StateDir& state, const std::
     return Status::FailedPrecondition("the reconciler returned a certificate for another key");
   }
   WW_RETURN_IF_ERROR(state.WriteFileAtomically(kNextTlsCertificateFile, certificate_pem));
-  return InstallPair(state, key_pem, certificate_pem);
+  WW_RETURN_IF_ERROR(InstallPair(state, key_pem, certificate_pem));
+  return RenewalOutcome{RenewalVerdict::kRenewed, std::chrono::seconds(0)};
 }
 
 }  // namespace ww::agent

@@ -66,10 +66,24 @@ Result<CertificateValidity> ReadCertificateValidity(std::string_view certificate
 // True when less than a third of the certificate's lifetime is left at `now`.
 bool RenewalDue(const CertificateValidity& validity, int64_t now);
 
+// After a renewal that failed (reconciler unreachable, refused), the next try waits this long;
+// a certificate is renewed with ten days left, so there is time.
+inline constexpr std::chrono::seconds kRenewalRetryDelay = std::chrono::minutes(5);
+
+enum class RenewalVerdict { kRenewed, kRateLimited };
+
+struct RenewalOutcome {
+  RenewalVerdict verdict = RenewalVerdict::kRenewed;
+  // kRateLimited: when to ask again (the reconciler's Retry-After, else kRenewalRetryDelay).
+  std::chrono::seconds retry_after{0};
+  friend bool operator==(const RenewalOutcome&, const RenewalOutcome&) = default;
+};
+
 // Renews with the current certificate (no token): a new P-256 key and CSR, POST
 // /v1/agents/NAME/certificate, then the new key and certificate replace tls.key and tls.pem.
-// The private key never leaves this host. kUnavailable when the reconciler cannot be
-// reached (retry later), kFailedPrecondition when it refuses or answers nonsense.
-Status RenewCertificate(ControlPlaneClient& client, StateDir& state, const std::string& agent_name);
+// The private key never leaves this host. A 429 (renewed too recently) is kRateLimited and
+// changes nothing: the current certificate stays in use. kUnavailable when the reconciler
+// cannot be reached (retry later), kFailedPrecondition when it refuses or answers nonsense.
+Result<RenewalOutcome> RenewCertificate(ControlPlaneClient& client, StateDir& state, const std::string& agent_name);
 
 }  // namespace ww::agent

@@ -257,15 +257,24 @@ void AgentDaemon::MaybeRenewCertificate() {
   Result<std::optional<std::string>> certificate = environment_.state->ReadFile(kAgentTlsCertificateFile, 64 * 1024);
   if (!certificate.ok() || !*certificate) return;  // the client factory reports missing files
   Result<CertificateValidity> validity = ReadCertificateValidity(**certificate);
-  if (!validity.ok() || !RenewalDue(*validity, environment_.now())) return;
+  const int64_t now = environment_.now();
+  if (!validity.ok() || !RenewalDue(*validity, now) || now < next_renewal_attempt_) return;
   if (!poll_client_) {
     Result<std::unique_ptr<ControlPlaneClient>> client = environment_.make_client();
     if (!client.ok()) return;
     poll_client_ = std::move(client).value();
   }
-  Status renewed = RenewCertificate(*poll_client_, *environment_.state, options_.agent_name);
+  Result<RenewalOutcome> renewed = RenewCertificate(*poll_client_, *environment_.state, options_.agent_name);
   if (!renewed.ok()) {
-    LogEvent("renew-failed", {{"error", renewed.message()}});
+    next_renewal_attempt_ = now + kRenewalRetryDelay.count();
+    LogEvent("renew-failed",
+             {{"error", renewed.status().message()}, {"retry_s", std::to_string(kRenewalRetryDelay.count())}});
+    return;
+  }
+  if (renewed->verdict == RenewalVerdict::kRateLimited) {
+    // The current certificate keeps working; ask again when the reconciler said.
+    next_renewal_attempt_ = now + renewed->retry_after.count();
+    LogEvent("renew-deferred", {{"retry_s", std::to_string(renewed->retry_after.count())}});
     return;
   }
   poll_client_.reset();  // the next call dials with the new certificate

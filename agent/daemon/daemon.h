@@ -2,7 +2,8 @@
 // `wirewarp-agent run`: restore the last applied config from disk (the tunnel is up before
 // any network call), then long-poll the reconciler for plans and apply each one, report
 // after every apply and every 30 s, back off 1 s .. 60 s with +-25 % jitter when the
-// reconciler is unreachable, renew the client certificate when a third of its life is left,
+// reconciler is unreachable, renew the client certificate when a third of its life is left
+// (after a failed try, again in 5 min; after a 429, when its Retry-After says),
 // resolve endpoint host names again every resolve_interval (re-applying the last config
 // when one moved, also while the reconciler is down), and exit 3 on 401 (deleted or revoked) without touching the tunnel. Every outside piece
 // (HTTP clients, command runner, sleeping, randomness, clock, host figures) is injected, so
@@ -130,6 +131,7 @@ class AgentDaemon {
 
   uint64_t after_generation_ = 0;                    // polling thread only
   int64_t next_endpoint_check_ = 0;                  // polling thread only; unix seconds
+  int64_t next_renewal_attempt_ = 0;                 // polling thread only; unix seconds
   std::unique_ptr<ControlPlaneClient> poll_client_;  // polling thread only
   std::unique_ptr<ControlPlaneClient> report_client_;  // reporting thread only
   uint64_t report_client_epoch_ = 0;                   // reporting thread only

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "reconciler/api/server_tls.h"
+
 namespace ww {
 namespace {
 
@@ -47,22 +49,10 @@ Result<std::string> CertificateToPem(X509* certificate) {
   return std::string(data, static_cast<std::size_t>(size));
 }
 
-// Everything the SSL_CTX needs, configured by hand: no default verify paths, so the system
-// CA store trusts nothing here.
-Status ConfigureTls(SSL_CTX& context, const HttpsServerOptions& options, const CertificateAuthority& ca) {
-  WW_ASSIGN_OR_RETURN(UniqueX509 server_certificate,
-                      ReadCertificate(options.server_certificate_pem, "server certificate"));
-  UniqueBio key_bio = MemoryBio(options.server_private_key_pem);
-  UniqueEvpPkey key(key_bio ? PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr) : nullptr);
-  if (!key) return Status::InvalidArgument("server private key is not a PEM private key");
+// The client CA on top of the shared server settings (server_tls.h), configured by hand: no
+// default verify paths, so the system CA store trusts nothing here.
+Status ConfigureClientVerification(SSL_CTX& context, const CertificateAuthority& ca) {
   WW_ASSIGN_OR_RETURN(UniqueX509 ca_certificate, ReadCertificate(ca.CertificatePem(), "CA certificate"));
-
-  SSL_CTX_set_options(&context, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-  if (SSL_CTX_set_min_proto_version(&context, TLS1_2_VERSION) != 1) return Status::Internal("cannot set TLS 1.2 minimum");
-  if (SSL_CTX_use_certificate(&context, server_certificate.get()) != 1 ||
-      SSL_CTX_use_PrivateKey(&context, key.get()) != 1 || SSL_CTX_check_private_key(&context) != 1) {
-    return Status::InvalidArgument("server certificate and private key do not match");
-  }
   // Our CA alone: no SSL_CTX_set_default_verify_paths, so system CAs sign nothing here.
   UniqueX509Store store(X509_STORE_new());
   if (!store || X509_STORE_add_cert(store.get(), ca_certificate.get()) != 1) {
@@ -70,9 +60,10 @@ Status ConfigureTls(SSL_CTX& context, const HttpsServerOptions& options, const C
   }
   SSL_CTX_set_cert_store(&context, store.release());
   if (SSL_CTX_add_client_CA(&context, ca_certificate.get()) != 1) return Status::Internal("cannot name the client CA");
-  // A certificate is optional at the TLS layer (enrollment has none); one that is presented
-  // must verify, and routes decide whether one is required.
-  SSL_CTX_set_verify(&context, SSL_VERIFY_PEER, nullptr);
+  // A certificate is optional at the TLS layer (enrollment has none). One that does not verify
+  // still completes the handshake, its verify result kept: every request with it is then
+  // refused 401 saying why (a TLS alert would leave the client guessing).
+  SSL_CTX_set_verify(&context, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
   SSL_CTX_set_verify_depth(&context, 1);
   static constexpr unsigned char kSessionContext[] = "wirewarp-reconciler";
   SSL_CTX_set_session_id_context(&context, kSessionContext, sizeof(kSessionContext) - 1);
@@ -146,7 +137,9 @@ struct HttpsServer::Impl {
     if (tls == nullptr) return Status::FailedPrecondition("not a TLS connection");
     UniqueX509 certificate(SSL_get1_peer_certificate(tls));
     if (!certificate) return Status::FailedPrecondition("no client certificate");
-    if (SSL_get_verify_result(tls) != X509_V_OK) return Status::FailedPrecondition("client certificate did not verify");
+    if (long verify = SSL_get_verify_result(tls); verify != X509_V_OK) {
+      return Status::FailedPrecondition(VerifyFailure(certificate.get(), verify));
+    }
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digest_length = 0;
     std::string key;
@@ -176,10 +169,48 @@ struct HttpsServer::Impl {
         verified.emplace(key, *peer);
       }
     }
+    if (!options.fleet.empty() && peer->identity.fleet != options.fleet) {
+      return Status::FailedPrecondition(
+          "client certificate " + IdentityUri(peer->identity) + " belongs to fleet \"" + peer->identity.fleet +
+          "\", this reconciler serves fleet \"" + options.fleet + "\"; use a credential this reconciler issued");
+    }
     if (options.is_revoked && options.is_revoked(peer->serial)) {
       return Status::FailedPrecondition("client certificate " + peer->serial + " is revoked");
     }
     return std::move(*peer);
+  }
+
+  // Why the certificate presented on this connection failed verification; nullopt when none
+  // was presented or it verified.
+  std::optional<std::string> PresentedCertificateFailure(SSL* tls) const {
+    if (tls == nullptr) return std::nullopt;
+    UniqueX509 certificate(SSL_get1_peer_certificate(tls));
+    if (!certificate) return std::nullopt;
+    long verify = SSL_get_verify_result(tls);
+    if (verify == X509_V_OK) return std::nullopt;
+    return VerifyFailure(certificate.get(), verify);
+  }
+
+  // Why a presented certificate did not verify, naming what it claims to be: "another
+  // WireWarp install" is the likely story when a CA of the same name did not sign it.
+  std::string VerifyFailure(X509* certificate, long verify) const {
+    std::string reason = X509_verify_cert_error_string(verify);
+    bool foreign = verify == X509_V_ERR_CERT_SIGNATURE_FAILURE || verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+                   verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+                   verify == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE || verify == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
+    if (!foreign) return "client certificate did not verify: " + reason;
+    Result<std::string> pem = CertificateToPem(certificate);
+    Result<CertificateClaims> claims = pem.ok() ? ReadCertificateClaims(*pem) : Result<CertificateClaims>(pem.status());
+    std::string theirs = "it was not signed by this reconciler's CA";
+    if (claims.ok()) {
+      theirs = "it names issuer \"" + claims->issuer_common_name + "\"";
+      if (claims->identity) theirs += " and fleet \"" + claims->identity->fleet + "\"";
+      theirs += ", but was not signed by this reconciler's CA";
+    }
+    std::string ours = "\"" + ca_common_name + "\"";
+    if (!options.fleet.empty()) ours += " (fleet \"" + options.fleet + "\")";
+    return "client certificate refused (" + reason + "): " + theirs + " " + ours +
+           " — a credential of another WireWarp install? Use one this reconciler issued";
   }
 
   // The index of the route for `method` and the decoded `path`, or -1.
@@ -220,6 +251,11 @@ struct HttpsServer::Impl {
         decision.refusal = JsonError(401, peer.status().message());
         return decision;
       }
+    } else if (std::optional<std::string> failure = PresentedCertificateFailure(head.tls)) {
+      // Optional means "none is fine", not "any is fine": the handshake let it through only
+      // so that this answer can say why.
+      decision.refusal = JsonError(401, *failure);
+      return decision;
     }
     decision.max_body = entry.options.max_body;
     decision.route = route;
@@ -246,6 +282,7 @@ struct HttpsServer::Impl {
     // Checked again here so a handler never runs unauthenticated, whatever the head check did.
     if (Result<Peer> peer = AuthenticatePeer(head.tls); peer.ok()) {
       if (options.on_authenticated) options.on_authenticated(peer->identity, peer->serial);
+      if (on_authenticated) on_authenticated(peer->identity, peer->serial);
       call.identity = std::move(peer->identity);
       call.certificate_serial = std::move(peer->serial);
     } else if (entry.options.client_certificate == ClientCertificate::kRequired) {
@@ -255,12 +292,14 @@ struct HttpsServer::Impl {
   }
 
   const CertificateAuthority& ca;
+  std::string ca_common_name;  // for refusal messages
   mutable std::mutex verified_mutex;
   // SHA-256 of a certificate's DER -> its checked identity; GUARDED_BY(verified_mutex).
   mutable std::unordered_map<std::string, Peer> verified;
   HttpsServerOptions options;
   SSL_CTX* tls_context = nullptr;
   std::vector<RouteEntry> routes;  // complete before Start(); read-only after
+  AuthenticationObserver on_authenticated;  // set before Start(); read-only after
   std::size_t largest_body = 0;
   LongPollHub hub;
   std::unique_ptr<HttpEngine> engine;
@@ -274,10 +313,14 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const CertificateAuthor
     };
   }
   auto impl = std::make_unique<Impl>(ca, std::move(options));
+  if (Result<CertificateClaims> claims = ReadCertificateClaims(ca.CertificatePem()); claims.ok()) {
+    impl->ca_common_name = claims->subject_common_name;
+  }
   impl->largest_body = impl->options.limits.max_body;
-  impl->tls_context = SSL_CTX_new(TLS_server_method());
-  if (impl->tls_context == nullptr) return Status::Internal("cannot create the TLS context");
-  WW_RETURN_IF_ERROR(ConfigureTls(*impl->tls_context, impl->options, impl->ca));
+  WW_ASSIGN_OR_RETURN(UniqueSslContext context, MakeServerTlsContext(impl->options.server_certificate_pem,
+                                                                     impl->options.server_private_key_pem));
+  impl->tls_context = context.release();
+  WW_RETURN_IF_ERROR(ConfigureClientVerification(*impl->tls_context, impl->ca));
 
   Impl* raw = impl.get();
   HttpEngineOptions engine;
@@ -316,6 +359,8 @@ Status HttpsServer::Route(HttpMethod method, const std::string& pattern, RouteOp
   impl_->largest_body = std::max(impl_->largest_body, options.max_body);
   return Status::Ok();
 }
+
+void HttpsServer::OnAuthenticated(AuthenticationObserver observer) { impl_->on_authenticated = std::move(observer); }
 
 Result<int> HttpsServer::Start(const std::string& host, int port) { return impl_->engine->Listen(host, port); }
 

@@ -4,7 +4,8 @@
 // deadlines, handlers on a worker pool, long-polls parked without a thread), the request
 // guard (request_guard.h) run on every head before any body is read, and per-route client
 // certificate requirements: a handler receives the verified identity, or the request is
-// answered 401 first. Also the LongPollHub that parked polls wait on, which Stop() shuts down
+// answered 401 first. A certificate that fails verification (another install's CA, another
+// fleet, expired) still completes the handshake, so that the 401 can say why. Also the LongPollHub that parked polls wait on, which Stop() shuts down
 // so that they are answered (503) before the server goes.
 // Thread safety: register routes, then Start(); Stop() may be called from any thread (but a
 // handler), once or more.
@@ -64,6 +65,9 @@ struct HttpsServerOptions {
   // Called on a worker thread with the verified, unrevoked client certificate of every request
   // that has one, before its handler (e.g. CertificateUse::Record). Default: nothing.
   std::function<void(const Identity& identity, const std::string& serial_hex)> on_authenticated;
+  // This install's fleet id (bootstrap.h): a client certificate of another fleet is refused
+  // with 401 naming both. Empty: any fleet (tests of the transport alone).
+  std::string fleet;
   // Unix seconds for certificate validity checks. Default: the system clock.
   std::function<std::int64_t()> now;
 };
@@ -81,6 +85,12 @@ class HttpsServer {
   // as "/v1/agents/([a-z0-9-]{1,63})/plan"; nested groups are refused (regex recursion on long
   // input crashes libstdc++). GET routes also answer HEAD.
   Status Route(HttpMethod method, const std::string& pattern, RouteOptions options, RouteHandler handler);
+
+  // REQUIRES: before Start(). `observer` runs on a worker thread, before the handler, for
+  // every request whose client certificate passed every check; it may block briefly (the
+  // store). One observer; a second call replaces it.
+  using AuthenticationObserver = std::function<void(const Identity& identity, const std::string& serial_hex)>;
+  void OnAuthenticated(AuthenticationObserver observer);
 
   // Binds (port 0 picks a free one), starts serving and returns the bound port.
   Result<int> Start(const std::string& host, int port);

@@ -63,6 +63,14 @@ std::string TakeOpenSslReason() {
   return reason != nullptr ? reason : "";
 }
 
+// Retry-After as delta-seconds (an HTTP date is not something the reconciler sends).
+std::optional<std::int64_t> RetryAfterSeconds(const std::string& value) {
+  if (value.empty() || value.size() > 9 || value.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::stoll(value);
+}
+
 // Why a TCP connection to host:port fails, found by trying once more: httplib reports every
 // failure as "Connection" and keeps no errno.
 std::string DiagnoseConnection(const std::string& host, int port, std::chrono::milliseconds timeout) {
@@ -216,7 +224,7 @@ struct ApiClient::Impl {
       options.trace(std::string(method) + " " + options.url + path + " -> " + std::to_string(result->status) + " (" +
                     milliseconds + ")");
     }
-    return ApiResponse{result->status, result->body};
+    return ApiResponse{result->status, result->body, RetryAfterSeconds(result->get_header_value("Retry-After"))};
   }
 };
 

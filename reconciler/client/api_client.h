@@ -7,8 +7,10 @@
 // keep-alive connection), e.g. one for the agent's long-poll and one for its reports.
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +39,8 @@ struct ApiClientOptions {
 struct ApiResponse {
   int status = 0;
   std::string body;
+  // A Retry-After of whole seconds (429, 503), when the answer carried one.
+  std::optional<std::int64_t> retry_after_seconds;
 };
 
 class ApiClient {

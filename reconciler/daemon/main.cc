@@ -55,6 +55,8 @@ struct DaemonOptions {
   int64_t enroll_rate = 20;
   // The read-only status page and the webhook route (plain HTTP); "off" disables both.
   std::string status_listen = std::string(kDefaultStatusListen);
+  // HTTPS on the status listener with the server's certificate (webhook tokens off the wire).
+  bool status_tls = false;
   // The git source; off when git_url is empty.
   std::string git_url;
   std::string git_branch = "main";
@@ -107,6 +109,7 @@ std::int64_t SystemNow() {
 void PrintFirstStart(const Bootstrap& bootstrap) {
   const std::string& config = bootstrap.admin_config_path;
   std::cout << "Created the reconciler's data directory " << bootstrap.data_dir << "\n"
+            << "  Fleet id: " << bootstrap.fleet << "\n"
             << "  CA pin: " << bootstrap.ca_pin << "\n"
             << "  Administrator's wwctl configuration (it holds a private key; keep it 0600): " << config << "\n"
             << "\n"
@@ -151,6 +154,10 @@ int Run(const DaemonOptions& flags) {
     }
   }
   std::optional<std::pair<std::string, int>> status_address;
+  if (flags.status_tls && flags.status_listen == "off") {
+    std::cerr << "wirewarp-reconciler: --status-tls needs the status listener; it is off (--status-listen off)\n";
+    return 2;
+  }
   if (flags.status_listen != "off") {
     Result<std::pair<std::string, int>> address = ParseListenAddress(flags.status_listen);
     if (!address.ok()) {
@@ -241,13 +248,14 @@ int Run(const DaemonOptions& flags) {
   server_options.on_authenticated = [&certificate_use](const Identity& identity, const std::string& serial) {
     if (identity.kind != IdentityKind::kAgent) certificate_use.Record(serial, SystemNow());
   };
+  server_options.fleet = bootstrap.fleet;
   Result<std::unique_ptr<HttpsServer>> created = HttpsServer::Create(*bootstrap.ca, std::move(server_options));
   if (!created.ok()) return fail(created.status().message());
   std::unique_ptr<HttpsServer> server = std::move(created).value();
 
   // The service is made below, before the server starts: enrollment reaches it through this.
   FleetService* service_for_enrollment = nullptr;
-  EnrollmentOptions enrollment{advertise, bootstrap.ca_pin, std::string(kDefaultFleet), SystemNow};
+  EnrollmentOptions enrollment{advertise, bootstrap.ca_pin, bootstrap.fleet, SystemNow};
   enrollment.on_enrolled = [&service_for_enrollment](const std::string& name) {
     if (service_for_enrollment != nullptr) (void)service_for_enrollment->AgentEnrolled(name);
   };
@@ -301,6 +309,10 @@ int Run(const DaemonOptions& flags) {
       if (!asset) return std::nullopt;
       return StaticAsset{asset->content_type, asset->content};
     };
+    if (flags.status_tls) {
+      status_options.tls_certificate_pem = bootstrap.server_certificate_pem;
+      status_options.tls_private_key_pem = bootstrap.server_private_key_pem;
+    }
     if (git) {
       status_options.webhook = [&git](const HttpHeaders& headers, const std::string& body) {
         return git->HandleWebhook(headers, body);
@@ -326,11 +338,11 @@ int Run(const DaemonOptions& flags) {
   }
   if (git) git->Start();  // after the API is up: a first commit may be delivered at once
   if (status_listener) {
-    logger.Info("status page: http://" + status_address->first + ":" + std::to_string(status_port_bound) + "/");
+    logger.Info(std::string("status page: ") + (flags.status_tls ? "https://" : "http://") + status_address->first + ":" + std::to_string(status_port_bound) + "/");
   }
   logger.Info("wirewarp-reconciler " + std::string(WIREWARP_VERSION) + " listening on " + listen->first + ":" +
               std::to_string(*port) + ", advertised as " + advertise + ", " + std::to_string(worker_threads) +
-              " handler threads, data directory " + flags.data_dir);
+              " handler threads, data directory " + flags.data_dir + ", fleet " + bootstrap.fleet);
 
   int received = 0;
   sigwait(&stop_signals, &received);
@@ -371,8 +383,12 @@ int main(int argc, char** argv) {
                  "Enrollment attempts per remote address (and tokens per admin) per minute; 0 = no limit")
       ->capture_default_str();
   app.add_option("--status-listen", flags.status_listen,
-                 "HOST:PORT of the read-only status page and POST /hooks/git (plain HTTP); off disables it")
+                 "HOST:PORT of the read-only status page and POST /hooks/git (plain HTTP unless --status-tls); "
+                 "off disables it")
       ->capture_default_str();
+  app.add_flag("--status-tls", flags.status_tls,
+               "Serve the status listener over HTTPS with the server's certificate (when it faces the internet: "
+               "webhook tokens, e.g. GitLab's, then never cross the network in clear)");
   app.add_option("--git-url", flags.git_url, "Follow this git repository (URL or local path); off when empty");
   app.add_option("--git-branch", flags.git_branch, "Branch to follow")->capture_default_str();
   app.add_option("--git-path", flags.git_path, "Directory in the repository holding the fleet YAML (default: the root)");

@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -41,15 +42,7 @@ struct CertificateAuthority::Keys {
   UniqueEvpPkey key;
 };
 
-namespace {
-
-constexpr std::string_view kUriScheme = "wirewarp://";
-constexpr int kSerialBits = 159;
-constexpr std::size_t kSha256Size = 32;
-// Longer lifetimes are a caller bug, not a policy choice.
-constexpr std::chrono::seconds kMaxLifetime = std::chrono::days(3660);
-
-// ^[a-z0-9][a-z0-9-]{0,62}$: safe in a URI path segment, a CN and a file name.
+// Safe in a URI path segment, a CN and a file name.
 bool IsValidIdentityPart(std::string_view text) {
   if (text.empty() || text.size() > 63) return false;
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -59,6 +52,15 @@ bool IsValidIdentityPart(std::string_view text) {
   }
   return true;
 }
+
+namespace {
+
+constexpr std::string_view kUriScheme = "wirewarp://";
+constexpr int kSerialBits = 159;
+constexpr std::size_t kSha256Size = 32;
+constexpr std::size_t kFleetIdRandomBytes = 8;
+// Longer lifetimes are a caller bug, not a policy choice.
+constexpr std::chrono::seconds kMaxLifetime = std::chrono::days(3660);
 
 // Letters, digits, '-' and '.', labels of 1..63, at most 253 in all. No wildcards.
 bool IsValidDnsName(std::string_view name) {
@@ -265,6 +267,43 @@ Result<Identity> ParseIdentityUri(std::string_view uri) {
   return identity;
 }
 
+// The identity in the certificate's one wirewarp:// URI SAN; no chain or time checks.
+Result<Identity> IdentityOfCertificate(X509* certificate) {
+  int critical = 0;
+  UniqueGeneralNames names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(certificate, NID_subject_alt_name, &critical, nullptr)));
+  if (!names) {
+    pki_internal::TakeOpenSslError();
+    return Status::InvalidArgument("no (or more than one) subjectAltName extension");
+  }
+  if (sk_GENERAL_NAME_num(names.get()) != 1) {
+    return Status::InvalidArgument("expected exactly one subjectAltName, found " +
+                                   std::to_string(sk_GENERAL_NAME_num(names.get())));
+  }
+  int type = 0;
+  const auto* value = static_cast<const ASN1_STRING*>(GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(names.get(), 0), &type));
+  if (type != GEN_URI || value == nullptr) return Status::InvalidArgument("the subjectAltName is not a URI");
+  const std::string_view uri(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                             static_cast<std::size_t>(ASN1_STRING_length(value)));
+  return ParseIdentityUri(uri);
+}
+
+// The name's first CN as UTF-8, "" when it has none.
+std::string CommonName(const X509_NAME* name) {
+  const int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (index < 0) return "";
+  const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
+  unsigned char* utf8 = nullptr;
+  const int length = ASN1_STRING_to_UTF8(&utf8, data);
+  if (length < 0) {
+    pki_internal::TakeOpenSslError();
+    return "";
+  }
+  std::string text(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(length));
+  OPENSSL_free(utf8);
+  return text;
+}
+
 }  // namespace
 
 std::string_view IdentityKindName(IdentityKind kind) {
@@ -449,25 +488,24 @@ Result<Identity> VerifyClientCertificate(const CertificateAuthority& ca, std::st
       (X509_get_extended_key_usage(certificate.get()) & XKU_SSL_CLIENT) == 0) {
     return Status::InvalidArgument(refused + "no clientAuth extended key usage");
   }
-  int critical = 0;
-  UniqueGeneralNames names(
-      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(certificate.get(), NID_subject_alt_name, &critical, nullptr)));
-  if (!names) {
-    pki_internal::TakeOpenSslError();
-    return Status::InvalidArgument(refused + "no (or more than one) subjectAltName extension");
-  }
-  if (sk_GENERAL_NAME_num(names.get()) != 1) {
-    return Status::InvalidArgument(refused + "expected exactly one subjectAltName, found " +
-                                   std::to_string(sk_GENERAL_NAME_num(names.get())));
-  }
-  int type = 0;
-  const auto* value = static_cast<const ASN1_STRING*>(GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(names.get(), 0), &type));
-  if (type != GEN_URI || value == nullptr) return Status::InvalidArgument(refused + "the subjectAltName is not a URI");
-  const std::string_view uri(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
-                             static_cast<std::size_t>(ASN1_STRING_length(value)));
-  Result<Identity> identity = ParseIdentityUri(uri);
+  Result<Identity> identity = IdentityOfCertificate(certificate.get());
   if (!identity.ok()) return Status::InvalidArgument(refused + identity.status().message());
   return identity;
+}
+
+Result<std::string> GenerateFleetId() {
+  std::array<unsigned char, kFleetIdRandomBytes> random{};
+  if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) return OpenSslInternalError("RAND_bytes");
+  return "f" + LowercaseHex(random.data(), random.size());
+}
+
+Result<CertificateClaims> ReadCertificateClaims(std::string_view cert_pem) {
+  WW_ASSIGN_OR_RETURN(UniqueX509 certificate, ReadCertificatePem(cert_pem));
+  CertificateClaims claims;
+  claims.subject_common_name = CommonName(X509_get_subject_name(certificate.get()));
+  claims.issuer_common_name = CommonName(X509_get_issuer_name(certificate.get()));
+  if (Result<Identity> identity = IdentityOfCertificate(certificate.get()); identity.ok()) claims.identity = *identity;
+  return claims;
 }
 
 Result<std::string> CertificateSerialHex(std::string_view cert_pem) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,12 @@ struct Identity {
 
 // "wirewarp://FLEET/KIND/ID".
 std::string IdentityUri(const Identity& identity);
+
+// ^[a-z0-9][a-z0-9-]{0,62}$, the pattern of an Identity's id and fleet.
+bool IsValidIdentityPart(std::string_view text);
+
+// A new install's fleet id: "f" and 16 random lowercase hex digits.
+Result<std::string> GenerateFleetId();
 
 struct IssuedCertificate {
   std::string pem;
@@ -104,6 +111,16 @@ class CertificateAuthority {
 // business (the store knows revoked serials).
 Result<Identity> VerifyClientCertificate(const CertificateAuthority& ca, std::string_view cert_pem,
                                          std::int64_t now);
+
+// What a certificate says about itself, unchecked: only for telling a person why it was
+// refused (one of another install names that install's CA and fleet).
+struct CertificateClaims {
+  std::string subject_common_name;  // "" when it has none
+  std::string issuer_common_name;
+  std::optional<Identity> identity;  // its wirewarp:// URI SAN, when it has exactly one
+  friend bool operator==(const CertificateClaims&, const CertificateClaims&) = default;
+};
+Result<CertificateClaims> ReadCertificateClaims(std::string_view cert_pem);
 
 // The certificate's serial number as lowercase hex (the form IssuedCertificate uses).
 Result<std::string> CertificateSerialHex(std::string_view cert_pem);

@@ -86,9 +86,29 @@ std::string AdminConfig(const std::string& url, const std::string& ca_pin, const
                            "the reconciler's administrator");
 }
 
+// The fleet id in fleet-id (its first line), or nullopt when there is no such file.
+Result<std::optional<std::string>> ReadFleetId(const std::string& directory) {
+  std::string path = JoinPath(directory, kFleetIdFileName);
+  if (!FileExists(path)) return std::optional<std::string>();
+  WW_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path));
+  std::string fleet = text.substr(0, text.find('\n'));
+  if (!IsValidIdentityPart(fleet)) {
+    return Status::InvalidArgument("\"" + path + "\" holds \"" + fleet.substr(0, 64) +
+                                   "\", not a fleet id (^[a-z0-9][a-z0-9-]{0,62}$)");
+  }
+  return std::optional<std::string>(fleet);
+}
+
 Status CreateAll(Bootstrap& bootstrap, const HttpsUrl& url, std::int64_t now) {
   const std::string& directory = bootstrap.data_dir;
-  WW_ASSIGN_OR_RETURN(CertificateAuthority ca, CertificateAuthority::Create("WireWarp CA", now));
+  // One written by hand before the first start (or by a first start cut short) is kept.
+  WW_ASSIGN_OR_RETURN(std::optional<std::string> seeded, ReadFleetId(directory));
+  if (seeded) {
+    bootstrap.fleet = *seeded;
+  } else {
+    WW_ASSIGN_OR_RETURN(bootstrap.fleet, GenerateFleetId());
+  }
+  WW_ASSIGN_OR_RETURN(CertificateAuthority ca, CertificateAuthority::Create("WireWarp CA " + bootstrap.fleet, now));
   std::vector<std::string> dns_names{"localhost"};
   std::vector<std::string> ip_addresses{"127.0.0.1"};
   std::vector<std::string>& advertised = url.host_is_ip ? ip_addresses : dns_names;
@@ -99,7 +119,7 @@ Status CreateAll(Bootstrap& bootstrap, const HttpsUrl& url, std::int64_t now) {
 
   WW_ASSIGN_OR_RETURN(std::string admin_key, GenerateP256Key());
   WW_ASSIGN_OR_RETURN(std::string admin_csr, MakeCsr(admin_key, "admin"));
-  Identity admin{IdentityKind::kAdmin, "admin", std::string(kDefaultFleet)};
+  Identity admin{IdentityKind::kAdmin, "admin", bootstrap.fleet};
   WW_ASSIGN_OR_RETURN(IssuedCertificate admin_certificate,
                       ca.IssueClient(admin_csr, admin, now, kAdminCertificateLifetime));
   // A credential named "admin" like any other: revocable once another admin exists.
@@ -119,6 +139,7 @@ Status CreateAll(Bootstrap& bootstrap, const HttpsUrl& url, std::int64_t now) {
       directory, kAdminConfigFileName,
       AdminConfig(bootstrap.advertise_url, ca_pin, ca.CertificatePem(), admin_certificate.pem, admin_key), 0600));
   WW_RETURN_IF_ERROR(WriteFileAtomically(directory, kCaKeyFileName, ca.PrivateKeyPem(), 0600));
+  WW_RETURN_IF_ERROR(WriteFileAtomically(directory, kFleetIdFileName, bootstrap.fleet + "\n", 0644));
   // Last: its presence says every other file is complete.
   WW_RETURN_IF_ERROR(WriteFileAtomically(directory, kCaCertificateFileName, ca.CertificatePem(), 0644));
 
@@ -139,6 +160,9 @@ Status LoadAll(Bootstrap& bootstrap) {
                       ReadWholeFile(JoinPath(directory, kServerCertificateFileName)));
   WW_ASSIGN_OR_RETURN(bootstrap.server_private_key_pem, ReadWholeFile(JoinPath(directory, kServerKeyFileName)));
   WW_ASSIGN_OR_RETURN(bootstrap.ca_pin, SpkiPin(ca.CertificatePem()));
+  // A directory made before fleet ids has none: its certificates carry "default".
+  WW_ASSIGN_OR_RETURN(std::optional<std::string> fleet, ReadFleetId(directory));
+  bootstrap.fleet = fleet.value_or(std::string(kDefaultFleet));
   bootstrap.ca = std::make_unique<CertificateAuthority>(std::move(ca));
   bootstrap.outcome = BootstrapOutcome::kLoaded;
   return Status::Ok();

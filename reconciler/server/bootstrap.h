@@ -1,6 +1,6 @@
 #pragma once
 // The reconciler's first start and every later one: the data directory (0700) with the CA
-// (ca.pem, ca-key.pem), the server certificate for the advertised host plus 127.0.0.1 and
+// (ca.pem, ca-key.pem, CN "WireWarp CA FLEET"), the fleet id (fleet-id), the server certificate for the advertised host plus 127.0.0.1 and
 // localhost (server.pem, server-key.pem), the SQLite store (wirewarp.db), and an admin client
 // certificate written into admin.wwctl.yaml (0600, like a kubeconfig: URL, CA, pin, cert, key).
 // ca.pem is written last, so a start interrupted half-way simply starts over. Not thread-safe;
@@ -24,7 +24,11 @@ inline constexpr std::string_view kServerCertificateFileName = "server.pem";
 inline constexpr std::string_view kServerKeyFileName = "server-key.pem";
 inline constexpr std::string_view kDatabaseFileName = "wirewarp.db";
 inline constexpr std::string_view kAdminConfigFileName = "admin.wwctl.yaml";
-// The fleet segment of every identity URI this reconciler issues.
+// The fleet id (fleet-id, beside the CA): the FLEET of every identity URI this install's CA
+// issues, checked on every request. A new data directory gets GenerateFleetId() (or keeps a
+// fleet-id written there before its first start); one made before fleet ids has no file and
+// keeps kDefaultFleet, so the certificates it issued stay valid.
+inline constexpr std::string_view kFleetIdFileName = "fleet-id";
 inline constexpr std::string_view kDefaultFleet = "default";
 inline constexpr std::chrono::seconds kAdminCertificateLifetime = std::chrono::days(365);
 
@@ -36,6 +40,7 @@ struct Bootstrap {
   BootstrapOutcome outcome = BootstrapOutcome::kLoaded;
   std::unique_ptr<CertificateAuthority> ca;
   std::string ca_pin;  // "sha256:<hex>" of the CA's SPKI
+  std::string fleet;   // this install's fleet id
   std::string server_certificate_pem;
   std::string server_private_key_pem;
   std::string admin_config_path;

@@ -343,6 +343,20 @@ HttpResponse FleetRoutes::HandleReport(const HttpRequest& request) {
   return HttpResponse{204, "application/json", ""};
 }
 
+// 429 with Retry-After while the agent's newest certificate is younger than kRenewalInterval.
+std::optional<HttpResponse> FleetRoutes::RenewalRateLimited(const std::string& name, const std::string& agent_id) {
+  Result<std::optional<int64_t>> refused_until = service_.RenewalRefusedUntil(agent_id);
+  if (!refused_until.ok()) return ErrorResponse(500, "internal error: " + refused_until.status().message());
+  if (!*refused_until) return std::nullopt;
+  const int64_t wait = std::max<int64_t>(1, **refused_until - now_());
+  HttpResponse limited = ErrorResponse(
+      429, "agent \"" + name + "\" got a certificate less than " +
+               std::to_string(std::chrono::duration_cast<std::chrono::minutes>(kRenewalInterval).count()) +
+               " minutes ago; renew again in " + std::to_string(wait) + " s (keep using the current certificate)");
+  limited.headers.emplace_back("Retry-After", std::to_string(wait));
+  return limited;
+}
+
 HttpResponse FleetRoutes::HandleRenewal(const HttpRequest& request) {
   const std::string& name = request.path_parameters.at(0);
   if (auto refused = RefuseUnlessAgent(request, name)) return *refused;
@@ -352,7 +366,9 @@ HttpResponse FleetRoutes::HandleRenewal(const HttpRequest& request) {
   if (!csr.ok() || csr->empty()) return ErrorResponse(400, "field \"csr\" is required");
   Result<std::string> agent_id = service_.EnrolledAgentId(name);
   if (!agent_id.ok()) return ErrorResponse(401, agent_id.status().message());
-  // The identity is the caller's own; the old certificate stays valid until it expires.
+  if (std::optional<HttpResponse> limited = RenewalRateLimited(name, *agent_id)) return *limited;
+  // The identity is the caller's own. The old certificate stays valid until the new one is
+  // first used (FleetService::CertificateUsed).
   Result<IssuedCertificate> issued = ca_.IssueClient(*csr, *request.identity, now_());
   if (!issued.ok()) return ErrorResponse(400, "field \"csr\" refused: " + issued.status().message());
   CertificateRecord record{issued->serial_hex, *agent_id, IdentityUri(*request.identity), CertificateRole::kAgent,

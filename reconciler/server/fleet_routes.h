@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "reconciler/api/https_server.h"
@@ -41,6 +42,7 @@ class FleetRoutes {
   HttpResponse HandlePlan(const HttpRequest& request);
   HttpResponse HandleReport(const HttpRequest& request);
   HttpResponse HandleRenewal(const HttpRequest& request);
+  std::optional<HttpResponse> RenewalRateLimited(const std::string& name, const std::string& agent_id);
   // The answer to a long-poll: 200 with the generation, or 204.
   HttpResponse PlanAnswer(const std::string& agent);
 

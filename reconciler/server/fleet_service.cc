@@ -17,6 +17,7 @@ FleetService::FleetService(Store& store, const CertificateAuthority& ca, HttpsSe
       server_(server),
       revoked_(revoked),
       options_(std::move(options)),
+      rotation_(store, revoked),
       state_(store, server.long_polls()),
       queue_(state_, options_.control_address),
       book_(state_, queue_, options_.validation, options_.now) {}
@@ -36,6 +37,8 @@ Status FleetService::Start() {
     auto routes = std::make_unique<FleetRoutes>(*this, store_, ca_, server_, options_.now, options_.version);
     WW_RETURN_IF_ERROR(routes->Register());
     routes_ = std::move(routes);
+    server_.OnAuthenticated(
+        [this](const Identity& identity, const std::string& serial) { CertificateUsed(identity, serial); });
   }
   {
     std::lock_guard lock(tick_mutex_);
@@ -194,6 +197,27 @@ Result<std::string> FleetService::EnrolledAgentId(const std::string& agent) {
   std::lock_guard lock(state_.mutex);
   WW_ASSIGN_OR_RETURN(AgentView * view, queue_.EnrolledAgent(agent, options_.now()));
   return view->record->id;
+}
+
+Result<std::optional<int64_t>> FleetService::RenewalRefusedUntil(const std::string& agent_id) {
+  return rotation_.RenewalRefusedUntil(agent_id, options_.now());
+}
+
+void FleetService::CertificateUsed(const Identity& identity, const std::string& serial) {
+  if (identity.kind != IdentityKind::kAgent) return;
+  const int64_t now = options_.now();
+  // A store error leaves the serial unseen: the next request tries again.
+  Result<std::vector<std::string>> replaced = rotation_.CertificateUsed(identity.id, serial, now);
+  if (!replaced.ok() || replaced->empty()) return;
+  std::string list;
+  for (const std::string& older : *replaced) list += (list.empty() ? "" : ", ") + older;
+  std::lock_guard lock(state_.mutex);
+  auto found = state_.agents.find(identity.id);
+  state_.QueueEvent(now, found != state_.agents.end() ? &found->second : nullptr, "certificate-renewed",
+                    identity.id + " uses its renewed certificate " + serial + "; revoked the certificate" +
+                        (replaced->size() > 1 ? "s" : "") + " it replaces: " + list);
+  state_.StatusChanged();
+  (void)state_.FlushEvents();
 }
 
 Result<DeletedAgent> FleetService::DeleteAgent(const std::string& agent, const std::string& deleted_by) {

@@ -27,6 +27,7 @@
 #include "reconciler/api/https_server.h"
 #include "reconciler/pki/certificate_authority.h"
 #include "reconciler/server/agent_queue.h"
+#include "reconciler/server/certificate_rotation.h"
 #include "reconciler/server/fleet_routes.h"
 #include "reconciler/server/fleet_snapshot_builder.h"
 #include "reconciler/server/fleet_state.h"
@@ -130,6 +131,12 @@ class FleetService {
   Status RecordReport(const std::string& agent, ReceivedReport report);
   // The enrollment id its renewed certificate is stored under.
   Result<std::string> EnrolledAgentId(const std::string& agent);
+  // Renewal's rate limit (CertificateRotation::RenewalRefusedUntil) for that enrollment id.
+  Result<std::optional<int64_t>> RenewalRefusedUntil(const std::string& agent_id);
+  // Every authenticated request (HttpsServer::OnAuthenticated, installed by Start()): an
+  // agent's first request with a renewed certificate revokes its earlier ones, with a
+  // `certificate-renewed` event.
+  void CertificateUsed(const Identity& identity, const std::string& serial);
 
   // DELETE /v1/agents/NAME: kNotFound for an unknown or already deleted name.
   Result<DeletedAgent> DeleteAgent(const std::string& agent, const std::string& deleted_by);
@@ -149,6 +156,7 @@ class FleetService {
   HttpsServer& server_;
   RevokedSerials& revoked_;
   FleetServiceOptions options_;
+  CertificateRotation rotation_;
 
   FleetState state_;
   AgentReconcileQueue queue_;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "reconciler/api/request_guard.h"
+#include "reconciler/api/server_tls.h"
 #include "reconciler/status/badge.h"
 #include "reconciler/status/metrics.h"
 #include "schema/net.h"
@@ -125,6 +126,7 @@ struct StatusListener::Impl {
   }
 
   StatusListenerOptions options;
+  UniqueSslContext tls_context;  // null: plain HTTP
   std::unique_ptr<HttpEngine> engine;
 };
 
@@ -151,6 +153,11 @@ Result<std::unique_ptr<StatusListener>> StatusListener::Create(StatusListenerOpt
     return raw->Handle(std::move(head), std::move(body), route);
   };
   engine.refusal = Refusal;
+  if (!raw->options.tls_certificate_pem.empty() || !raw->options.tls_private_key_pem.empty()) {
+    WW_ASSIGN_OR_RETURN(raw->tls_context,
+                        MakeServerTlsContext(raw->options.tls_certificate_pem, raw->options.tls_private_key_pem));
+    engine.tls_context = raw->tls_context.get();
+  }
   WW_ASSIGN_OR_RETURN(impl->engine, HttpEngine::Create(std::move(engine)));
   return std::unique_ptr<StatusListener>(new StatusListener(std::move(impl)));
 }

@@ -1,5 +1,6 @@
 #pragma once
-// The read-only status listener (--status-listen, default 127.0.0.1:8080): plain HTTP serving
+// The read-only status listener (--status-listen, default 127.0.0.1:8080): plain HTTP (or
+// HTTPS with the server's certificate, --status-tls) serving
 // the embedded status page, /status.json, /badge.svg and /metrics. GET and HEAD only, except
 // POST /hooks/git, which is handed to an injected webhook handler (git forges present no
 // client certificate). Served by the same event-driven HttpEngine as the API (http_engine.h),
@@ -62,6 +63,10 @@ struct StatusListenerOptions {
   std::size_t max_webhook_body = 1024 * 1024;
   // Threads that build the answers (the snapshot takes the fleet's lock). Default: 4.
   std::size_t worker_threads = 4;
+  // --status-tls: HTTPS with this certificate and key (the reconciler's server certificate)
+  // when both are set, no client certificate asked for; plain HTTP otherwise.
+  std::string tls_certificate_pem;
+  std::string tls_private_key_pem;
   // Connection caps and deadlines.
   HttpLimits http{.max_connections = kStatusMaxConnections,
                   .max_connections_per_address = kStatusMaxConnectionsPerAddress};

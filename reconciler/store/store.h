@@ -240,6 +240,13 @@ class Store {
   // Keeps the later of the stored and the given time of each serial's last use; unknown
   // serials are ignored.
   Status RecordCertificateUse(const std::vector<std::pair<std::string, int64_t>>& uses);
+  // Certificate renewal (store_renewal.cc). The newest notBefore among the certificates of
+  // the enrollment `agent_id`, nullopt when it has none.
+  Result<std::optional<int64_t>> NewestCertificateNotBefore(const std::string& agent_id);
+  // A renewed certificate's first use: revokes the unrevoked certificates of the same
+  // enrollment issued before `serial` (an earlier notBefore), in one transaction, and returns
+  // their serials. Nothing for a serial that is unknown, revoked or not an agent's.
+  Result<std::vector<std::string>> RevokeEarlierAgentCertificates(const std::string& serial, int64_t now);
 
   // Revisions. AddRevision assigns the id and makes it current in the same transaction.
   Result<int64_t> AddRevision(const RevisionRecord& revision);

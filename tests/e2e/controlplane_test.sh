@@ -339,19 +339,29 @@ CNF
       -startdate "$start" -enddate "$end" > "$dir/log" 2>&1 || { cat "$dir/log"; return 1; }
 }
 
-# Another CA, with a certificate claiming the admin identity.
+# Another install: a CA of the same name, a certificate claiming its admin identity. The
+# handshake completes so that the 401 can say why.
+FLEET=$(cat "$DATA/fleet-id")
 openssl ecparam -name prime256v1 -genkey -noout -out "$CERTS/other-ca.key" 2> /dev/null
-openssl req -x509 -new -key "$CERTS/other-ca.key" -subj "/CN=WireWarp CA" -days 2 -out "$CERTS/other-ca.pem"
-make_certificate "$CERTS/other-ca.pem" "$CERTS/other-ca.key" wirewarp://default/admin/admin foreign \
+openssl req -x509 -new -key "$CERTS/other-ca.key" -subj "/CN=WireWarp CA $FLEET" -days 2 -out "$CERTS/other-ca.pem"
+make_certificate "$CERTS/other-ca.pem" "$CERTS/other-ca.key" "wirewarp://$FLEET/admin/admin" foreign \
   "$(date -u -d '-1 hour' +%Y%m%d%H%M%SZ)" "$(date -u -d '+1 day' +%Y%m%d%H%M%SZ)"
 code=$(api "$NS_CTL" foreign GET /v1/status)
-[ "$code" = 000 ] && pass "a certificate from another CA: the handshake is refused ($(tail -1 "$WORK/answer.err"))" \
-  || fail "a certificate from another CA: HTTP $code, want a refused handshake"
+[ "$code" = 401 ] && grep -q "a credential of another WireWarp install" "$WORK/answer" \
+  && pass "a certificate from another CA of the same name is refused 401, saying so ($(head -c 200 "$WORK/answer"))" \
+  || fail "a certificate from another CA: HTTP $code $(cat "$WORK/answer" "$WORK/answer.err"), want 401 naming another install"
+# Signed by the real CA for another fleet.
+make_certificate "$DATA/ca.pem" "$DATA/ca-key.pem" wirewarp://fother/admin/admin other-fleet \
+  "$(date -u -d '-1 hour' +%Y%m%d%H%M%SZ)" "$(date -u -d '+1 day' +%Y%m%d%H%M%SZ)"
+code=$(api "$NS_CTL" other-fleet GET /v1/status)
+[ "$code" = 401 ] && grep -q "belongs to fleet \\\\\"fother\\\\\", this reconciler serves fleet \\\\\"$FLEET\\\\\"" "$WORK/answer" \
+  && pass "a certificate of the real CA for another fleet is refused 401 naming both fleets" \
+  || fail "another fleet's certificate: HTTP $code $(cat "$WORK/answer")"
 
 # Signed by the real CA key, valid last year only; the same recipe valid now is the control.
-make_certificate "$DATA/ca.pem" "$DATA/ca-key.pem" wirewarp://default/admin/admin expired \
+make_certificate "$DATA/ca.pem" "$DATA/ca-key.pem" "wirewarp://$FLEET/admin/admin" expired \
   "$(date -u -d '-400 days' +%Y%m%d%H%M%SZ)" "$(date -u -d '-370 days' +%Y%m%d%H%M%SZ)"
-make_certificate "$DATA/ca.pem" "$DATA/ca-key.pem" wirewarp://default/admin/admin current \
+make_certificate "$DATA/ca.pem" "$DATA/ca-key.pem" "wirewarp://$FLEET/admin/admin" current \
   "$(date -u -d '-1 hour' +%Y%m%d%H%M%SZ)" "$(date -u -d '+1 day' +%Y%m%d%H%M%SZ)"
 code=$(api "$NS_CTL" expired GET /v1/status)
 if [ "$code" = 000 ] || [ "$code" = 401 ]; then pass "an expired certificate from the real CA is refused (HTTP $code: $(tail -1 "$WORK/answer.err")$(head -c 100 "$WORK/answer"))"

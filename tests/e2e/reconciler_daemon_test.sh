@@ -6,6 +6,10 @@
 # second start loads the same directory and prints no first-start text; bad flags exit 2. A
 # second reconciler on a busy --listen, --status-listen or --data-dir exits non-zero naming it.
 # It logs its open-file limit with the connection caps, and listens with a backlog of 1,024+.
+# A new install has its own fleet id (fleet-id, the CA's name, the admin's certificate), kept
+# across restarts; another install's admin certificate is refused 401 naming both fleets;
+# --status-tls serves the status listener over HTTPS with the server's certificate and
+# refuses plain HTTP.
 # Usage: bash tests/e2e/reconciler_daemon_test.sh BUILD_DIR
 set -u
 
@@ -44,15 +48,17 @@ for _ in range(200):
 ')
 URL=https://127.0.0.1:$PORT
 
-start() {  # start LOG: the reconciler in the background, waiting until /v1/ca answers
-  "$RECONCILER" --data-dir "$DATA" --listen "127.0.0.1:$PORT" --worker-threads 16 --status-listen "127.0.0.1:$((PORT + 1))" > "$1" 2>&1 &
+start() {  # start LOG [ARGS...]: the reconciler in the background, waiting until /v1/ca answers
+  local log=$1
+  shift
+  "$RECONCILER" --data-dir "$DATA" --listen "127.0.0.1:$PORT" --worker-threads 16 --status-listen "127.0.0.1:$((PORT + 1))" "$@" > "$log" 2>&1 &
   PID=$!
   for _ in $(seq 100); do
     [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$URL/v1/ca")" = 200 ] && return 0
     kill -0 "$PID" 2> /dev/null || break
     sleep 0.1
   done
-  fail "the reconciler did not start: $(cat "$1")"
+  fail "the reconciler did not start: $(cat "$log")"
   exit 1
 }
 
@@ -101,6 +107,14 @@ admin -o "$WORK/status.json" "$URL/v1/status"
 /usr/bin/python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); assert d["revision"] is None and d["converged"] is False and d["agents"] == [], d' \
   "$WORK/status.json" && pass "the admin reads an empty fleet snapshot" || fail "status: $(cat "$WORK/status.json")"
 
+# The install's fleet id: in fleet-id, printed, in the CA's name and in the admin's certificate.
+FLEET=$(cat "$DATA/fleet-id")
+[[ "$FLEET" =~ ^f[0-9a-f]{16}$ ]] && grep -q "^  Fleet id: $FLEET$" "$WORK/first.log" \
+  && openssl x509 -noout -subject -in "$DATA/ca.pem" | grep -q "CN = WireWarp CA $FLEET" \
+  && openssl x509 -noout -ext subjectAltName -in "$WORK/admin.pem" | grep -q "URI:wirewarp://$FLEET/admin/admin" \
+  && pass "a new install has its own fleet id ($FLEET) in fleet-id, the CA's name and its certificates" \
+  || fail "fleet id: '$FLEET', $(openssl x509 -noout -subject -in "$DATA/ca.pem")"
+
 # One reconciler per port and per data directory: cpp-httplib's SO_REUSEPORT would let a
 # second one bind beside the first, and the kernel would split connections between two CAs.
 busy() {  # busy NAME PATTERN ARGS...: a second reconciler with ARGS exits non-zero, printing PATTERN
@@ -126,6 +140,24 @@ busy "a second reconciler on the same --data-dir is refused, naming the lock and
 for _ in 1 2 3; do
   [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$URL/v1/ca")" = 200 ] || fail "the first reconciler stopped answering"
 done
+# The refused second reconciler on other1 made its own data directory first: another install.
+/usr/bin/python3 - "$WORK/other1/admin.wwctl.yaml" "$WORK" << 'PY'
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+for key, name in (("clientCertificate", "other.pem"), ("clientKey", "other.key")):
+    start = lines.index(key + ": |") + 1
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("  "):
+            break
+        block.append(line[2:])
+    open(sys.argv[2] + "/" + name, "w").write("\n".join(block) + "\n")
+PY
+OTHER_FLEET=$(cat "$WORK/other1/fleet-id")
+OTHER=$(curl -sS --max-time 10 --cacert "$WORK/ca.pem" --cert "$WORK/other.pem" --key "$WORK/other.key" -w ' %{http_code}' "$URL/v1/status")
+[ "${OTHER##* }" = 401 ] && [ "$OTHER_FLEET" != "$FLEET" ] \
+  && grep -qF "fleet \\\"$OTHER_FLEET\\\", but was not signed by this reconciler's CA \\\"WireWarp CA $FLEET\\\" (fleet \\\"$FLEET\\\")" <<< "$OTHER" \
+  && pass "another install's admin certificate is refused 401, naming both fleets" || fail "another install's certificate: $OTHER"
 grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z INFO wirewarp-reconciler .* listening on 127.0.0.1:'"$PORT" "$WORK/first.log" \
   && pass "log lines carry an RFC 3339 time and a level" || fail "log: $(cat "$WORK/first.log")"
 grep -qE "INFO open files: [0-9]+; connections: at most [0-9]+ to the API \(2000 per address\), 1024 to the status listener" "$WORK/first.log" \
@@ -142,13 +174,29 @@ stop
 [ "${STATUS:-1}" = 0 ] && pass "SIGTERM stops it with exit status 0" || fail "exit status after SIGTERM: ${STATUS:-none}"
 grep -q "SIGTERM, stopping" "$WORK/first.log" && pass "it says why it stops" || fail "log: $(cat "$WORK/first.log")"
 
-start "$WORK/second.log"
+start "$WORK/second.log" --status-tls
 if grep -q "Created the reconciler's data directory" "$WORK/second.log"; then fail "the second start created the directory again"
 else pass "the second start loads the data directory"; fi
 [ "$(curl -s --cacert "$WORK/ca.pem" -o /dev/null -w '%{http_code}' "$URL/v1/ca")" = 200 ] \
   && pass "the same CA serves after a restart" || fail "the CA changed across a restart"
+[ "$(cat "$DATA/fleet-id")" = "$FLEET" ] && [ "$(admin -o /dev/null -w '%{http_code}' "$URL/v1/status")" = 200 ] \
+  && pass "the fleet id and the admin's certificate survive a restart" || fail "fleet id after restart: $(cat "$DATA/fleet-id")"
+# --status-tls: the page over HTTPS with the server's certificate (checked against the CA), no plain HTTP.
+STATUS_URL=127.0.0.1:$((PORT + 1))
+[ "$(curl -s --max-time 5 --cacert "$WORK/ca.pem" -o /dev/null -w '%{http_code}' "https://$STATUS_URL/status.json")" = 200 ] \
+  && [ "$(curl -s --max-time 5 --cacert "$WORK/ca.pem" -o /dev/null -w '%{http_code}' -X POST -d '{}' "https://$STATUS_URL/hooks/git")" = 405 ] \
+  && grep -q "status page: https://$STATUS_URL/" "$WORK/second.log" \
+  && pass "--status-tls serves the page over HTTPS with the server's certificate (and the webhook path)" \
+  || fail "--status-tls: $(curl -sS --max-time 5 --cacert "$WORK/ca.pem" "https://$STATUS_URL/status.json" 2>&1 | head -c 300)"
+PLAIN=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://$STATUS_URL/status.json")
+[ "$PLAIN" = 000 ] && pass "--status-tls refuses plain HTTP" || fail "plain HTTP on the TLS status listener answered $PLAIN"
 stop
 [ "${STATUS:-1}" = 0 ] && pass "the second instance stops cleanly too" || fail "second exit status: ${STATUS:-none}"
+
+"$RECONCILER" --data-dir "$DATA" --status-listen off --status-tls > "$WORK/bad.log" 2>&1
+BAD=$?
+[ "$BAD" = 2 ] && grep -q -- '--status-tls needs the status listener' "$WORK/bad.log" \
+  && pass "--status-tls with --status-listen off exits 2" || fail "--status-tls without a listener: status $BAD, $(cat "$WORK/bad.log")"
 
 "$RECONCILER" --data-dir "$DATA" --listen nonsense > "$WORK/bad.log" 2>&1
 BAD=$?

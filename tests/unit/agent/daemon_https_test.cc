@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -155,6 +156,89 @@ TEST_CASE("The daemon renews, polls, applies and reports through a real mutual-T
   auto last = state.LoadLastApplied();
   REQUIRE(last.ok());
   CHECK(*last == std::optional<AgentConfig>(desired));
+}
+
+TEST_CASE("A renewal answered 429 keeps the current certificate and waits for its Retry-After") {
+  Result<CertificateAuthority> ca = CertificateAuthority::Create("test CA", RealNow());
+  REQUIRE(ca.ok());
+  Result<IssuedServerCertificate> server_certificate = ca->IssueServer("", {"localhost"}, {"127.0.0.1"}, RealNow());
+  REQUIRE(server_certificate.ok());
+  test_support::TemporaryDirectory directory("ww-daemon-429");
+  auto opened = StateDir::Open(directory.path(), CreateMode::kOpenExisting);
+  REQUIRE(opened.ok());
+  StateDir state = std::move(*opened);
+  Result<std::string> key = GenerateP256Key();
+  REQUIRE(key.ok());
+  Result<IssuedCertificate> old_certificate =
+      ca->IssueClient(*MakeCsr(*key, "gw"), {IdentityKind::kAgent, "gw", "default"}, RealNow() - 21 * 86400);
+  REQUIRE(old_certificate.ok());
+  REQUIRE(state.WriteFileAtomically(kAgentCaCertificateFile, ca->CertificatePem()).ok());
+  REQUIRE(state.WriteFileAtomically(kAgentTlsKeyFile, *key).ok());
+  REQUIRE(state.WriteFileAtomically(kAgentTlsCertificateFile, old_certificate->pem).ok());
+
+  HttpsServerOptions server_options;
+  server_options.server_certificate_pem = server_certificate->certificate.pem;
+  server_options.server_private_key_pem = server_certificate->private_key_pem;
+  server_options.worker_threads = 4;
+  Result<std::unique_ptr<HttpsServer>> created = HttpsServer::Create(*ca, std::move(server_options));
+  REQUIRE(created.ok());
+  std::unique_ptr<HttpsServer> server = std::move(created).value();
+  // The agent's clock: it moves on by the Retry-After only when the test says so.
+  std::atomic<int64_t> clock_offset{0};
+  Seen seen;
+  REQUIRE(server->Route(HttpMethod::kGet, "/v1/agents/([a-z0-9-]{1,63})/plan", {}, [&](const HttpRequest& request) {
+    std::lock_guard<std::mutex> lock(seen.mutex);
+    seen.plan_requests.push_back(request.certificate_serial);
+    if (seen.plan_requests.size() == 3) clock_offset = 600;  // the Retry-After has passed
+    if (seen.plan_requests.size() == 5) return HttpResponse{401, "application/json", "{\"error\":\"deleted\"}"};
+    return HttpResponse{204, "application/json", ""};
+  }).ok());
+  REQUIRE(server->Route(HttpMethod::kPost, "/v1/agents/([a-z0-9-]{1,63})/report", {}, [](const HttpRequest&) {
+    return HttpResponse{204, "application/json", ""};
+  }).ok());
+  REQUIRE(server->Route(HttpMethod::kPost, "/v1/agents/([a-z0-9-]{1,63})/certificate", {}, [&](const HttpRequest& request) {
+    std::lock_guard<std::mutex> lock(seen.mutex);
+    seen.renewal_serials.push_back(request.certificate_serial);
+    if (seen.renewal_serials.size() == 1) {
+      return HttpResponse{429, "application/json", "{\"error\":\"too soon\"}", {{"Retry-After", "600"}}};
+    }
+    std::string new_csr = nlohmann::json::parse(request.body).at("csr").get<std::string>();
+    Result<IssuedCertificate> issued = ca->IssueClient(new_csr, *request.identity, RealNow());
+    if (!issued.ok()) return HttpResponse{400, "application/json", "{\"error\":\"bad csr\"}"};
+    seen.renewed_serial = issued->serial_hex;
+    return HttpResponse{200, "application/json", nlohmann::json{{"certificate", issued->pem}}.dump()};
+  }).ok());
+  Result<int> port = server->Start("127.0.0.1", 0);
+  REQUIRE(port.ok());
+
+  RecordingRunner runner;
+  std::ostringstream log;
+  DaemonOptions options;
+  options.agent_name = "gw";
+  options.hostname = "gw-host";
+  options.poll_wait = std::chrono::seconds(1);
+  options.report_delivery = ReportDelivery::kInline;
+  DaemonEnvironment environment;
+  environment.runner = &runner;
+  environment.state = &state;
+  environment.make_client = ApiClientFactory("https://127.0.0.1:" + std::to_string(*port), state);
+  environment.random = [] { return 0.5; };
+  environment.now = [&clock_offset] { return RealNow() + clock_offset.load(); };
+  environment.sample_system = [] { return SystemMetrics{}; };
+  environment.log = &log;
+  AgentDaemon daemon(options, std::move(environment));
+  DaemonExit exit = daemon.Run();
+  server->Stop();
+  INFO(log.str());
+  CHECK(exit == DaemonExit::kRevoked);
+  CHECK(log.str().find("event=renew-deferred retry_s=600") != std::string::npos);
+
+  std::lock_guard<std::mutex> lock(seen.mutex);
+  // Refused once, then not asked again until the agent's clock passed the Retry-After.
+  const std::string old_serial = old_certificate->serial_hex;
+  CHECK(seen.renewal_serials == std::vector<std::string>{old_serial, old_serial});
+  CHECK(seen.plan_requests ==
+        std::vector<std::string>{old_serial, old_serial, old_serial, seen.renewed_serial, seen.renewed_serial});
 }
 
 TEST_CASE("LoadTlsCredentials finishes a renewal that crashed after its certificate arrived") {

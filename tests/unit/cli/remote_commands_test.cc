@@ -64,6 +64,7 @@ class FakeReconciler {
     options.server_certificate_pem = bootstrap_.server_certificate_pem;
     options.server_private_key_pem = bootstrap_.server_private_key_pem;
     options.worker_threads = 4;
+    options.fleet = bootstrap_.fleet;
     Result<std::unique_ptr<HttpsServer>> server = HttpsServer::Create(*bootstrap_.ca, std::move(options));
     REQUIRE(server.ok());
     server_ = std::move(server).value();
@@ -99,6 +100,8 @@ class FakeReconciler {
     return requests_;
   }
   const std::string& config_path() const { return bootstrap_.admin_config_path; }
+  const std::string& fleet() const { return bootstrap_.fleet; }
+  const std::string& ca_pem() const { return bootstrap_.ca->CertificatePem(); }
   const std::string& url() const { return url_; }
   std::string File(std::string_view name) const { return directory_.File(name); }
 
@@ -211,7 +214,7 @@ TEST_CASE("apply uploads every fleet file as documents and prints the revision a
   REQUIRE(requests.size() == 1);
   CHECK(requests[0].method == "POST");
   CHECK(requests[0].path == "/v1/revisions");
-  CHECK(requests[0].identity == "wirewarp://default/admin/admin");
+  CHECK(requests[0].identity == "wirewarp://" + fake.fleet() + "/admin/admin");
   Json expected{{"documents",
                  {{{"path", fleet + "/more/peer.yml"}, {"content", "kind: Peer\n"}},
                   {{"path", fleet + "/tunnel.yaml"}, {"content", "apiVersion: wirewarp.dev/v1\nkind: Tunnel\n"}}}},
@@ -1030,6 +1033,36 @@ TEST_CASE("connection errors name the URL, what failed, what to check and the co
                               " presented a certificate the configured CA did not sign ("));
     CHECK(run.err.find(") — is this the reconciler the config was written for?") != std::string::npos);
     CHECK(run.err.ends_with("(\"caCertificate\" in " + path + ", from WWCTL_CONFIG)\n"));
+    CHECK(fake.requests().empty());
+  }
+  SUBCASE("the client certificate is another install's") {
+    // Another reconciler's admin certificate, with this one's URL and CA: the answer names both.
+    test_support::TemporaryDirectory other_directory("ww-other-fleet");
+    Result<Bootstrap> other = Bootstrap::Open(other_directory.File("data"), "https://127.0.0.1:1", UnixNow());
+    REQUIRE(other.ok());
+    std::string config = test::ReadText(other->admin_config_path);
+    config.replace(config.find("https://127.0.0.1:1"), 19, fake.url());
+    std::string ours = test::ReadText(fake.config_path());
+    auto block = [](const std::string& yaml, const std::string& key) {
+      std::size_t start = yaml.find(key + ": |\n");
+      std::size_t end = yaml.find("\n", yaml.find("-----END", start));
+      return yaml.substr(start, end + 1 - start);
+    };
+    auto pin_line = [](const std::string& yaml) {
+      std::size_t start = yaml.find("caPin: ");
+      return yaml.substr(start, yaml.find('\n', start) + 1 - start);
+    };
+    config.replace(config.find("caPin: "), pin_line(config).size(), pin_line(ours));
+    config.replace(config.find("caCertificate: |"), block(config, "caCertificate").size(), block(ours, "caCertificate"));
+    std::string path = fake.File("other-fleet.yaml");
+    test::WriteText(path, config);
+    REQUIRE(::chmod(path.c_str(), 0600) == 0);
+    Run run = WwctlArgs({"--config", path, "get", "agents"});
+    CHECK(run.exit_code == 1);  // an answer, not a connection failure
+    CHECK(run.err.find("the reconciler answered HTTP 401: client certificate refused (") != std::string::npos);
+    CHECK(run.err.find("it names issuer \"WireWarp CA " + other->fleet + "\" and fleet \"" + other->fleet +
+                       "\", but was not signed by this reconciler's CA \"WireWarp CA " + fake.fleet() + "\" (fleet \"" +
+                       fake.fleet() + "\") — a credential of another WireWarp install?") != std::string::npos);
     CHECK(fake.requests().empty());
   }
   SUBCASE("the reconciler does not answer within --timeout") {

@@ -80,6 +80,7 @@ struct Reconciler {
     options.server_certificate_pem = bootstrap.server_certificate_pem;
     options.server_private_key_pem = bootstrap.server_private_key_pem;
     options.worker_threads = 8;
+    options.fleet = bootstrap.fleet;
     Store* store = bootstrap.store.get();
     options.is_revoked = [store](const std::string& serial) {
       Result<bool> revoked = store->IsRevoked(serial);
@@ -88,7 +89,7 @@ struct Reconciler {
     Result<std::unique_ptr<HttpsServer>> created = HttpsServer::Create(*bootstrap.ca, std::move(options));
     REQUIRE(created.ok());
     server = std::move(created).value();
-    EnrollmentOptions enrollment{bootstrap.advertise_url, bootstrap.ca_pin, std::string(kDefaultFleet),
+    EnrollmentOptions enrollment{bootstrap.advertise_url, bootstrap.ca_pin, bootstrap.fleet,
                                  [this] { return clock_start + clock_offset.load(); }};
     REQUIRE(RegisterEnrollmentRoutes(*server, *bootstrap.ca, *bootstrap.store, enrollment).ok());
     Result<int> started = server->Start("127.0.0.1", 0);
@@ -205,7 +206,18 @@ TEST_CASE("Bootstrap creates the data directory once and loads it afterwards") {
   CHECK(YamlBlock(yaml, "caCertificate") == first->ca->CertificatePem());
   Result<Identity> admin = VerifyClientCertificate(*first->ca, YamlBlock(yaml, "clientCertificate"), now);
   REQUIRE(admin.ok());
-  CHECK(*admin == Identity{IdentityKind::kAdmin, "admin", "default"});
+  // A new install's fleet id: random, in fleet-id beside the CA, in the CA's name and in
+  // every certificate.
+  const std::string fleet = first->fleet;
+  CHECK(fleet.size() == 17);
+  CHECK(fleet[0] == 'f');
+  CHECK(fleet.find_first_not_of("0123456789abcdef", 1) == std::string::npos);
+  CHECK(ReadText(data + "/fleet-id") == fleet + "\n");
+  CHECK(FileMode(data + "/fleet-id") == 0644);
+  Result<CertificateClaims> ca_claims = ReadCertificateClaims(first->ca->CertificatePem());
+  REQUIRE(ca_claims.ok());
+  CHECK(ca_claims->subject_common_name == "WireWarp CA " + fleet);
+  CHECK(*admin == Identity{IdentityKind::kAdmin, "admin", fleet});
   Result<bool> admin_revoked = first->store->IsRevoked(*CertificateSerialHex(YamlBlock(yaml, "clientCertificate")));
   REQUIRE(admin_revoked.ok());  // the store knows the admin's serial
   CHECK_FALSE(*admin_revoked);
@@ -218,7 +230,51 @@ TEST_CASE("Bootstrap creates the data directory once and loads it afterwards") {
   CHECK(second->outcome == BootstrapOutcome::kLoaded);
   CHECK(second->ca_pin == ca_pin);
   CHECK(second->server_certificate_pem == server_pem);
+  CHECK(second->fleet == fleet);
   CHECK(ReadText(data + "/admin.wwctl.yaml") == yaml);
+
+  // Another install gets another fleet id.
+  Result<Bootstrap> other = Bootstrap::Open(directory.path() + "/other", "https://rc.example.com:9443", now);
+  REQUIRE(other.ok());
+  CHECK(other->fleet != fleet);
+}
+
+TEST_CASE("Bootstrap: a data directory from before fleet ids keeps \"default\", so its certificates stay valid") {
+  TemporaryDirectory directory;
+  std::string data = directory.path() + "/data";
+  REQUIRE(mkdir(data.c_str(), 0700) == 0);
+  // Made like an old install: its certificates carry "default" and there is no fleet-id.
+  std::ofstream(data + "/fleet-id") << "default\n";
+  Result<Bootstrap> first = Bootstrap::Open(data, "https://127.0.0.1:8443", UnixNow());
+  REQUIRE(first.ok());
+  CHECK(first->fleet == "default");
+  std::string admin_pem = YamlBlock(ReadText(first->admin_config_path), "clientCertificate");
+  first = Status::Internal("closed");
+  REQUIRE(std::filesystem::remove(data + "/fleet-id"));
+
+  Result<Bootstrap> loaded = Bootstrap::Open(data, "https://127.0.0.1:8443", UnixNow());
+  REQUIRE(loaded.ok());
+  CHECK(loaded->outcome == BootstrapOutcome::kLoaded);
+  CHECK(loaded->fleet == "default");
+  CHECK(VerifyClientCertificate(*loaded->ca, admin_pem, UnixNow())->fleet == "default");
+  CHECK_FALSE(std::filesystem::exists(data + "/fleet-id"));  // nothing rewritten
+}
+
+TEST_CASE("Bootstrap keeps a fleet id written before the first start and refuses a malformed one") {
+  TemporaryDirectory directory;
+  std::string data = directory.path() + "/data";
+  REQUIRE(mkdir(data.c_str(), 0700) == 0);
+  std::ofstream(data + "/fleet-id") << "home-lab\n";
+  Result<Bootstrap> seeded = Bootstrap::Open(data, "https://127.0.0.1:8443", UnixNow());
+  REQUIRE(seeded.ok());
+  CHECK(seeded->fleet == "home-lab");
+  CHECK(ReadCertificateClaims(seeded->ca->CertificatePem())->subject_common_name == "WireWarp CA home-lab");
+  seeded = Status::Internal("closed");
+
+  std::ofstream(data + "/fleet-id") << "Home Lab\n";
+  Result<Bootstrap> malformed = Bootstrap::Open(data, "https://127.0.0.1:8443", UnixNow());
+  CHECK(malformed.status().message() == "loading \"" + data + "\": \"" + data +
+                                            "/fleet-id\" holds \"Home Lab\", not a fleet id (^[a-z0-9][a-z0-9-]{0,62}$)");
 }
 
 TEST_CASE("Bootstrap refuses a data directory others can read") {
@@ -249,7 +305,7 @@ TEST_CASE("An agent enrolls with a token and a pinned CA and the token works onc
   CHECK(enrolled->agent_name == "laptop-7-example-com");
   Result<Identity> identity = VerifyClientCertificate(*reconciler.bootstrap.ca, enrolled->certificate_pem, UnixNow());
   REQUIRE(identity.ok());
-  CHECK(*identity == Identity{IdentityKind::kAgent, "laptop-7-example-com", "default"});
+  CHECK(*identity == Identity{IdentityKind::kAgent, "laptop-7-example-com", reconciler.bootstrap.fleet});
   CHECK(agent.written.size() == 3);
   CHECK(agent.written["ca.pem"] == reconciler.bootstrap.ca->CertificatePem());
   CHECK(agent.written["tls.pem"] == enrolled->certificate_pem);

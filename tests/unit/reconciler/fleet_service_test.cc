@@ -133,6 +133,7 @@ struct Reconciler {
   ~Reconciler() { Close(); }
 
   std::int64_t Now() const { return clock_start + clock_offset.load(); }
+  std::string AdminUri() const { return "wirewarp://" + bootstrap.fleet + "/admin/admin"; }
 
   void Open() {
     Result<Bootstrap> opened = Bootstrap::Open(data_dir, "https://127.0.0.1:8443", UnixNow());
@@ -142,6 +143,7 @@ struct Reconciler {
     options.server_certificate_pem = bootstrap.server_certificate_pem;
     options.server_private_key_pem = bootstrap.server_private_key_pem;
     options.worker_threads = 16;
+    options.fleet = bootstrap.fleet;
     options.is_revoked = [this](const std::string& serial) { return revoked.Contains(serial); };
     Result<std::unique_ptr<HttpsServer>> created = HttpsServer::Create(*bootstrap.ca, std::move(options));
     REQUIRE(created.ok());
@@ -154,7 +156,7 @@ struct Reconciler {
     service = std::make_unique<FleetService>(*bootstrap.store, *bootstrap.ca, *server, revoked, service_options);
     Status started = service->Start();
     REQUIRE_MESSAGE(started.ok(), started.ToString());
-    EnrollmentOptions enrollment{"https://127.0.0.1:8443", bootstrap.ca_pin, std::string(kDefaultFleet),
+    EnrollmentOptions enrollment{"https://127.0.0.1:8443", bootstrap.ca_pin, bootstrap.fleet,
                                  [this] { return Now(); }};
     enrollment.allow_attempt = [this](std::string_view key) { return enroll_limiter.Allow(key); };
     enrollment.on_enrolled = [this](const std::string& name) { REQUIRE(service->AgentEnrolled(name).ok()); };
@@ -201,7 +203,7 @@ struct Reconciler {
     REQUIRE(key.ok());
     Result<std::string> csr = MakeCsr(*key, name);
     REQUIRE(csr.ok());
-    Identity identity{IdentityKind::kAgent, name, std::string(kDefaultFleet)};
+    Identity identity{IdentityKind::kAgent, name, bootstrap.fleet};
     Result<IssuedCertificate> issued = bootstrap.ca->IssueClient(*csr, identity, Now());
     REQUIRE(issued.ok());
     AgentRecord agent{name, name, role, test_support::Key(key_fill), name + ".lan", "0.1.0", Now(), std::nullopt};
@@ -310,7 +312,7 @@ TEST_CASE("fleet service: an upload becomes revision 1, the same content again i
   REQUIRE(listed["revisions"].size() == 1);
   CHECK(listed["revisions"][0]["id"] == 1);
   CHECK(listed["revisions"][0]["source"] == "apply");
-  CHECK(listed["revisions"][0]["appliedBy"] == "wirewarp://default/admin/admin");
+  CHECK(listed["revisions"][0]["appliedBy"] == reconciler.AdminUri());
   Json one = reconciler.CallJson(reconciler.admin, "GET", "/v1/revisions/1", Json(nullptr), 200);
   CHECK(one["documents"] == LabFleet());
   CHECK(reconciler.Call(reconciler.admin, "GET", "/v1/revisions/9").status == 404);
@@ -459,7 +461,7 @@ TEST_CASE("fleet service: long-polls answer at once when newer, 204 after the wa
   CHECK(reconciler.Call(vps, "GET", "/v1/agents/vps/plan?after=1&wait=1").status == 204);
   ApiResponse other = reconciler.Call(vps, "GET", "/v1/agents/gw/plan?after=0&wait=1");
   CHECK(other.status == 403);
-  CHECK(ApiErrorMessage(other) == "wirewarp://default/agent/vps may not act for agent \"gw\"");
+  CHECK(ApiErrorMessage(other) == "wirewarp://" + reconciler.bootstrap.fleet + "/agent/vps may not act for agent \"gw\"");
   CHECK(reconciler.Call(reconciler.admin, "GET", "/v1/agents/gw/plan").status == 403);
   CHECK(reconciler.Call(gw, "GET", "/v1/agents/gw/plan?after=x").status == 400);
   CHECK(reconciler.Call(gw, "POST", "/v1/agents/vps/report", "{}").status == 403);
@@ -701,7 +703,7 @@ TEST_CASE("fleet service: deleting an agent answers its open long-poll 401 and r
     if (event["kind"] == "agent-deleted") deleted = event;
   }
   CHECK(deleted["agent"] == "gw");
-  CHECK(deleted["message"] == "gw deleted by wirewarp://default/admin/admin; its certificates are revoked");
+  CHECK(deleted["message"] == "gw deleted by " + reconciler.AdminUri() + "; its certificates are revoked");
   // The server renders without the deleted peer, saying so.
   Json vps_status = AgentStatus(status, "vps");
   CHECK(vps_status["phase"] == "pending");
@@ -850,13 +852,13 @@ TEST_CASE("fleet service: a git revision refuses an apply without force, and for
   CHECK(status["events"][0]["kind"] == "revision-accepted");
   CHECK(status["events"][1]["kind"] == "revision-forced");
   CHECK(status["events"][1]["message"] ==
-        "revision 2 by wirewarp://default/admin/admin overrides git commit 0123456789abcdef0123456789abcdef01234567 "
+        "revision 2 by " + reconciler.AdminUri() + " overrides git commit 0123456789abcdef0123456789abcdef01234567 "
         "(--force); the fleet is diverged from git until the next commit");
   CHECK(status["divergence"] == Json{{"commit", "0123456789abcdef0123456789abcdef01234567"},
                                      {"gitRevision", 1},
                                      {"revision", 2},
                                      {"source", "apply"},
-                                     {"by", "wirewarp://default/admin/admin"},
+                                     {"by", reconciler.AdminUri()},
                                      {"at", reconciler.Now()}});
   // An apply over the override needs no --force (git is not in force) and stays diverged.
   std::string changed = kPeers;
@@ -872,13 +874,13 @@ TEST_CASE("fleet service: a git revision refuses an apply without force, and for
   Result<RevisionOutcome> recorded = reconciler.service->Submit(same_files);
   REQUIRE(recorded.ok());
   CHECK(recorded->revision_id == 4);
-  CHECK(recorded->override_ended == ", ending the override by wirewarp://default/admin/admin (revision 3, apply)");
+  CHECK(recorded->override_ended == ", ending the override by " + reconciler.AdminUri() + " (revision 3, apply)");
   Json followed = reconciler.Snapshot();
   CHECK(followed["divergence"].is_null());
   CHECK(followed["events"][1]["kind"] == "override-ended");
   CHECK(followed["events"][1]["message"] ==
-        "git commit 1111111111111111111111111111111111111111 (revision 4) replaces revision 3 (apply by "
-        "wirewarp://default/admin/admin): the fleet follows git again, it had diverged at commit "
+        "git commit 1111111111111111111111111111111111111111 (revision 4) replaces revision 3 (apply by " +
+            reconciler.AdminUri() + "): the fleet follows git again, it had diverged at commit "
         "0123456789abcdef0123456789abcdef01234567");
   CHECK(reconciler.service->Submit(same_files)->verdict == RevisionVerdict::kUnchanged);
 
@@ -931,7 +933,7 @@ TEST_CASE("fleet service: a forced rollback over git stays in force across a res
   CHECK(diverged["revision"]["source"] == "rollback");
   CHECK(diverged["divergence"]["commit"] == second);
   CHECK(diverged["divergence"]["source"] == "rollback");
-  CHECK(diverged["divergence"]["by"] == "wirewarp://default/admin/admin");
+  CHECK(diverged["divergence"]["by"] == reconciler.AdminUri());
   CHECK(diverged["events"][1]["kind"] == "revision-forced");
 
   // A restart fetches the same commit again: the override stays, and still says so.
@@ -956,7 +958,7 @@ TEST_CASE("fleet service: a forced rollback over git stays in force across a res
     if (event["kind"] != "override-ended") continue;
     ended = true;
     CHECK(event["message"] == "git commit " + third + " (revision 4) replaces revision 3 (rollback by " +
-                                  "wirewarp://default/admin/admin): the fleet follows git again, it had diverged at "
+                                  reconciler.AdminUri() + "): the fleet follows git again, it had diverged at "
                                   "commit " + second);
   }
   CHECK(ended);
@@ -1044,20 +1046,83 @@ TEST_CASE("fleet service: rollback makes a new revision from an old one") {
   CHECK(reconciler.Call(reconciler.admin, "POST", "/v1/revisions/42/rollback", "{}").status == 404);
 }
 
-TEST_CASE("fleet service: an agent renews its certificate with its current one") {
-  Reconciler reconciler;
-  Credentials gw = reconciler.Enroll("gw", AgentRole::kClient, 2);
+// A renewal through POST /v1/agents/NAME/certificate with `who`'s certificate.
+Credentials Renew(const Reconciler& reconciler, const Credentials& who, const std::string& name) {
   Result<std::string> key = GenerateP256Key();
   REQUIRE(key.ok());
   Result<std::string> csr = MakeCsr(*key, "anything");
   REQUIRE(csr.ok());
-  Json renewed = reconciler.CallJson(gw, "POST", "/v1/agents/gw/certificate", Json{{"csr", *csr}}, 200);
-  Credentials fresh{renewed["certificate"].get<std::string>(), *key};
+  Json renewed = reconciler.CallJson(who, "POST", "/v1/agents/" + name + "/certificate", Json{{"csr", *csr}}, 200);
+  return Credentials{renewed["certificate"].get<std::string>(), *key};
+}
+
+std::string Serial(const Credentials& credentials) { return CertificateSerialHex(credentials.certificate_pem).value(); }
+
+TEST_CASE("fleet service: an agent renews its certificate with its current one, at most every 10 minutes") {
+  Reconciler reconciler;
+  // The service's clock starts 20 minutes back, so certificates it issues are valid for TLS now.
+  reconciler.clock_offset = -1200;
+  Credentials gw = reconciler.Enroll("gw", AgentRole::kClient, 2);
+  ApiResponse limited = reconciler.Call(gw, "POST", "/v1/agents/gw/certificate", Json{{"csr", "x"}}.dump());
+  CHECK(limited.status == 429);
+  CHECK(limited.retry_after_seconds == std::optional<std::int64_t>(600));
+  CHECK(ApiErrorMessage(limited) == "agent \"gw\" got a certificate less than 10 minutes ago; renew again in 600 s "
+                                    "(keep using the current certificate)");
+  reconciler.clock_offset = -1200 + 599;
+  CHECK(reconciler.Call(gw, "POST", "/v1/agents/gw/certificate", Json{{"csr", "x"}}.dump()).retry_after_seconds ==
+        std::optional<std::int64_t>(1));
+
+  reconciler.clock_offset = -600;
+  Credentials fresh = Renew(reconciler, gw, "gw");
   Result<Identity> identity = VerifyClientCertificate(*reconciler.bootstrap.ca, fresh.certificate_pem, UnixNow());
   REQUIRE(identity.ok());
-  CHECK(*identity == Identity{IdentityKind::kAgent, "gw", "default"});
-  CHECK(reconciler.Call(fresh, "GET", "/v1/agents/gw/plan?after=0&wait=0").status == 204);
+  CHECK(*identity == Identity{IdentityKind::kAgent, "gw", reconciler.bootstrap.fleet});
+  // Counted from the renewed certificate now.
+  CHECK(reconciler.Call(gw, "POST", "/v1/agents/gw/certificate", Json{{"csr", "x"}}.dump()).status == 429);
+}
+
+TEST_CASE("fleet service: a renewed certificate's first use revokes the agent's earlier ones, not before") {
+  Reconciler reconciler;
+  reconciler.clock_offset = -1400;
+  Credentials gw = reconciler.Enroll("gw", AgentRole::kClient, 2);
+  Credentials vps = reconciler.Enroll("vps", AgentRole::kServer, 1);
+  // A renewal whose answer the agent never stored (it crashed, or the answer was lost).
+  reconciler.clock_offset = -700;
+  Credentials lost = Renew(reconciler, gw, "gw");
+  // The old certificate keeps working, also across a restart of the reconciler.
   CHECK(reconciler.Call(gw, "GET", "/v1/agents/gw/plan?after=0&wait=0").status == 204);
+  reconciler.Restart();
+  CHECK(reconciler.Call(gw, "GET", "/v1/agents/gw/plan?after=0&wait=0").status == 204);
+
+  // Ten minutes on, the agent renews again and uses the new certificate.
+  reconciler.clock_offset = 0;
+  Credentials fresh = Renew(reconciler, gw, "gw");
+  CHECK(reconciler.Call(gw, "GET", "/v1/agents/gw/plan?after=0&wait=0").status == 204);
+  CHECK(reconciler.Call(fresh, "GET", "/v1/agents/gw/plan?after=0&wait=0").status == 204);
+  // That revoked both earlier ones, and nobody else's.
+  ApiResponse old = reconciler.Call(gw, "GET", "/v1/agents/gw/plan?after=0&wait=0");
+  CHECK(old.status == 401);
+  CHECK(ApiErrorMessage(old) == "client certificate " + Serial(gw) + " is revoked");
+  CHECK(reconciler.Call(lost, "GET", "/v1/agents/gw/plan?after=0&wait=0").status == 401);
+  CHECK(reconciler.Call(fresh, "GET", "/v1/agents/gw/plan?after=0&wait=0").status == 204);
+  CHECK(reconciler.Call(vps, "GET", "/v1/agents/vps/plan?after=0&wait=0").status == 204);
+  CHECK(*reconciler.bootstrap.store->IsRevoked(Serial(gw)));
+  CHECK(*reconciler.bootstrap.store->IsRevoked(Serial(lost)));
+  CHECK_FALSE(*reconciler.bootstrap.store->IsRevoked(Serial(fresh)));
+
+  std::vector<std::string> renewed;
+  Json events = reconciler.Snapshot()["events"];
+  INFO(events.dump());
+  for (const Json& event : events) {
+    if (event["kind"] == "certificate-renewed") renewed.push_back(event["message"]);
+  }
+  CHECK(renewed == std::vector<std::string>{"gw uses its renewed certificate " + Serial(fresh) +
+                                            "; revoked the certificates it replaces: " + Serial(gw) + ", " +
+                                            Serial(lost)});
+  // Still revoked after a restart; the new one still works.
+  reconciler.Restart();
+  CHECK(reconciler.Call(gw, "GET", "/v1/agents/gw/plan?after=0&wait=0").status == 401);
+  CHECK(reconciler.Call(fresh, "GET", "/v1/agents/gw/plan?after=0&wait=0").status == 204);
 }
 
 TEST_CASE("fleet service: an agent enrolled with a token shows up at once, and enrollment is rate limited") {

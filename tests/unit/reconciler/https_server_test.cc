@@ -167,6 +167,7 @@ struct Fixture {
     options.worker_threads = workers;
     options.http = limits;
     options.now = [this] { return UnixNow() + clock_offset.load(); };
+    options.fleet = "prod";
     options.is_revoked = [this](const std::string& serial) {
       std::lock_guard<std::mutex> lock(mutex);
       return serial == revoked_serial;
@@ -175,6 +176,10 @@ struct Fixture {
     REQUIRE(created.ok());
     server = std::move(created).value();
 
+    server->OnAuthenticated([this](const Identity& identity, const std::string& serial) {
+      std::lock_guard<std::mutex> lock(mutex);
+      authenticated.push_back(IdentityUri(identity) + " " + serial);
+    });
     RouteOptions required;
     RouteOptions optional{ClientCertificate::kOptional};
     REQUIRE(server->Route(HttpMethod::kGet, "/whoami", required, [this](const HttpRequest& request) {
@@ -235,6 +240,7 @@ struct Fixture {
   std::atomic<int> handler_calls{0};
   std::mutex mutex;
   std::string revoked_serial;
+  std::vector<std::string> authenticated;  // on_authenticated calls: "URI SERIAL"
 };
 
 TEST_CASE("https: a valid client certificate reaches the handler with its identity") {
@@ -273,17 +279,67 @@ TEST_CASE("https: no client certificate gets 401 on a protected route, and passe
   CHECK(identified->body == "wirewarp://prod/agent/node-1");
 }
 
-TEST_CASE("https: a certificate from another CA fails the handshake") {
+TEST_CASE("https: a certificate of another install whose CA has the same name is refused, saying so") {
   Fixture fixture;
-  CertificateAuthority other = MakeCa("other CA");
-  Credentials stranger = IssueClient(other, {IdentityKind::kAdmin, "node-1", "prod"});
+  // Another WireWarp install: a CA of the same name, its own fleet.
+  CertificateAuthority other = MakeCa("test CA");
+  Credentials stranger = IssueClient(other, {IdentityKind::kAdmin, "admin", "fother"});
   auto client = MakeClient(fixture.port, fixture.ca, &stranger);
+  const std::string expected =
+      R"({"error":"client certificate refused (unable to verify the first certificate): it names issuer \"test CA\" and )"
+      R"(fleet \"fother\", but was not signed by this reconciler's CA \"test CA\" (fleet \"prod\") — a credential )"
+      R"(of another WireWarp install? Use one this reconciler issued"})";
   httplib::Result result = client->Get("/whoami");
-  CHECK_FALSE(result);
+  REQUIRE(result);
+  CHECK(result->status == 401);
+  CHECK(result->body == expected);
   // Even on a route that needs no certificate: one that is presented must verify.
   httplib::Result open = client->Get("/public");
-  CHECK_FALSE(open);
+  REQUIRE(open);
+  CHECK(open->status == 401);
+  CHECK(open->body == expected);
+  // A CA of another name: the same story, naming it.
+  CertificateAuthority renamed = MakeCa("WireWarp CA fother");
+  Credentials foreign = IssueClient(renamed, {IdentityKind::kAgent, "node-1", "fother"});
+  httplib::Result named = MakeClient(fixture.port, fixture.ca, &foreign)->Get("/whoami");
+  REQUIRE(named);
+  CHECK(named->status == 401);
+  CHECK(named->body.find(R"(it names issuer \"WireWarp CA fother\" and fleet \"fother\")") != std::string::npos);
   CHECK(fixture.handler_calls == 0);
+  std::lock_guard<std::mutex> lock(fixture.mutex);
+  CHECK(fixture.authenticated.empty());
+}
+
+TEST_CASE("https: a certificate this CA signed for another fleet is refused, naming both fleets") {
+  Fixture fixture;
+  Credentials other_fleet = IssueClient(fixture.ca, {IdentityKind::kAdmin, "admin", "staging"});
+  auto client = MakeClient(fixture.port, fixture.ca, &other_fleet);
+  httplib::Result result = client->Get("/whoami");
+  REQUIRE(result);
+  CHECK(result->status == 401);
+  CHECK(result->body ==
+        R"({"error":"client certificate wirewarp://staging/admin/admin belongs to fleet \"staging\", this reconciler )"
+        R"(serves fleet \"prod\"; use a credential this reconciler issued"})");
+  // Optional routes treat it as no certificate at all, like a revoked one.
+  httplib::Result open = client->Get("/public");
+  REQUIRE(open);
+  CHECK(open->body == "anonymous");
+  // The same certificate, checked before from the cache: still refused.
+  httplib::Result again = client->Get("/whoami");
+  REQUIRE(again);
+  CHECK(again->status == 401);
+  CHECK(fixture.handler_calls == 1);
+}
+
+TEST_CASE("https: OnAuthenticated sees each request's verified identity and serial before the handler") {
+  Fixture fixture;
+  auto client = MakeClient(fixture.port, fixture.ca, &fixture.agent);
+  REQUIRE(client->Get("/whoami"));
+  REQUIRE(client->Get("/public"));
+  REQUIRE(MakeClient(fixture.port, fixture.ca, nullptr)->Get("/public"));
+  std::lock_guard<std::mutex> lock(fixture.mutex);
+  const std::string expected = "wirewarp://prod/agent/node-1 " + fixture.agent.serial;
+  CHECK(fixture.authenticated == std::vector<std::string>{expected, expected});
 }
 
 TEST_CASE("https: a certificate already seen is refused once the server's clock passes its end") {

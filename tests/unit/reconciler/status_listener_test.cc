@@ -7,16 +7,20 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "reconciler/pki/certificate_authority.h"
 #include "reconciler/status/badge.h"
 #include "reconciler/status/metrics.h"
 #include "reconciler/status/snapshot_json.h"
@@ -43,11 +47,19 @@ struct WebhookCall {
   std::string body;
 };
 
+// --status-tls: the reconciler's server certificate and key.
+struct ServerTls {
+  std::string certificate_pem;
+  std::string private_key_pem;
+};
+
 // A listener on 127.0.0.1 with a fixed snapshot and a recording webhook handler.
 class ListenerFixture {
  public:
-  explicit ListenerFixture(bool with_webhook = true, std::size_t max_webhook_body = 1024) {
+  explicit ListenerFixture(bool with_webhook = true, std::size_t max_webhook_body = 1024, ServerTls tls = {}) {
     StatusListenerOptions options;
+    options.tls_certificate_pem = std::move(tls.certificate_pem);
+    options.tls_private_key_pem = std::move(tls.private_key_pem);
     // The canned text is served as is; the badge and metrics render from what it reads.
     options.snapshot = [this]() -> Result<std::shared_ptr<const PublishedSnapshot>> {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -346,6 +358,67 @@ TEST_CASE("status listener: options are checked and listen addresses parsed") {
         "listen address \"127.0.0.1:http\": \"http\" is not a port (expected 1-65535)");
   CHECK(ParseListenAddress("example.com:80").status().message() ==
         "listen address \"example.com:80\": host \"example.com\" is not an IPv4 address or localhost");
+}
+
+}  // namespace
+}  // namespace ww
+
+namespace ww {
+namespace {
+
+TEST_CASE("status listener: with TLS the page and the webhook answer over HTTPS, and plain HTTP is refused") {
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  Result<CertificateAuthority> ca = CertificateAuthority::Create("WireWarp CA ftest", now);
+  REQUIRE(ca.ok());
+  Result<IssuedServerCertificate> server = ca->IssueServer("", {"localhost"}, {"127.0.0.1"}, now);
+  REQUIRE(server.ok());
+  ListenerFixture fixture(true, 1024, ServerTls{server->certificate.pem, server->private_key_pem});
+
+  httplib::SSLClient client("127.0.0.1", fixture.port());
+  BIO* bio = BIO_new_mem_buf(ca->CertificatePem().data(), static_cast<int>(ca->CertificatePem().size()));
+  X509* ca_certificate = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  REQUIRE(ca_certificate != nullptr);
+  X509_STORE* store = X509_STORE_new();
+  X509_STORE_add_cert(store, ca_certificate);
+  X509_free(ca_certificate);
+  client.set_ca_cert_store(store);  // takes ownership
+  client.enable_server_certificate_verification(true);
+  client.set_connection_timeout(5);
+  client.set_read_timeout(5);
+
+  httplib::Result page = client.Get("/");
+  REQUIRE(page);
+  CHECK(page->status == 200);
+  CHECK(page->body == kIndexHtml);
+  CheckSecurityHeaders(page);
+  httplib::Result snapshot = client.Get("/status.json");
+  REQUIRE(snapshot);
+  CHECK(snapshot->status == 200);
+  CHECK(snapshot->body == kSnapshot);
+  httplib::Result hook =
+      client.Post("/hooks/git", {{"X-Gitlab-Token", "secret-token"}}, "{\"ref\":\"refs/heads/main\"}", "application/json");
+  REQUIRE(hook);
+  CHECK(hook->status == 202);
+  REQUIRE(fixture.Calls().size() == 1);
+  CHECK(fixture.Calls()[0].body == "{\"ref\":\"refs/heads/main\"}");
+
+  // Plain HTTP gets no HTTP answer, and reaches no handler.
+  httplib::Result plain = fixture.Client().Get("/");
+  CHECK_FALSE(plain);
+  std::string raw = RawExchange(fixture.port(), "POST /hooks/git HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+  CHECK(raw.find("HTTP/1.1") == std::string::npos);
+  CHECK(fixture.Calls().size() == 1);
+}
+
+TEST_CASE("status listener: a TLS certificate without its key is refused at creation") {
+  StatusListenerOptions options;
+  options.snapshot = []() -> Result<std::shared_ptr<const PublishedSnapshot>> { return Status::Unavailable("none"); };
+  options.find_asset = FindTestAsset;
+  options.tls_certificate_pem = "-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n";
+  Result<std::unique_ptr<StatusListener>> listener = StatusListener::Create(std::move(options));
+  CHECK(listener.status() == Status::InvalidArgument("server certificate is not a PEM certificate"));
 }
 
 }  // namespace
