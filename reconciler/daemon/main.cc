@@ -271,7 +271,7 @@ int Run(const DaemonOptions& flags) {
       !registered.ok()) {
     return fail(registered.message());
   }
-  CredentialOptions credentials{std::string(kDefaultFleet), SystemNow, &certificate_use};
+  CredentialOptions credentials{bootstrap.fleet, SystemNow, &certificate_use};
   if (Status registered = RegisterCredentialRoutes(*server, *bootstrap.ca, *bootstrap.store, revoked, credentials);
       !registered.ok()) {
     return fail(registered.message());
