@@ -32,8 +32,8 @@ if [ "$BUILD_TYPE" != Release ]; then
   exit 2
 fi
 case "$ARCH" in
-  amd64) STRIP=strip ;;
-  arm64) STRIP=aarch64-linux-gnu-strip ;;
+  amd64) STRIP="strip" ;;
+  arm64) STRIP="aarch64-linux-gnu-strip" ;;
   *) echo "build_debs.sh: --arch \"$ARCH\" is not amd64 or arm64" >&2; exit 2 ;;
 esac
 # The changelog's newest entry is the version being packaged (lintian checks they agree).

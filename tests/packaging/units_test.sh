@@ -34,8 +34,11 @@ sed "s|/usr/bin/wirewarp-reconciler|$RECONCILER|" "$SOURCE/packaging/systemd/wir
 sed "s|/usr/bin/wirewarp-agent|$AGENT|" "$SOURCE/packaging/systemd/wirewarp-agent.service" \
   > "$WORK/wirewarp-agent.service"
 for unit in wirewarp-reconciler wirewarp-agent; do
-  output=$(cd "$WORK" && MANPATH=$WORK/man systemd-analyze verify "$WORK/$unit.service" 2>&1)
-  if [ $? -eq 0 ] && [ -z "$output" ]; then pass "systemd-analyze verify $unit.service"; else fail "verify $unit.service: $output"; fi
+  if output=$(cd "$WORK" && MANPATH=$WORK/man systemd-analyze verify "$WORK/$unit.service" 2>&1) && [ -z "$output" ]; then
+    pass "systemd-analyze verify $unit.service"
+  else
+    fail "verify $unit.service: $output"
+  fi
   security=$(systemd-analyze security --offline=true --no-pager "$SOURCE/packaging/systemd/$unit.service" 2>&1 | tail -n 1)
   # "→ Overall exposure level for wirewarp-agent.service: 2.4 OK 🙂"
   score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) \([A-Z]*\).*/\1 \2/p' <<<"$security")
