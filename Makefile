@@ -9,7 +9,7 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config ccache git \
   libyaml-cpp-dev libcli11-dev libgit2-dev libcpp-httplib-dev libssl-dev libsqlite3-dev \
   nlohmann-json3-dev doctest-dev libqrencode-dev zlib1g-dev libboost-dev \
   iproute2 iptables wireguard-tools wireguard-go python3 python3-yaml time curl openssl gzip chromium zbar-tools \
-  dpkg-dev lintian debootstrap systemd
+  dpkg-dev lintian debootstrap systemd systemd-container
 
 .PHONY: all build deps configure test bench run demo package clean
 
