@@ -8,9 +8,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config ccache git \
   libyaml-cpp-dev libcli11-dev libgit2-dev libcpp-httplib-dev libssl-dev libsqlite3-dev \
   nlohmann-json3-dev doctest-dev libqrencode-dev zlib1g-dev libboost-dev \
-  iproute2 iptables wireguard-tools wireguard-go python3 python3-yaml time curl openssl gzip chromium zbar-tools
+  iproute2 iptables wireguard-tools wireguard-go python3 python3-yaml time curl openssl gzip chromium zbar-tools \
+  dpkg-dev lintian debootstrap systemd systemd-container
 
-.PHONY: all build deps configure test bench run demo clean
+.PHONY: all build deps configure test bench run demo package clean
 
 all: build
 
@@ -56,6 +57,12 @@ run: deps
 demo: deps
 	$(MAKE) build
 	$(SUDO) bash scripts/demo.sh $(BUILD_DIR)
+
+# Debian packages of wirewarp-reconciler, wirewarp-agent and wwctl (this machine's architecture)
+# from the Release build in $(BUILD_DIR), into $(BUILD_DIR)/debs. Builds only the three programs.
+package: deps
+	$(MAKE) configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target debs
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -17,6 +17,7 @@
 #include "cli/cli11.h"
 #include "reconciler/api/https_server.h"
 #include "reconciler/api/open_files.h"
+#include "reconciler/client/flag_file.h"
 #include "reconciler/client/https_url.h"
 #include "reconciler/client/log_line.h"
 #include "reconciler/server/bootstrap.h"
@@ -362,7 +363,12 @@ int Run(const DaemonOptions& flags) {
 
 int main(int argc, char** argv) {
   ww::DaemonOptions flags;
+  std::string flag_file;
   CLI::App app{"wirewarp-reconciler: the WireWarp control plane (mutual-TLS API, enrollment, plans)"};
+  // No default file: an installed package must not change what a reconciler started by hand
+  // (or by a test) on the same machine does. The systemd unit passes --config.
+  app.add_option("--config", flag_file,
+                 "YAML file of flags (data-dir: /var/lib/wirewarp-reconciler, one a line); flags given here win");
   app.add_option("--data-dir", flags.data_dir, "State directory (CA, certificates, SQLite)")->capture_default_str();
   app.add_option("--listen", flags.listen, "ADDRESS:PORT of the API")->capture_default_str();
   app.add_option("--advertise", flags.advertise,
@@ -412,6 +418,12 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     return app.exit(error);
+  }
+  if (!flag_file.empty()) {
+    if (ww::Status applied = ww::ApplyFlagFile(app, flag_file); !applied.ok()) {
+      std::cerr << "wirewarp-reconciler: --config: " << applied.message() << "\n";
+      return 2;
+    }
   }
   return ww::Run(flags);
 }
