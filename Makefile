@@ -8,9 +8,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config ccache git \
   libyaml-cpp-dev libcli11-dev libgit2-dev libcpp-httplib-dev libssl-dev libsqlite3-dev \
   nlohmann-json3-dev doctest-dev libqrencode-dev zlib1g-dev libboost-dev \
-  iproute2 iptables wireguard-tools wireguard-go python3 python3-yaml time curl openssl gzip chromium zbar-tools
+  iproute2 iptables wireguard-tools wireguard-go python3 python3-yaml time curl openssl gzip chromium zbar-tools \
+  busybox-static
 
-.PHONY: all build deps configure test bench run demo clean
+.PHONY: all build deps configure test bench run demo clean wwctl-bundle
 
 all: build
 
@@ -56,6 +57,10 @@ run: deps
 demo: deps
 	$(MAKE) build
 	$(SUDO) bash scripts/demo.sh $(BUILD_DIR)
+
+# wwctl for CI runners: BUILD_DIR/artifacts/wwctl-linux-ARCH, one file with its libraries.
+wwctl-bundle: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target wwctl-bundle
 
 clean:
 	rm -rf $(BUILD_DIR)
