@@ -46,8 +46,9 @@ bench: deps
 
 # The reconciler with embedded defaults: SQLite and the CA in ./wirewarp-data, following
 # examples/homelab of this checkout, the status page on http://127.0.0.1:8080/.
-# Builds only the three programs it runs (not the tests). Variables: scripts/run.sh's header.
-RUN_TARGETS := wirewarp-reconciler wirewarp-agent wwctl
+# Builds only the three programs it runs and the wwctl bundle it serves (not the tests).
+# Variables: scripts/run.sh's header.
+RUN_TARGETS := wirewarp-reconciler wirewarp-agent wwctl wwctl-bundle
 run: deps
 	$(MAKE) configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target $(RUN_TARGETS)

@@ -89,6 +89,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void Park(LongPoll poll);
   void Refuse(int status, const std::string& reason);
   void Write(const HttpResponse& response, AfterAnswer after);
+  // Writes output_; then, for a file body, the next chunk until the file is sent.
+  void WriteOutput(AfterAnswer after);
+  // Appends the file body's next chunk to output_; false when the file cannot be read.
+  bool AppendFileChunk();
   void CloseGracefully();
   void Drain();
   void OnDeadline();
@@ -111,7 +115,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::optional<RequestParser> parser_;
   std::string input_;  // bytes read and not yet parsed: [0, input_size_)
   std::size_t input_size_ = 0;
-  std::string output_;  // the answer being written
+  std::string output_;  // the answer being written (a file body: its head, then chunk by chunk)
+  std::shared_ptr<const FileBody> file_;  // a file body being sent
+  std::uint64_t file_offset_ = 0;         // of file_: bytes read into output_ so far
   RequestHead head_;    // the request being handled
   int route_ = -1;
   bool head_only_ = false;  // HEAD: the answer goes without its body

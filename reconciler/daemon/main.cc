@@ -19,6 +19,7 @@
 #include "reconciler/api/open_files.h"
 #include "reconciler/client/https_url.h"
 #include "reconciler/client/log_line.h"
+#include "reconciler/server/artifact_routes.h"
 #include "reconciler/server/bootstrap.h"
 #include "reconciler/server/data_directory_lock.h"
 #include "reconciler/server/enrollment.h"
@@ -53,6 +54,8 @@ struct DaemonOptions {
   int64_t enroll_rate = 20;
   // The read-only status page and the webhook route (plain HTTP); "off" disables both.
   std::string status_listen = std::string(kDefaultStatusListen);
+  // Files served at GET /v1/artifacts (the wwctl bundle for CI runners, ...).
+  std::string artifacts_dir = kDefaultArtifactsDir;
   // The git source; off when git_url is empty.
   std::string git_url;
   std::string git_branch = "main";
@@ -257,6 +260,16 @@ int Run(const DaemonOptions& flags) {
       !registered.ok()) {
     return fail(registered.message());
   }
+  ArtifactCatalog artifacts(flags.artifacts_dir, WIREWARP_VERSION);
+  if (Status registered = RegisterArtifactRoutes(*server, artifacts); !registered.ok()) return fail(registered.message());
+  if (Result<std::vector<ArtifactInfo>> listed = artifacts.List(); !listed.ok()) {
+    logger.Warning("--artifacts-dir: " + listed.status().message());
+  } else {
+    std::string names;
+    for (const ArtifactInfo& artifact : *listed) names += " " + artifact.id.FileName();
+    logger.Info("artifacts: " + std::to_string(listed->size()) + " in " + flags.artifacts_dir +
+                (listed->empty() ? std::string(" (GET /v1/artifacts lists nothing)") : ":" + names));
+  }
   FleetServiceOptions service_options;
   service_options.now = SystemNow;
   service_options.events = EventRetention{flags.event_history, *event_max_age};
@@ -358,6 +371,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--status-listen", flags.status_listen,
                  "HOST:PORT of the read-only status page and POST /hooks/git (plain HTTP); off disables it")
+      ->capture_default_str();
+  app.add_option("--artifacts-dir", flags.artifacts_dir,
+                 "Files served to anyone at GET /v1/artifacts, named NAME-OS-ARCH (e.g. wwctl-linux-amd64)")
       ->capture_default_str();
   app.add_option("--git-url", flags.git_url, "Follow this git repository (URL or local path); off when empty");
   app.add_option("--git-branch", flags.git_branch, "Branch to follow")->capture_default_str();
