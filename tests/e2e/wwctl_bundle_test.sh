@@ -2,8 +2,9 @@
 # The wwctl bundle (scripts/bundle) runs where none of our libraries, nor any glibc, exist: a
 # chroot holding only the bundle, a statically linked busybox (sh, tail, gzip, tar, ...) and
 # /dev/null. It unpacks into the right cache directory (XDG_CACHE_HOME, HOME, or
-# /tmp/wirewarp-UID without HOME), passes exit codes, stdin and stdout through, survives
-# concurrent first runs, refuses a cache directory another user owns and a truncated file.
+# /tmp/wirewarp-UID without HOME or for a user whose HOME is not writable), passes exit codes,
+# stdin and stdout through, survives concurrent first runs, refuses a cache directory another
+# user owns and a truncated file.
 # Root (chroot, mknod); no network. Usage: wwctl_bundle_test.sh BUILD_DIR
 set -uo pipefail
 BUILD=$(realpath "$1")
@@ -78,6 +79,11 @@ run HOME=/home/ci >/dev/null 2>"$WORK/err" && ls -d "$ROOTFS"/home/ci/.cache/wir
   && ok "with HOME it unpacks into \$HOME/.cache/wirewarp" || bad "HOME: $(cat "$WORK/err")"
 run HOME=/home/ci XDG_CACHE_HOME=/xdg >/dev/null 2>"$WORK/err" && ls -d "$ROOTFS"/xdg/wirewarp/wwctl-* >/dev/null 2>&1 \
   && ok "with XDG_CACHE_HOME it unpacks into \$XDG_CACHE_HOME/wirewarp" || bad "XDG_CACHE_HOME: $(cat "$WORK/err")"
+
+# Another user whose HOME cannot be written falls back to /tmp/wirewarp-UID.
+out=$(env -i PATH=/bin HOME=/nonexistent "$CHROOT" --userspec=65534:65534 "$ROOTFS" "/$NAME" version --client 2>"$WORK/err")
+[ "$out" = "$expected" ] && [ "$(stat -c %u "$ROOTFS/tmp/wirewarp-65534")" = 65534 ] \
+  && ok "uid 65534 with HOME=/nonexistent: unpacks into its own /tmp/wirewarp-65534" || bad "uid 65534: $out $(cat "$WORK/err")"
 
 # Eight first runs at once: all work, one copy stays, no temporary directory is left.
 rm -rf "$ROOTFS/tmp/wirewarp-0"
