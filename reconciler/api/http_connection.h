@@ -3,9 +3,10 @@
 // A connection runs on its own strand: handshake, head (RequestParser) under the head or
 // keep-alive deadline, the listener's head check, body under the body deadline, then the
 // handler on the worker pool; its answer comes back to the strand, is parked on the
-// LongPollHub (a timer, no thread) or written under the write deadline, and the connection
-// reads the next request or closes (sending side first, then discarding what the client
-// still sends for a moment, so the answer is not lost to a reset).
+// LongPollHub (a timer, no thread) or written under the write deadline (a file body chunk by
+// chunk, each read once the one before is written), and the connection reads the next
+// request or closes (sending side first, then discarding what the client still sends for a
+// moment, so the answer is not lost to a reset).
 // Includes Boost.Asio: only http_engine.cc and http_connection.cc include this header.
 
 #include <atomic>
