@@ -9,9 +9,9 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config ccache git \
   libyaml-cpp-dev libcli11-dev libgit2-dev libcpp-httplib-dev libssl-dev libsqlite3-dev \
   nlohmann-json3-dev doctest-dev libqrencode-dev zlib1g-dev libboost-dev \
   iproute2 iptables wireguard-tools wireguard-go python3 python3-yaml time curl openssl gzip chromium zbar-tools \
-  dpkg-dev lintian debootstrap systemd systemd-container
+  dpkg-dev lintian debootstrap systemd systemd-container busybox-static
 
-.PHONY: all build deps configure test bench run demo package clean
+.PHONY: all build deps configure test bench run demo package clean wwctl-bundle
 
 all: build
 
@@ -46,8 +46,9 @@ bench: deps
 
 # The reconciler with embedded defaults: SQLite and the CA in ./wirewarp-data, following
 # examples/homelab of this checkout, the status page on http://127.0.0.1:8080/.
-# Builds only the three programs it runs (not the tests). Variables: scripts/run.sh's header.
-RUN_TARGETS := wirewarp-reconciler wirewarp-agent wwctl
+# Builds only the three programs it runs and the wwctl bundle it serves (not the tests).
+# Variables: scripts/run.sh's header.
+RUN_TARGETS := wirewarp-reconciler wirewarp-agent wwctl wwctl-bundle
 run: deps
 	$(MAKE) configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target $(RUN_TARGETS)
@@ -63,6 +64,10 @@ demo: deps
 package: deps
 	$(MAKE) configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target debs
+
+# wwctl for CI runners: BUILD_DIR/artifacts/wwctl-linux-ARCH, one file with its libraries.
+wwctl-bundle: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target wwctl-bundle
 
 clean:
 	rm -rf $(BUILD_DIR)

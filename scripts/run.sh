@@ -31,8 +31,9 @@ fi
 EXTRA=()
 [ -n "$ADVERTISE" ] && EXTRA=(--advertise "$ADVERTISE")
 
+# The build's wwctl bundle is served at /v1/artifacts (the package serves its own copy).
 "$BUILD/reconciler/daemon/wirewarp-reconciler" --data-dir "$DATA" --listen "$LISTEN" "${SOURCE[@]}" \
-  "${EXTRA[@]}" --status-listen "$STATUS" &
+  "${EXTRA[@]}" --status-listen "$STATUS" --artifacts-dir "$BUILD/artifacts" &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null' EXIT INT TERM
 for _ in $(seq 100); do

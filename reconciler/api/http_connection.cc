@@ -24,6 +24,10 @@ constexpr std::size_t kBodyReadSize = 64 * 1024;
 constexpr std::chrono::seconds kLingerTimeout{2};
 constexpr std::size_t kMaxLingerBytes = 256 * 1024;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// A file body goes out in chunks of this size (the memory a download holds), and its answer
+// deadline grows by a second per this many bytes: a client must take at least 64 KiB/s.
+constexpr std::size_t kFileChunkSize = 64 * 1024;
+constexpr std::uint64_t kMinFileBytesPerSecond = 64 * 1024;
 
 bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -57,19 +61,21 @@ void AppendHeader(std::string& out, std::string_view name, std::string_view valu
 bool StatusHasBody(int status) { return status >= 200 && status != 204 && status != 304; }
 
 // `close`: the connection ends after this answer. `announce_keep_alive`: an HTTP/1.0 client
-// that asked to keep the connection is told it stays.
+// that asked to keep the connection is told it stays. A file body is not appended: the
+// connection sends it in chunks after the head.
 std::string SerializeResponse(const HttpResponse& response, bool head_only, bool close, bool announce_keep_alive,
                               const HttpHeaders& defaults) {
   auto reason = boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(response.status));
   std::string out;
-  out.reserve(256 + response.body.size());
+  out.reserve(256 + (response.file ? 0 : response.body.size()));
   out += "HTTP/1.1 " + std::to_string(response.status) + " ";
   out.append(reason.data(), reason.size());
   out += "\r\n";
   bool has_body = StatusHasBody(response.status);
   if (has_body) {
     AppendHeader(out, "Content-Type", response.content_type);
-    AppendHeader(out, "Content-Length", std::to_string(response.body.size()));
+    AppendHeader(out, "Content-Length",
+                 std::to_string(response.file ? response.file->size() : std::uint64_t{response.body.size()}));
   }
   for (const auto& [name, value] : response.headers) AppendHeader(out, name, value);
   for (const auto& [name, value] : defaults) AppendHeader(out, name, value);
@@ -79,7 +85,7 @@ std::string SerializeResponse(const HttpResponse& response, bool head_only, bool
     out += "Connection: keep-alive\r\n";
   }
   out += "\r\n";
-  if (has_body && !head_only) out += response.body;
+  if (has_body && !head_only && !response.file) out += response.body;
   return out;
 }
 
@@ -279,12 +285,41 @@ void HttpConnection::Write(const HttpResponse& response, AfterAnswer after) {
   phase_ = Phase::kWriting;
   output_ =
       SerializeResponse(response, head_only_, after == AfterAnswer::kClose, http10_, core_.options.default_headers);
-  ArmDeadline(core_.options.limits.write_timeout);
+  std::chrono::milliseconds deadline = core_.options.limits.write_timeout;
+  if (response.file && StatusHasBody(response.status) && !head_only_) {
+    file_ = response.file;
+    file_offset_ = 0;
+    deadline += std::chrono::seconds(file_->size() / kMinFileBytesPerSecond);
+    if (!AppendFileChunk()) return Close();
+  }
+  ArmDeadline(deadline);
+  WriteOutput(after);
+}
+
+bool HttpConnection::AppendFileChunk() {
+  std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kFileChunkSize, file_->size() - file_offset_));
+  std::size_t at = output_.size();
+  output_.resize(at + want);
+  Result<std::size_t> got = file_->ReadAt(file_offset_, output_.data() + at, want);
+  // A file that shrank or cannot be read: the client sees a short body, never other bytes.
+  if (want > 0 && (!got.ok() || *got == 0)) return false;
+  output_.resize(at + (got.ok() ? *got : 0));
+  file_offset_ += got.ok() ? *got : 0;
+  return true;
+}
+
+void HttpConnection::WriteOutput(AfterAnswer after) {
   stream_.AsyncWriteAll(output_.data(), output_.size(),
                         [self = shared_from_this(), after](const error_code& error, std::size_t) {
                           if (self->phase_ != Phase::kWriting) return;
+                          if (!error && self->file_ && self->file_offset_ < self->file_->size()) {
+                            self->output_.clear();
+                            if (!self->AppendFileChunk()) return self->Close();
+                            return self->WriteOutput(after);
+                          }
                           self->CancelDeadline();
                           std::string().swap(self->output_);
+                          self->file_.reset();
                           if (error) return self->Close();
                           if (after == AfterAnswer::kClose) return self->CloseGracefully();
                           self->ReadRequest();
@@ -319,6 +354,7 @@ void HttpConnection::Close() {
   phase_ = Phase::kClosed;
   CancelDeadline();
   stream_.Close();
+  file_.reset();
   parser_.reset();
   // A parked poll lets go of this connection: its continuation runs and finds it closed.
   if (was == Phase::kParked && waiter_ != 0 && core_.options.long_polls != nullptr) {

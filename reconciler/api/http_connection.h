@@ -3,9 +3,10 @@
 // A connection runs on its own strand: handshake, head (RequestParser) under the head or
 // keep-alive deadline, the listener's head check, body under the body deadline, then the
 // handler on the worker pool; its answer comes back to the strand, is parked on the
-// LongPollHub (a timer, no thread) or written under the write deadline, and the connection
-// reads the next request or closes (sending side first, then discarding what the client
-// still sends for a moment, so the answer is not lost to a reset).
+// LongPollHub (a timer, no thread) or written under the write deadline (a file body chunk by
+// chunk, each read once the one before is written), and the connection reads the next
+// request or closes (sending side first, then discarding what the client still sends for a
+// moment, so the answer is not lost to a reset).
 // Includes Boost.Asio: only http_engine.cc and http_connection.cc include this header.
 
 #include <atomic>
@@ -89,6 +90,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void Park(LongPoll poll);
   void Refuse(int status, const std::string& reason);
   void Write(const HttpResponse& response, AfterAnswer after);
+  // Writes output_; then, for a file body, the next chunk until the file is sent.
+  void WriteOutput(AfterAnswer after);
+  // Appends the file body's next chunk to output_; false when the file cannot be read.
+  bool AppendFileChunk();
   void CloseGracefully();
   void Drain();
   void OnDeadline();
@@ -111,7 +116,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::optional<RequestParser> parser_;
   std::string input_;  // bytes read and not yet parsed: [0, input_size_)
   std::size_t input_size_ = 0;
-  std::string output_;  // the answer being written
+  std::string output_;  // the answer being written (a file body: its head, then chunk by chunk)
+  std::shared_ptr<const FileBody> file_;  // a file body being sent
+  std::uint64_t file_offset_ = 0;         // of file_: bytes read into output_ so far
   RequestHead head_;    // the request being handled
   int route_ = -1;
   bool head_only_ = false;  // HEAD: the answer goes without its body

@@ -1,17 +1,20 @@
 #pragma once
 // What route handlers see and answer, for both listeners (the API and the status listener):
 // a request with its body read, and a response that is either sent as it is or parks the
-// connection on a LongPollHub until a continuation builds the answer. No library types here.
+// connection on a LongPollHub until a continuation builds the answer, and whose body is a
+// string or an open file sent in chunks. No library types here.
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "reconciler/api/file_body.h"
 #include "reconciler/api/long_poll_hub.h"
 #include "reconciler/pki/certificate_authority.h"
 
@@ -55,6 +58,9 @@ struct HttpResponse {
   HttpHeaders headers;  // sent besides Content-Type and Content-Length
   // Set: nothing is sent yet; the connection parks as LongPoll describes.
   std::optional<LongPoll> park;
+  // Set: the body is this file's bytes (Content-Length its size), streamed in chunks; `body`
+  // is not sent.
+  std::shared_ptr<const FileBody> file;
 };
 
 // Builds the response that parks the connection (see LongPoll).

@@ -20,6 +20,7 @@
 #include "reconciler/client/flag_file.h"
 #include "reconciler/client/https_url.h"
 #include "reconciler/client/log_line.h"
+#include "reconciler/server/artifact_routes.h"
 #include "reconciler/server/bootstrap.h"
 #include "reconciler/server/certificate_use.h"
 #include "reconciler/server/credential_routes.h"
@@ -58,6 +59,8 @@ struct DaemonOptions {
   std::string status_listen = std::string(kDefaultStatusListen);
   // HTTPS on the status listener with the server's certificate (webhook tokens off the wire).
   bool status_tls = false;
+  // Files served at GET /v1/artifacts (the wwctl bundle for CI runners, ...).
+  std::string artifacts_dir = kDefaultArtifactsDir;
   // The git source; off when git_url is empty.
   std::string git_url;
   std::string git_branch = "main";
@@ -277,6 +280,16 @@ int Run(const DaemonOptions& flags) {
       !registered.ok()) {
     return fail(registered.message());
   }
+  ArtifactCatalog artifacts(flags.artifacts_dir, WIREWARP_VERSION);
+  if (Status registered = RegisterArtifactRoutes(*server, artifacts); !registered.ok()) return fail(registered.message());
+  if (Result<std::vector<ArtifactInfo>> listed = artifacts.List(); !listed.ok()) {
+    logger.Warning("--artifacts-dir: " + listed.status().message());
+  } else {
+    std::string names;
+    for (const ArtifactInfo& artifact : *listed) names += " " + artifact.id.FileName();
+    logger.Info("artifacts: " + std::to_string(listed->size()) + " in " + flags.artifacts_dir +
+                (listed->empty() ? std::string(" (GET /v1/artifacts lists nothing)") : ":" + names));
+  }
   FleetServiceOptions service_options;
   service_options.now = SystemNow;
   service_options.events = EventRetention{flags.event_history, *event_max_age};
@@ -395,6 +408,9 @@ int main(int argc, char** argv) {
   app.add_flag("--status-tls", flags.status_tls,
                "Serve the status listener over HTTPS with the server's certificate (when it faces the internet: "
                "webhook tokens, e.g. GitLab's, then never cross the network in clear)");
+  app.add_option("--artifacts-dir", flags.artifacts_dir,
+                 "Files served to anyone at GET /v1/artifacts, named NAME-OS-ARCH (e.g. wwctl-linux-amd64)")
+      ->capture_default_str();
   app.add_option("--git-url", flags.git_url, "Follow this git repository (URL or local path); off when empty");
   app.add_option("--git-branch", flags.git_branch, "Branch to follow")->capture_default_str();
   app.add_option("--git-path", flags.git_path, "Directory in the repository holding the fleet YAML (default: the root)");

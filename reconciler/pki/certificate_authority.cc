@@ -78,17 +78,6 @@ bool IsValidDnsName(std::string_view name) {
   return label_length != 0;
 }
 
-std::string LowercaseHex(const unsigned char* data, std::size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    hex.push_back(kDigits[data[i] >> 4]);
-    hex.push_back(kDigits[data[i] & 0x0f]);
-  }
-  return hex;
-}
-
 std::string SerialHex(const ASN1_INTEGER* serial) {
   UniqueBignum number(ASN1_INTEGER_to_BN(serial, nullptr));
   if (!number) return "";
@@ -305,6 +294,17 @@ std::string CommonName(const X509_NAME* name) {
 }
 
 }  // namespace
+
+std::string LowercaseHex(const unsigned char* data, std::size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(size * 2);
+  for (std::size_t i = 0; i < size; ++i) {
+    hex.push_back(kDigits[data[i] >> 4]);
+    hex.push_back(kDigits[data[i] & 0x0f]);
+  }
+  return hex;
+}
 
 std::string_view IdentityKindName(IdentityKind kind) {
   switch (kind) {

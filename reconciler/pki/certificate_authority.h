@@ -133,6 +133,9 @@ Result<std::string> SpkiPin(std::string_view cert_pem);
 // malformed pins never match; hex case is ignored).
 bool PinMatches(std::string_view cert_pem, const std::vector<std::string>& pins);
 
+// `size` bytes as lowercase hex (digests, pins).
+std::string LowercaseHex(const unsigned char* data, std::size_t size);
+
 // Agent side: a new P-256 private key as PKCS#8 PEM.
 Result<std::string> GenerateP256Key();
 

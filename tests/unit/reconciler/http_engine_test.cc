@@ -138,6 +138,11 @@ struct EngineFixture {
     options.handle = [this](RequestHead head, std::string body, int) -> HttpResponse {
       ++handled;
       if (head.target == "/throw") throw std::runtime_error("boom");
+      if (head.target == "/file" && file_body) {
+        HttpResponse response{200, "application/octet-stream", "ignored"};
+        response.file = file_body;
+        return response;
+      }
       if (head.target.starts_with("/park?")) {
         std::chrono::milliseconds timeout(park_timeout_ms.load());
         return ParkedResponse(LongPoll{head.target.substr(6), 0, timeout, [](const LongPollHub::WaitResult& result) {
@@ -162,6 +167,7 @@ struct EngineFixture {
   LongPollHub hub;
   std::atomic<std::int64_t> park_timeout_ms{120000};
   std::atomic<int> handled{0};
+  std::shared_ptr<const FileBody> file_body;  // answers "/file" when set
   std::unique_ptr<HttpEngine> engine;
   int port = 0;
 };
@@ -208,6 +214,28 @@ TEST_CASE("engine: HEAD gets the headers with the body's length and no body") {
   CHECK(head.find("Content-Length: 10\r\n") != std::string::npos);  // "HEAD /abc "
   CHECK(head.ends_with("\r\n\r\n"));
   CHECK(BodyOf(client.ReadResponse()) == "GET /a ");  // the next answer follows at once
+}
+
+TEST_CASE("engine: a file body is sent whole in chunks, HEAD sends its length only, and the connection is kept") {
+  EngineFixture fixture;
+  std::string content;
+  for (int i = 0; i < 300000; ++i) content += static_cast<char>('a' + i % 26);  // several chunks
+  char path[] = "/tmp/ww-file-body-XXXXXX";
+  int descriptor = mkstemp(path);
+  REQUIRE(descriptor >= 0);
+  unlink(path);
+  REQUIRE(write(descriptor, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
+  fixture.file_body = std::make_shared<const FileBody>(descriptor, content.size());
+  RawClient client(fixture.port);
+  REQUIRE(client.Send("GET /file HTTP/1.1\r\nHost: x\r\n\r\nHEAD /file HTTP/1.1\r\nHost: x\r\n\r\n" + kGet));
+  std::string got = client.ReadResponse();
+  CHECK(StatusLine(got) == "HTTP/1.1 200 OK");
+  CHECK(got.find("Content-Length: 300000\r\n") != std::string::npos);
+  CHECK(BodyOf(got) == content);
+  std::string head = client.ReadResponse(/*head_request=*/true);
+  CHECK(head.find("Content-Length: 300000\r\n") != std::string::npos);
+  CHECK(head.ends_with("\r\n\r\n"));
+  CHECK(BodyOf(client.ReadResponse()) == "GET /a ");  // the same connection goes on
 }
 
 TEST_CASE("engine: a body is read to its Content-Length; Expect: 100-continue is answered first") {
