@@ -61,7 +61,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 # max-connections 20000 from the file: taken, or lowered to fit this machine's open-file limit.
-if grep -q "listening on 127.0.0.1:$port, .*data directory $WORK/data$" "$WORK/log" &&
+if grep -Eq "listening on 127.0.0.1:$port, .*data directory $WORK/data(, fleet [a-z0-9-]+)?$" "$WORK/log" &&
    grep -Eq "connections: at most 20000 to the API|--max-connections 20000 does not fit" "$WORK/log"; then
   pass "the reconciler starts with packaging/reconciler.yaml (data-dir, max-connections from the file, listen from the flag)"
 else

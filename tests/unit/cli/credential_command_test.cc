@@ -2,6 +2,8 @@
 // first start's data directory, the real HttpsServer and its revoked-serials check): the
 // config file written (0600, complete, usable at once, never overwritten without --force), the
 // table and -o json of list, revocation by name and serial, and every usage error.
+#include <filesystem>
+#include <fstream>
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
@@ -27,6 +29,10 @@ using test_support::UnixNow;
 class CredentialReconciler {
  public:
   CredentialReconciler() {
+    // Seeded as an install made before fleet ids, so the identities below read "default".
+    std::filesystem::create_directories(directory_.File("data"));
+    std::filesystem::permissions(directory_.File("data"), std::filesystem::perms::owner_all);
+    std::ofstream(directory_.File("data") + "/fleet-id") << "default\n";
     Result<Bootstrap> opened = Bootstrap::Open(directory_.File("data"), "https://127.0.0.1:1", UnixNow());
     REQUIRE(opened.ok());
     bootstrap_ = std::move(opened).value();
@@ -35,10 +41,11 @@ class CredentialReconciler {
     options.server_private_key_pem = bootstrap_.server_private_key_pem;
     options.worker_threads = 2;
     options.is_revoked = [this](const std::string& serial) { return revoked_.Contains(serial); };
+    options.fleet = bootstrap_.fleet;
     Result<std::unique_ptr<HttpsServer>> server = HttpsServer::Create(*bootstrap_.ca, std::move(options));
     REQUIRE(server.ok());
     server_ = std::move(server).value();
-    CredentialOptions credentials{"default", [] { return UnixNow(); }, nullptr};
+    CredentialOptions credentials{bootstrap_.fleet, [] { return UnixNow(); }, nullptr};
     REQUIRE(RegisterCredentialRoutes(*server_, *bootstrap_.ca, *bootstrap_.store, revoked_, credentials).ok());
     REQUIRE(server_->Route(HttpMethod::kGet, "/v1/revisions", {}, [](const HttpRequest&) {
                       return HttpResponse{200, "application/json", R"({"revisions": []})"};

@@ -4,6 +4,8 @@
 // admin changes), refusals naming the field, revocation taking effect on an open connection,
 // and the last admin that must remain.
 
+#include <filesystem>
+#include <fstream>
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -69,6 +71,10 @@ struct Reconciler {
   Credentials admin;
 
   Reconciler() {
+    // Seeded as an install made before fleet ids, so the messages below read "default".
+    std::filesystem::create_directories(directory.path() + "/data");
+    std::filesystem::permissions(directory.path() + "/data", std::filesystem::perms::owner_all);
+    std::ofstream(directory.path() + "/data/fleet-id") << "default\n";
     Result<Bootstrap> opened = Bootstrap::Open(directory.path() + "/data", "https://127.0.0.1:8443", UnixNow());
     REQUIRE(opened.ok());
     bootstrap = std::move(opened).value();
@@ -77,6 +83,7 @@ struct Reconciler {
     options.server_private_key_pem = bootstrap.server_private_key_pem;
     options.worker_threads = 4;
     options.is_revoked = [this](const std::string& serial) { return revoked.Contains(serial); };
+    options.fleet = bootstrap.fleet;
     options.on_authenticated = [this](const Identity& identity, const std::string& serial) {
       if (identity.kind != IdentityKind::kAgent) use.Record(serial, Now());
     };
@@ -87,10 +94,10 @@ struct Reconciler {
     service_options.now = [this] { return Now(); };
     service = std::make_unique<FleetService>(*bootstrap.store, *bootstrap.ca, *server, revoked, service_options);
     REQUIRE(service->Start().ok());
-    EnrollmentOptions enrollment{"https://127.0.0.1:8443", bootstrap.ca_pin, std::string(kDefaultFleet),
+    EnrollmentOptions enrollment{"https://127.0.0.1:8443", bootstrap.ca_pin, bootstrap.fleet,
                                  [this] { return Now(); }};
     REQUIRE(RegisterEnrollmentRoutes(*server, *bootstrap.ca, *bootstrap.store, enrollment).ok());
-    CredentialOptions credentials{std::string(kDefaultFleet), [this] { return Now(); }, &use};
+    CredentialOptions credentials{bootstrap.fleet, [this] { return Now(); }, &use};
     REQUIRE(RegisterCredentialRoutes(*server, *bootstrap.ca, *bootstrap.store, revoked, credentials).ok());
     Result<int> port = server->Start("127.0.0.1", 0);
     REQUIRE(port.ok());

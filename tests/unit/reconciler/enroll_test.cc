@@ -516,7 +516,8 @@ TEST_CASE("POST /v1/tokens needs an admin certificate") {
   httplib::Result as_agent = reconciler.Client(&agent_credentials)->Post("/v1/tokens", body, "application/json");
   REQUIRE(as_agent);
   CHECK(as_agent->status == 403);
-  CHECK(as_agent->body.starts_with(R"({"error":"creating tokens needs the admin role; wirewarp://default/agent/)"));
+  CHECK(as_agent->body.starts_with(R"({"error":"creating tokens needs the admin role; wirewarp://)" +
+                                   reconciler.bootstrap.fleet + "/agent/"));
   CHECK(as_agent->body.ends_with(R"( has the agent role"})"));
 
   httplib::Result ca = reconciler.Client(nullptr)->Get("/v1/ca");
