@@ -64,6 +64,17 @@ Status DropCapabilities(CapabilityPolicy policy) {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
   if (syscall(SYS_capget, &header, data) != 0) return Errno("reading the capabilities");
+  // Already narrowed (systemd's CapabilityBoundingSet= and AmbientCapabilities=, whose unit
+  // also forbids capset(2) through SystemCallFilter=~@privileged): nothing left to drop.
+  const auto within = [keep](unsigned int low, unsigned int high) {
+    return high == 0 && (low & ~static_cast<unsigned int>(keep)) == 0;
+  };
+  const bool narrowed = within(data[0].permitted, data[1].permitted) && within(data[0].effective, data[1].effective) &&
+                        within(data[0].inheritable, data[1].inheritable);
+  if (narrowed) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Errno("setting no_new_privs");
+    return Status::Ok();
+  }
   // Keep a bit only where the process has it: capset may not add to the permitted set.
   const unsigned int low = static_cast<unsigned int>(keep);
   data[0].permitted &= low;
