@@ -15,44 +15,21 @@
 #include <vector>
 
 #include "reconciler/api/server_tls.h"
+#include "reconciler/pki/openssl_handles.h"
 
 namespace ww {
 namespace {
 
-struct OpenSslFree {
-  void operator()(X509* certificate) const { X509_free(certificate); }
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-  void operator()(BIO* bio) const { BIO_free_all(bio); }
-  void operator()(X509_STORE* store) const { X509_STORE_free(store); }
-};
-using UniqueX509 = std::unique_ptr<X509, OpenSslFree>;
-using UniqueEvpPkey = std::unique_ptr<EVP_PKEY, OpenSslFree>;
-using UniqueBio = std::unique_ptr<BIO, OpenSslFree>;
-using UniqueX509Store = std::unique_ptr<X509_STORE, OpenSslFree>;
-
-UniqueBio MemoryBio(std::string_view pem) {
-  return UniqueBio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-}
-
-Result<UniqueX509> ReadCertificate(std::string_view pem, std::string_view what) {
-  UniqueBio bio = MemoryBio(pem);
-  UniqueX509 certificate(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-  if (!certificate) return Status::InvalidArgument(std::string(what) + " is not a PEM certificate");
-  return certificate;
-}
-
-Result<std::string> CertificateToPem(X509* certificate) {
-  UniqueBio bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_X509(bio.get(), certificate) != 1) return Status::Internal("cannot write certificate PEM");
-  char* data = nullptr;
-  long size = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(size));
-}
+using pki_internal::UniqueX509;
+using pki_internal::UniqueX509Store;
+using pki_internal::WriteCertificatePem;
 
 // The client CA on top of the shared server settings (server_tls.h), configured by hand: no
 // default verify paths, so the system CA store trusts nothing here.
 Status ConfigureClientVerification(SSL_CTX& context, const CertificateAuthority& ca) {
-  WW_ASSIGN_OR_RETURN(UniqueX509 ca_certificate, ReadCertificate(ca.CertificatePem(), "CA certificate"));
+  Result<UniqueX509> read = pki_internal::ReadCertificatePem(ca.CertificatePem());
+  if (!read.ok()) return Status::InvalidArgument("CA certificate is not a PEM certificate");
+  UniqueX509 ca_certificate = std::move(read).value();
   // Our CA alone: no SSL_CTX_set_default_verify_paths, so system CAs sign nothing here.
   UniqueX509Store store(X509_STORE_new());
   if (!store || X509_STORE_add_cert(store.get(), ca_certificate.get()) != 1) {
@@ -159,7 +136,7 @@ struct HttpsServer::Impl {
         return Status::FailedPrecondition("client certificate is outside its validity period");
       }
     } else {
-      WW_ASSIGN_OR_RETURN(std::string pem, CertificateToPem(certificate.get()));
+      WW_ASSIGN_OR_RETURN(std::string pem, WriteCertificatePem(certificate.get()));
       WW_ASSIGN_OR_RETURN(Identity identity, VerifyClientCertificate(ca, pem, now));
       WW_ASSIGN_OR_RETURN(std::string serial, CertificateSerialHex(pem));
       peer = Peer{std::move(identity), std::move(serial)};
@@ -199,7 +176,7 @@ struct HttpsServer::Impl {
                    verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
                    verify == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE || verify == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
     if (!foreign) return "client certificate did not verify: " + reason;
-    Result<std::string> pem = CertificateToPem(certificate);
+    Result<std::string> pem = WriteCertificatePem(certificate);
     Result<CertificateClaims> claims = pem.ok() ? ReadCertificateClaims(*pem) : Result<CertificateClaims>(pem.status());
     std::string theirs = "it was not signed by this reconciler's CA";
     if (claims.ok()) {
