@@ -117,6 +117,13 @@ else
   fail "enroll and converge: $(cat "$WORK/enroll.log" "$WORK/wait.log" 2>/dev/null)" \
        "$(in_container journalctl -u wirewarp-agent --no-pager | tail -n 10)"
 fi
+# The unit's bounding set and the daemon's own drop agree: two capabilities, for it and its children.
+if in_container journalctl -u wirewarp-agent --no-pager |
+   grep -q "event=capabilities effective=cap_net_admin,cap_net_raw bounding=cap_net_admin,cap_net_raw"; then
+  pass "the agent runs with CAP_NET_ADMIN and CAP_NET_RAW only"
+else
+  fail "the agent's capabilities: $(in_container journalctl -u wirewarp-agent --no-pager | grep capabilities | tail -n 2)"
+fi
 
 # Stopping and restarting the unit never takes the tunnel down.
 wireguard_go=$(in_container pgrep -x wireguard-go)
