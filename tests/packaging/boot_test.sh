@@ -39,9 +39,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-FAILURES=0
-fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
-pass() { echo "ok: $*"; }
 in_container() { nsenter -t "$LEADER" -a /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
 # wait_for SECONDS COMMAND...: until COMMAND succeeds (quietly), at most SECONDS.
 wait_for() {
@@ -144,5 +141,5 @@ else
   fail "after restart: $(in_container journalctl -u wirewarp-agent --no-pager | tail -n 8)"
 fi
 
-if [ "$FAILURES" -gt 0 ]; then echo "$FAILURES failure(s)"; exit 1; fi
+finish_checks
 echo "all boot checks passed"

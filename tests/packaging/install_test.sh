@@ -30,9 +30,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-FAILURES=0
-fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
-pass() { echo "ok: $*"; }
 
 # The packages, from this build.
 if ! bash "$SOURCE/packaging/build_debs.sh" "$@" --out "$WORK/debs" >"$WORK/build.log" 2>&1; then
@@ -78,5 +75,5 @@ for tool in wg ip iptables-restore sysctl; do
   if in_root "$ROOT" sh -c "command -v $tool" >/dev/null; then pass "the agent's dependency $tool is installed"; else fail "$tool missing"; fi
 done
 
-if [ "$FAILURES" -gt 0 ]; then echo "$FAILURES failure(s)"; exit 1; fi
+finish_checks
 echo "all install checks passed"

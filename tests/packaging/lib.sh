@@ -1,6 +1,14 @@
 # shellcheck shell=bash
 # Shared by the packaging tests (sourced).
 
+# Check lines: `ok: ...` and `FAIL: ...`; finish_checks ends the test, failing if one failed.
+FAILURES=0
+fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
+pass() { echo "ok: $*"; }
+finish_checks() {
+  if [ "$FAILURES" -gt 0 ]; then echo "$FAILURES failure(s)"; exit 1; fi
+}
+
 # skip_unless_release BUILD_DEBS_ARGS...: packages come from Release builds only, so a test
 # in a Debug build directory is skipped (exit 77) with the reason.
 skip_unless_release() {

@@ -8,6 +8,8 @@
 set -u
 BUILD=$(cd "$1" && pwd)
 SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=lib.sh
+source "$SOURCE/tests/packaging/lib.sh"
 RECONCILER=$BUILD/reconciler/daemon/wirewarp-reconciler
 AGENT=$BUILD/agent/wirewarp-agent
 if ! command -v systemd-analyze >/dev/null; then
@@ -21,9 +23,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-FAILURES=0
-fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
-pass() { echo "ok: $*"; }
 
 # verify: the units as packaged, except where the binaries are. Documentation=man:... must
 # name a page the package installs.
@@ -79,5 +78,5 @@ else
   fail "unknown flag-file name: exit $code, $(cat "$WORK/log")"
 fi
 
-if [ "$FAILURES" -gt 0 ]; then echo "$FAILURES failure(s)"; exit 1; fi
+finish_checks
 echo "all unit checks passed"

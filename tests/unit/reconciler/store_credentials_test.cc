@@ -12,6 +12,7 @@
 
 #include "reconciler/store/store.h"
 #include "tests/support/temporary_directory.h"
+#include "tests/unit/reconciler/raw_sql.h"
 #include "tests/support/test_values.h"
 
 namespace ww {
@@ -36,17 +37,7 @@ CredentialRecord Credential(const std::string& name, CertificateRole role, const
                           "wirewarp://default/admin/admin", std::nullopt};
 }
 
-// Runs SQL on a separate raw connection, as an older version would.
-void RawExec(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  char* error = nullptr;
-  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-  std::string message = error != nullptr ? error : "";
-  sqlite3_free(error);
-  sqlite3_close(db);
-  REQUIRE_MESSAGE(rc == SQLITE_OK, message);
-}
+using test_support::RawExec;
 
 TEST_CASE("store: a credential is created, listed and refused again while its name is active") {
   TemporaryDirectory directory;

@@ -2,6 +2,7 @@
 
 #include "reconciler/store/store.h"
 #include "tests/support/temporary_directory.h"
+#include "tests/unit/reconciler/raw_sql.h"
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
@@ -29,17 +30,7 @@ std::unique_ptr<Store> OpenOrDie(const std::string& path) {
   return std::move(store).value();
 }
 
-// Runs SQL on a separate raw connection, as another tool or an older version would.
-void RawExec(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  char* error = nullptr;
-  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-  std::string message = error != nullptr ? error : "";
-  sqlite3_free(error);
-  sqlite3_close(db);
-  REQUIRE_MESSAGE(rc == SQLITE_OK, message);
-}
+using test_support::RawExec;
 
 // The first column of every row of `sql`, as text.
 std::vector<std::string> RawColumn(const std::string& path, const std::string& sql) {
